@@ -1,0 +1,102 @@
+#include "hal/memory.hpp"
+
+#include <malloc.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "hal/report.hpp"
+
+namespace hal {
+
+namespace {
+std::uint64_t to_bytes(rlim_t v) { return v == RLIM_INFINITY ? kUnlimited : static_cast<std::uint64_t>(v); }
+
+std::string human(std::uint64_t b) {
+  if (b == kUnlimited) return "unlimited";
+  if (b >= (1ULL << 20)) return std::to_string(b >> 20) + " MiB";
+  return std::to_string(b >> 10) + " KiB";
+}
+
+// Stops the compiler from proving the touched buffer dead and dropping the writes.
+void escape(void* p) noexcept { asm volatile("" : : "g"(p) : "memory"); }
+}  // namespace
+
+MemlockLimit memlock_limit() noexcept {
+  MemlockLimit out;
+  rlimit rl{};
+  if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0) {
+    out.status = errno_status("getrlimit(RLIMIT_MEMLOCK)");
+    return out;
+  }
+  out.soft = to_bytes(rl.rlim_cur);
+  out.hard = to_bytes(rl.rlim_max);
+  return out;
+}
+
+Status lock_memory() noexcept {
+  if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0) return errno_status("mlockall");
+  return {};
+}
+
+Status unlock_memory() noexcept {
+  if (munlockall() != 0) return errno_status("munlockall");
+  return {};
+}
+
+LockOutcome lock_memory_or_report() {
+  LockOutcome out;
+  out.status = lock_memory();
+  out.locked = out.status.ok();
+  if (!out.locked) {
+    const MemlockLimit lim = memlock_limit();
+    report_once("mlockall", "cannot lock memory (" + out.status.message() + "); RLIMIT_MEMLOCK is " + human(lim.soft) +
+                                " (hard " + human(lim.hard) +
+                                "). Pages may be swapped or faulted on the run path. Raise it with "
+                                "'ulimit -l unlimited' or '@realtime - memlock unlimited' in limits.conf, or grant CAP_IPC_LOCK.");
+  }
+  return out;
+}
+
+void prefault(void* p, std::size_t n) noexcept {
+  auto* bytes = static_cast<volatile unsigned char*>(p);
+  const std::size_t page = page_size();
+  for (std::size_t off = 0; off < n; off += page) bytes[off] = bytes[off];
+  if (n > 0) bytes[n - 1] = bytes[n - 1];
+}
+
+// noinline: the buffer must live in a frame of its own below the caller's.
+__attribute__((noinline)) void prefault_stack(std::size_t bytes) noexcept {
+  // One block of exactly `bytes` in this frame, released on return.
+  auto* buf = static_cast<unsigned char*>(__builtin_alloca(bytes));
+  const std::size_t page = page_size();
+  for (std::size_t off = 0; off < bytes; off += page) buf[off] = 0;
+  escape(buf);
+}
+
+Status prefault_heap(std::size_t bytes) noexcept {
+  if (mallopt(M_TRIM_THRESHOLD, -1) != 1) return Status{EINVAL, "mallopt(M_TRIM_THRESHOLD)"};
+  if (mallopt(M_MMAP_MAX, 0) != 1) return Status{EINVAL, "mallopt(M_MMAP_MAX)"};
+  void* p = std::malloc(bytes);
+  if (p == nullptr) return Status{ENOMEM, "malloc"};
+  prefault(p, bytes);
+  escape(p);
+  std::free(p);
+  return {};
+}
+
+std::size_t page_size() noexcept {
+  static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+long minor_faults_this_thread() noexcept {
+  rusage ru{};
+  if (getrusage(RUSAGE_THREAD, &ru) != 0) return -1;
+  return ru.ru_minflt;
+}
+
+}  // namespace hal

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Installs what rtengine needs from Debian's packages; idempotent.
+#   scripts/deps.sh                 native build, tests and benchmarks
+#   scripts/deps.sh rtsan           + clang-22 and its RealtimeSanitizer runtime
+#   scripts/deps.sh lint            + clang-format and clang-tidy
+#   scripts/deps.sh aarch64|armhf   + multiarch, the cross compiler, the target's -dev packages, qemu-user
+# Every other script calls this one; package names live here only.
+set -euo pipefail
+
+# Mirror mid-sync is common: an index fails its size check while `apt-get update`
+# still exits 0, so its stderr is read, and every step is retried.
+readonly TRIES=${RT_APT_TRIES:-4}
+
+NATIVE=(build-essential cmake ninja-build pkg-config git ca-certificates
+        libconcurrentqueue-dev libmimalloc-dev liburing-dev libgtest-dev libgmock-dev
+        libbenchmark-dev libtomlplusplus-dev libcpp-httplib-dev nlohmann-json3-dev)
+RTSAN=(clang-22 libclang-rt-22-dev)
+LINT=(clang-format clang-tidy)
+# Arch-all headers (concurrentqueue, nlohmann) come with the native set.
+TARGET_DEV=(libmimalloc-dev liburing-dev libgtest-dev libgmock-dev libbenchmark-dev
+            libtomlplusplus-dev libcpp-httplib-dev)
+
+log() { printf 'deps: %s\n' "$*" >&2; }
+
+sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing() {  # prints the packages of "$@" that are not installed
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || printf '%s\n' "$p"
+  done
+}
+
+updated=0
+apt_update() {
+  [ "$updated" = 1 ] && return 0
+  local i out
+  for ((i = 1; i <= TRIES; i++)); do
+    if out=$(sudo_ apt-get update 2>&1); then
+      if ! grep -qE '^(W|E): (Failed|Some index files|.*size|.*Hash Sum)' <<<"$out"; then
+        updated=1; return 0
+      fi
+    fi
+    log "apt-get update, try $i/$TRIES, reported:"
+    grep -E '^(W|E):' <<<"$out" | sed 's/^/deps:   /' >&2 || true
+    sleep $((i * 5))
+  done
+  # A partly stale index may still serve what we need; the install step says what did not.
+  log "apt-get update never came back clean after $TRIES tries; going on with what we have"
+  updated=1
+}
+
+install() {  # install "$@" (those missing), retrying; returns 1 naming what failed
+  local want i
+  mapfile -t want < <(missing "$@")
+  [ ${#want[@]} -eq 0 ] && return 0
+  apt_update
+  for ((i = 1; i <= TRIES; i++)); do
+    if DEBIAN_FRONTEND=noninteractive sudo_ apt-get install -y --no-install-recommends "${want[@]}" >/tmp/rtengine-apt.log 2>&1; then
+      log "installed: ${want[*]}"
+      return 0
+    fi
+    log "apt-get install, try $i/$TRIES, failed:"
+    grep -E '^(E:|W:| [a-z0-9].*: Depends)' /tmp/rtengine-apt.log | head -20 | sed 's/^/deps:   /' >&2 || true
+    updated=0; sleep $((i * 5)); apt_update
+  done
+  mapfile -t want < <(missing "$@")
+  log "FAILED to install: ${want[*]}"
+  return 1
+}
+
+triple_of() {
+  case "$1" in
+    aarch64) echo "arm64 aarch64-linux-gnu qemu-user" ;;
+    armhf)   echo "armhf arm-linux-gnueabihf qemu-user" ;;
+    *) return 1 ;;
+  esac
+}
+
+install "${NATIVE[@]}"
+status=0
+for what in "$@"; do
+  case "$what" in
+    native) ;;
+    rtsan) install "${RTSAN[@]}" || status=1 ;;
+    lint) install "${LINT[@]}" || status=1 ;;
+    aarch64|armhf)
+      read -r arch triple qemu < <(triple_of "$what")
+      if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+        sudo_ dpkg --add-architecture "$arch"; updated=0
+      fi
+      pkgs=("g++-$triple" "$qemu")
+      for p in "${TARGET_DEV[@]}"; do pkgs+=("$p:$arch"); done
+      install "${pkgs[@]}" || status=1 ;;
+    *) log "unknown target '$what' (native, rtsan, lint, aarch64, armhf)"; exit 2 ;;
+  esac
+done
+exit $status
