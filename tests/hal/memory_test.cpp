@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "caps.hpp"
+#include "child.hpp"
+#include "sanitizer.hpp"
 #include "hal/report.hpp"
 
 namespace {
@@ -31,7 +33,16 @@ TEST(Memory, MemlockLimitMatchesGetrlimit) {
   EXPECT_EQ(lim.hard, rl.rlim_max == RLIM_INFINITY ? hal::kUnlimited : rl.rlim_max);
 }
 
+using testing_support::kShadowSanitizer;
+
+// The sanitizers' mlockall interceptors succeed without locking anything.
+#define SKIP_IF_SANITIZED(what)                                                          \
+  do {                                                                                   \
+    if (kShadowSanitizer != nullptr) GTEST_SKIP() << kShadowSanitizer << " " << (what);  \
+  } while (0)
+
 TEST(Memory, LockAllLocksAndUnlocks) {
+  SKIP_IF_SANITIZED("turns mlockall into a no-op");
   const hal::Status s = hal::lock_memory();
   if (!s.ok()) GTEST_SKIP() << "mlockall refused here: " << s.message();
   EXPECT_GT(vm_locked_kib(), 0);
@@ -44,9 +55,10 @@ void capture(std::string_view line) { g_reported += std::string(line) + "\n"; }
 
 [[noreturn]] void child_RefusedLockIsReportedOnceAndDegrades() {
   // No CAP_IPC_LOCK and a zero limit: what an unprivileged user on a default system has.
-  if (!testing_support::drop_capability(CAP_IPC_LOCK)) _exit(10);
   const rlimit zero{0, 0};
-  if (setrlimit(RLIMIT_MEMLOCK, &zero) != 0) _exit(11);
+  if (!testing_support::drop_capability(CAP_IPC_LOCK) || setrlimit(RLIMIT_MEMLOCK, &zero) != 0) {
+    _exit(testing_support::kChildSkip);
+  }
   hal::reset_reports();
   hal::set_report_sink(&capture);
   const hal::LockOutcome a = hal::lock_memory_or_report();
@@ -59,7 +71,12 @@ void capture(std::string_view line) { g_reported += std::string(line) + "\n"; }
   _exit(0);
 }
 
-TEST(Memory, RefusedLockIsReportedOnceAndDegrades) { EXPECT_EXIT(child_RefusedLockIsReportedOnceAndDegrades(), ::testing::ExitedWithCode(0), ""); }
+TEST(Memory, RefusedLockIsReportedOnceAndDegrades) {
+  SKIP_IF_SANITIZED("turns mlockall into a no-op");
+  const int rc = testing_support::run_in_child(child_RefusedLockIsReportedOnceAndDegrades);
+  if (rc == testing_support::kChildSkip) GTEST_SKIP() << "cannot drop CAP_IPC_LOCK or lower RLIMIT_MEMLOCK here";
+  EXPECT_EQ(rc, 0) << "the child failed at the check that exits with this code";
+}
 
 // Touches `bytes` of stack in a frame of its own, returning the faults it took.
 __attribute__((noinline)) long touch_stack(std::size_t bytes) {
@@ -70,11 +87,12 @@ __attribute__((noinline)) long touch_stack(std::size_t bytes) {
 }
 
 TEST(Memory, PrefaultedStackDoesNotFault) {
+  SKIP_IF_SANITIZED("faults its shadow memory on first touch");
   constexpr std::size_t kDepth = 512 * 1024;
   long faults = -1;
   std::thread th([&] {
     (void)touch_stack(1024);  // fault in the code and the first stack pages
-    hal::prefault_stack(kDepth + 64 * 1024);
+    ASSERT_EQ(hal::prefault_stack(kDepth + 64 * 1024), kDepth + 64 * 1024);
     faults = touch_stack(kDepth);
   });
   th.join();
@@ -82,6 +100,18 @@ TEST(Memory, PrefaultedStackDoesNotFault) {
   // the stack), with it none should. A couple are allowed for the getrusage path.
   EXPECT_GE(faults, 0);
   EXPECT_LE(faults, 2);
+}
+
+TEST(Memory, StackPrefaultStopsShortOfTheGuardPage) {
+  std::size_t room = 0, touched = 0;
+  std::thread th([&] {
+    room = hal::stack_room();
+    touched = hal::prefault_stack(std::size_t{1} << 40);  // far more than any stack
+  });
+  th.join();
+  ASSERT_GT(room, 64u * 1024);
+  EXPECT_GT(touched, 0u);
+  EXPECT_LT(touched, room);  // it survived, and left the margin
 }
 
 TEST(Memory, MinorFaultsCountFreshPages) {
@@ -102,6 +132,7 @@ TEST(Memory, MinorFaultsCountFreshPages) {
 }
 
 [[noreturn]] void child_PrefaultedHeapIsReused() {
+  if (testing_support::emulator() != nullptr) _exit(testing_support::kChildSkip);
   constexpr std::size_t kBytes = 8 << 20;
   if (!hal::prefault_heap(kBytes).ok()) _exit(10);
   const long before = hal::minor_faults_this_thread();
@@ -114,6 +145,11 @@ TEST(Memory, MinorFaultsCountFreshPages) {
   _exit(faults <= 4 ? 0 : 12);
 }
 
-TEST(Memory, PrefaultedHeapIsReused) { EXPECT_EXIT(child_PrefaultedHeapIsReused(), ::testing::ExitedWithCode(0), ""); }
+TEST(Memory, PrefaultedHeapIsReused) {
+  SKIP_IF_SANITIZED("replaces malloc (no mallopt, freed blocks quarantined)");
+  const int rc = testing_support::run_in_child(child_PrefaultedHeapIsReused);
+  if (rc == testing_support::kChildSkip) GTEST_SKIP() << "page faults under " << testing_support::emulator() << " are the emulator's, not the target's";
+  EXPECT_EQ(rc, 0) << "the child failed at the check that exits with this code";
+}
 
 }  // namespace

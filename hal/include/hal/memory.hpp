@@ -36,8 +36,12 @@ LockOutcome lock_memory_or_report();
 // Setup only: writes one byte in every page of [p, p + n) so no later access faults.
 void prefault(void* p, std::size_t n) noexcept;
 
-// Setup only: touches `bytes` below the current stack frame of the calling thread.
-void prefault_stack(std::size_t bytes) noexcept;
+// Setup only: touches up to `bytes` below the current stack frame of the calling
+// thread, never closer than 32 KiB to the end of its stack. Returns what it touched.
+std::size_t prefault_stack(std::size_t bytes) noexcept;
+
+// Setup only: bytes of stack left below the caller's frame (0 if unknown).
+[[nodiscard]] std::size_t stack_room() noexcept;
 
 // Setup only: allocates and frees `bytes` of heap after telling glibc never to return
 // memory to the OS (M_TRIM_THRESHOLD) nor to serve large blocks by mmap (M_MMAP_MAX), so

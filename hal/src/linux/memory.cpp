@@ -1,10 +1,13 @@
 #include "hal/memory.hpp"
 
 #include <malloc.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 
@@ -68,13 +71,35 @@ void prefault(void* p, std::size_t n) noexcept {
   if (n > 0) bytes[n - 1] = bytes[n - 1];
 }
 
+std::size_t stack_room() noexcept {
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
+  void* lo = nullptr;
+  std::size_t size = 0;
+  const int rc = pthread_attr_getstack(&attr, &lo, &size);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) return 0;
+  unsigned char here = 0;
+  escape(&here);
+  const auto sp = reinterpret_cast<std::uintptr_t>(&here);
+  const auto bottom = reinterpret_cast<std::uintptr_t>(lo);
+  return sp > bottom ? sp - bottom : 0;
+}
+
 // noinline: the buffer must live in a frame of its own below the caller's.
-__attribute__((noinline)) void prefault_stack(std::size_t bytes) noexcept {
+__attribute__((noinline)) std::size_t prefault_stack(std::size_t bytes) noexcept {
+  // Never reach the guard page: the room left is less than the stack size (glibc keeps
+  // TLS at the top of a thread's stack, and sanitizer runtimes keep a lot of it there).
+  constexpr std::size_t kMargin = 32 * 1024;
+  const std::size_t room = stack_room();
+  bytes = std::min(bytes, room > kMargin ? room - kMargin : 0);
+  if (bytes == 0) return 0;
   // One block of exactly `bytes` in this frame, released on return.
   auto* buf = static_cast<unsigned char*>(__builtin_alloca(bytes));
   const std::size_t page = page_size();
   for (std::size_t off = 0; off < bytes; off += page) buf[off] = 0;
   escape(buf);
+  return bytes;
 }
 
 Status prefault_heap(std::size_t bytes) noexcept {

@@ -135,7 +135,7 @@ void* trampoline(void* arg) {
   Start* s = static_cast<Start*>(arg);
   std::function<void()> body = std::move(s->body);
   ThreadApplied applied = apply_to_current_thread(s->spec);
-  if (s->spec.prefault_stack_bytes > 0) prefault_stack(s->spec.prefault_stack_bytes);
+  if (s->spec.prefault_stack_bytes > 0) (void)prefault_stack(s->spec.prefault_stack_bytes);
   {
     // Notify under the lock: once it is released the creator may free `s`.
     std::lock_guard lock(s->mu);
@@ -160,8 +160,6 @@ Thread::Thread(ThreadSpec spec, std::function<void()> body) {
   std::size_t stack = start->spec.stack_bytes;
   if (stack < static_cast<std::size_t>(PTHREAD_STACK_MIN)) stack = PTHREAD_STACK_MIN;
   stack = (stack + page - 1) / page * page;
-  // The prefault must fit in the stack with room for the trampoline's own frames.
-  if (start->spec.prefault_stack_bytes + 16 * 1024 > stack) start->spec.prefault_stack_bytes = stack > 32 * 1024 ? stack - 32 * 1024 : 0;
   if (int rc = pthread_attr_setstacksize(&attr, stack); rc != 0) {
     pthread_attr_destroy(&attr);
     throw std::system_error(rc, std::generic_category(), "pthread_attr_setstacksize");

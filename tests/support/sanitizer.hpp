@@ -1,0 +1,24 @@
+#pragma once
+// Which sanitizer this test binary was built with, for the few tests whose subject a
+// sanitizer changes: ThreadSanitizer turns mlockall into a no-op, and both ASan and TSan
+// fault in shadow memory on first touch and keep freed blocks in quarantine, so page
+// fault counts measure the sanitizer, not the code. The release build checks those.
+#if defined(__SANITIZE_THREAD__)
+#define RT_TEST_SANITIZER "ThreadSanitizer"
+#elif defined(__SANITIZE_ADDRESS__)
+#define RT_TEST_SANITIZER "AddressSanitizer"
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RT_TEST_SANITIZER "ThreadSanitizer"
+#elif __has_feature(address_sanitizer)
+#define RT_TEST_SANITIZER "AddressSanitizer"
+#endif
+#endif
+
+namespace testing_support {
+#ifdef RT_TEST_SANITIZER
+inline constexpr const char* kShadowSanitizer = RT_TEST_SANITIZER;
+#else
+inline constexpr const char* kShadowSanitizer = nullptr;
+#endif
+}  // namespace testing_support

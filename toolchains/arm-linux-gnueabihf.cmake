@@ -1,0 +1,6 @@
+# 32-bit Arm with hardware floating point (ARMv7-A, Debian armhf): Raspberry Pi 2/3 on
+# a 32-bit OS, BeagleBone, i.MX6.
+set(RT_TARGET_TRIPLE arm-linux-gnueabihf)
+set(RT_TARGET_PROCESSOR arm)
+set(RT_QEMU qemu-arm)
+include(${CMAKE_CURRENT_LIST_DIR}/common.cmake)
