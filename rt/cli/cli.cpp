@@ -1,6 +1,7 @@
+#include "cli.hpp"
+
 #include <ostream>
 
-#include "cli.hpp"
 #include "rt/version.hpp"
 
 namespace rt::cli {

@@ -17,8 +17,8 @@ int main(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
 
 struct DoctorOptions {
   bool json = false;
-  bool strict = false;                   // exit 1 when any check fails
-  std::filesystem::path root = "/";      // a fake tree for tests; live probes only on "/"
+  bool strict = false;               // exit 1 when any check fails
+  std::filesystem::path root = "/";  // a fake tree for tests; live probes only on "/"
 };
 
 int doctor(const DoctorOptions& opts, std::ostream& out, std::ostream& err);

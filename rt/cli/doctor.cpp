@@ -14,10 +14,14 @@ namespace {
 
 const char* tag(hal::Verdict v) {
   switch (v) {
-    case hal::Verdict::Ok: return "[ ok ]";
-    case hal::Verdict::Info: return "[info]";
-    case hal::Verdict::Warn: return "[warn]";
-    case hal::Verdict::Fail: return "[FAIL]";
+    case hal::Verdict::Ok:
+      return "[ ok ]";
+    case hal::Verdict::Info:
+      return "[info]";
+    case hal::Verdict::Warn:
+      return "[warn]";
+    case hal::Verdict::Fail:
+      return "[FAIL]";
   }
   return "[ ?? ]";
 }
@@ -27,7 +31,8 @@ void render_table(const hal::Report& r, const std::filesystem::path& root, bool 
   if (!live) out << " (tree " << root.string() << ", no live probes)";
   out << "\n\n";
   std::size_t width = 0;
-  for (const auto& c : r.checks) width = std::max(width, c.title.size());
+  for (const auto& c : r.checks)
+    width = std::max(width, c.title.size());
   for (const auto& c : r.checks) {
     out << "  " << tag(c.verdict) << "  " << c.title << std::string(width - c.title.size() + 2, ' ') << c.value << '\n';
     if (!c.advice.empty()) out << "  " << std::string(8 + width + 2, ' ') << "-> " << c.advice << '\n';
@@ -39,7 +44,11 @@ void render_table(const hal::Report& r, const std::filesystem::path& root, bool 
 void render_json(const hal::Report& r, const hal::SystemFacts& f, bool live, std::ostream& out) {
   nlohmann::json checks = nlohmann::json::array();
   for (const auto& c : r.checks) {
-    checks.push_back({{"id", c.id}, {"title", c.title}, {"verdict", hal::to_string(c.verdict)}, {"value", c.value}, {"advice", c.advice}});
+    checks.push_back({{"id", c.id},
+                      {"title", c.title},
+                      {"verdict", hal::to_string(c.verdict)},
+                      {"value", c.value},
+                      {"advice", c.advice}});
   }
   nlohmann::json doc = {
       {"tool", "rtengine doctor"},
@@ -48,7 +57,13 @@ void render_json(const hal::Report& r, const hal::SystemFacts& f, bool live, std
       {"live", live},
       {"kernel", {{"release", f.kernel_release}, {"version", f.kernel_version}}},
       {"checks", checks},
-      {"summary", {{"ok", r.ok}, {"info", r.info}, {"warn", r.warn}, {"fail", r.fail}, {"overall", hal::to_string(r.overall)}, {"text", r.summary}}},
+      {"summary",
+       {{"ok", r.ok},
+        {"info", r.info},
+        {"warn", r.warn},
+        {"fail", r.fail},
+        {"overall", hal::to_string(r.overall)},
+        {"text", r.summary}}},
   };
   out << doc.dump(2) << '\n';
 }

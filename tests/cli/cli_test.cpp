@@ -17,7 +17,7 @@ struct CliRun {
   std::string out, err;
 };
 
-CliRun run(std::vector<std::string> args) {
+CliRun run(const std::vector<std::string>& args) {
   std::ostringstream out, err;
   const int code = rt::cli::main(args, out, err);
   return {code, out.str(), err.str()};

@@ -10,8 +10,8 @@
 
 #include "caps.hpp"
 #include "child.hpp"
-#include "sanitizer.hpp"
 #include "hal/report.hpp"
+#include "sanitizer.hpp"
 
 namespace {
 
@@ -36,9 +36,9 @@ TEST(Memory, MemlockLimitMatchesGetrlimit) {
 using testing_support::kShadowSanitizer;
 
 // The sanitizers' mlockall interceptors succeed without locking anything.
-#define SKIP_IF_SANITIZED(what)                                                          \
-  do {                                                                                   \
-    if (kShadowSanitizer != nullptr) GTEST_SKIP() << kShadowSanitizer << " " << (what);  \
+#define SKIP_IF_SANITIZED(what)                                                         \
+  do {                                                                                  \
+    if (kShadowSanitizer != nullptr) GTEST_SKIP() << kShadowSanitizer << " " << (what); \
   } while (0)
 
 TEST(Memory, LockAllLocksAndUnlocks) {
@@ -82,17 +82,18 @@ TEST(Memory, RefusedLockIsReportedOnceAndDegrades) {
 __attribute__((noinline)) long touch_stack(std::size_t bytes) {
   const long before = hal::minor_faults_this_thread();
   auto* buf = static_cast<volatile unsigned char*>(__builtin_alloca(bytes));
-  for (std::size_t off = 0; off < bytes; off += 512) buf[off] = 1;
+  for (std::size_t off = 0; off < bytes; off += 512)
+    buf[off] = 1;
   return hal::minor_faults_this_thread() - before;
 }
 
 TEST(Memory, PrefaultedStackDoesNotFault) {
   SKIP_IF_SANITIZED("faults its shadow memory on first touch");
-  constexpr std::size_t kDepth = 512 * 1024;
+  constexpr std::size_t kDepth = std::size_t{512} * 1024;
   long faults = -1;
   std::thread th([&] {
     (void)touch_stack(1024);  // fault in the code and the first stack pages
-    ASSERT_EQ(hal::prefault_stack(kDepth + 64 * 1024), kDepth + 64 * 1024);
+    ASSERT_EQ(hal::prefault_stack(kDepth + std::size_t{64} * 1024), kDepth + std::size_t{64} * 1024);
     faults = touch_stack(kDepth);
   });
   th.join();
@@ -148,7 +149,8 @@ TEST(Memory, MinorFaultsCountFreshPages) {
 TEST(Memory, PrefaultedHeapIsReused) {
   SKIP_IF_SANITIZED("replaces malloc (no mallopt, freed blocks quarantined)");
   const int rc = testing_support::run_in_child(child_PrefaultedHeapIsReused);
-  if (rc == testing_support::kChildSkip) GTEST_SKIP() << "page faults under " << testing_support::emulator() << " are the emulator's, not the target's";
+  if (rc == testing_support::kChildSkip)
+    GTEST_SKIP() << "page faults under " << testing_support::emulator() << " are the emulator's, not the target's";
   EXPECT_EQ(rc, 0) << "the child failed at the check that exits with this code";
 }
 

@@ -56,7 +56,8 @@ TEST(Thread, PinnedFifoIsReallyApplied) {
   EXPECT_TRUE(seen.on_cpu);
   EXPECT_STREQ(seen.name, "rt-test-worker-");  // the kernel keeps 15 bytes
   if (!a.sched.ok()) {
-    GTEST_SKIP() << "SCHED_FIFO not permitted here: " << a.sched.message() << ": " << hal::explain_rt_refusal(a.sched.err);
+    GTEST_SKIP() << "SCHED_FIFO not permitted here: " << a.sched.message() << ": "
+                 << hal::explain_rt_refusal(a.sched.err);
   }
   EXPECT_EQ(a.policy, SCHED_FIFO);
   EXPECT_EQ(a.priority, 10);
@@ -77,7 +78,8 @@ TEST(Thread, BodyRunsExactlyOnceAndJoinWaits) {
   {
     hal::Thread t({.name = "dtor-joins"}, [&] { runs.fetch_add(1); });
     hal::Thread moved = std::move(t);
-    EXPECT_FALSE(t.joinable());  // NOLINT(bugprone-use-after-move): checking the moved-from state
+    // Checking the moved-from state is the point here.
+    EXPECT_FALSE(t.joinable());  // NOLINT(bugprone-use-after-move,clang-analyzer-cplusplus.Move)
     EXPECT_TRUE(moved.joinable());
   }
   EXPECT_EQ(runs.load(), 2);

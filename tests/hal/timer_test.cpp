@@ -136,7 +136,9 @@ TEST_P(TimerTest, PeriodMustBePositive) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TimerTest, ::testing::Values(hal::TimerBackend::TimerFd, hal::TimerBackend::IoUring),
-                         [](const auto& p) { return std::string(hal::to_string(p.param)) == "io_uring" ? "IoUring" : "TimerFd"; });
+                         [](const auto& p) {
+                           return std::string(hal::to_string(p.param)) == "io_uring" ? "IoUring" : "TimerFd";
+                         });
 
 TEST(TimerChoice, TimerFdIsAlwaysThere) {
   hal::TimerChoice c = hal::make_timer(hal::TimerBackend::TimerFd);

@@ -50,7 +50,8 @@ void FakeTree::make_rt_machine(const FakeTree& t) {
   t.write("proc/self/cgroup", "0::/system.slice/rtengine.service\n");
   t.write("proc/sys/kernel/io_uring_disabled", "0\n");
   t.write("proc/self/timerslack_ns", "1\n");
-  t.write("proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/mmcblk0p2 isolcpus=domain,managed_irq,2-3 nohz_full=2-3 rcu_nocbs=2-3\n");
+  t.write("proc/cmdline",
+          "BOOT_IMAGE=/vmlinuz root=/dev/mmcblk0p2 isolcpus=domain,managed_irq,2-3 nohz_full=2-3 rcu_nocbs=2-3\n");
   t.write("sys/devices/system/cpu/online", "0-3\n");
   t.write("sys/devices/system/cpu/isolated", "2-3\n");
   t.write("sys/devices/system/cpu/nohz_full", "2-3\n");

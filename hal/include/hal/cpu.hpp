@@ -26,10 +26,10 @@ std::optional<std::string> read_first_line(const std::filesystem::path& root, st
 
 struct CpuInfo {
   std::vector<int> online;
-  std::vector<int> isolated;   // isolcpus= (sysfs, or the command line on old kernels)
-  std::vector<int> nohz_full;  // nohz_full=
+  std::vector<int> isolated;                           // isolcpus= (sysfs, or the command line on old kernels)
+  std::vector<int> nohz_full;                          // nohz_full=
   std::vector<std::pair<int, std::string>> governors;  // per online CPU with cpufreq
-  int smt_active = -1;  // 1 on, 0 off, -1 not reported
+  int smt_active = -1;                                 // 1 on, 0 off, -1 not reported
   std::string clocksource;
 };
 

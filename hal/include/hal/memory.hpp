@@ -12,7 +12,7 @@ namespace hal {
 struct MemlockLimit {
   std::uint64_t soft = 0;  // bytes; kUnlimited when RLIM_INFINITY
   std::uint64_t hard = 0;
-  Status status;           // getrlimit's failure, if any
+  Status status;  // getrlimit's failure, if any
 };
 inline constexpr std::uint64_t kUnlimited = ~std::uint64_t{0};
 

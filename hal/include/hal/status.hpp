@@ -8,8 +8,8 @@
 namespace hal {
 
 struct [[nodiscard]] Status {
-  int err = 0;         // errno value; 0 means success
-  const char* op = ""; // the failing call, a string literal
+  int err = 0;          // errno value; 0 means success
+  const char* op = "";  // the failing call, a string literal
 
   constexpr bool ok() const noexcept { return err == 0; }
   explicit constexpr operator bool() const noexcept { return ok(); }
@@ -25,8 +25,6 @@ inline Status errno_status(const char* op) noexcept { return Status{errno != 0 ?
 
 // liburing and raw syscalls return -errno; this turns that into a Status.
 // RT: wait-free; no allocation.
-constexpr Status neg_errno_status(int ret, const char* op) noexcept {
-  return ret < 0 ? Status{-ret, op} : Status{};
-}
+constexpr Status neg_errno_status(int ret, const char* op) noexcept { return ret < 0 ? Status{-ret, op} : Status{}; }
 
 }  // namespace hal

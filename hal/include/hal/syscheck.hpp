@@ -50,9 +50,9 @@ enum class Verdict : std::uint8_t { Ok, Info, Warn, Fail };
 [[nodiscard]] const char* to_string(Verdict v) noexcept;
 
 struct Check {
-  std::string id;      // stable, for --json consumers: "kernel_preemption", "rt_priority"...
-  std::string title;   // for people
-  std::string value;   // what was found
+  std::string id;     // stable, for --json consumers: "kernel_preemption", "rt_priority"...
+  std::string title;  // for people
+  std::string value;  // what was found
   Verdict verdict = Verdict::Info;
   std::string advice;  // what to do about a Warn or Fail; empty otherwise
 };

@@ -19,13 +19,13 @@ namespace hal {
 inline constexpr int kNoCpu = -1;
 
 struct ThreadSpec {
-  std::string name = "rt";        // shown by ps/top; the kernel keeps 15 bytes
-  int cpu = kNoCpu;               // pin to this CPU; kNoCpu leaves the affinity as inherited
-  int priority = 0;               // 1..99 asks for SCHED_FIFO; 0 for SCHED_OTHER
-  std::size_t stack_bytes = 512 * 1024;
+  std::string name = "rt";  // shown by ps/top; the kernel keeps 15 bytes
+  int cpu = kNoCpu;         // pin to this CPU; kNoCpu leaves the affinity as inherited
+  int priority = 0;         // 1..99 asks for SCHED_FIFO; 0 for SCHED_OTHER
+  std::size_t stack_bytes = std::size_t{512} * 1024;
   // Touched before the body runs, so the first deep call path does not page-fault on a
   // deadline. 0 turns it off.
-  std::size_t prefault_stack_bytes = 128 * 1024;
+  std::size_t prefault_stack_bytes = std::size_t{128} * 1024;
 };
 
 struct ThreadApplied {

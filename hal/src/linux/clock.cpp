@@ -4,6 +4,7 @@
 
 // clock_gettime(CLOCK_MONOTONIC) is served by the vDSO: no syscall, no lock, no
 // allocation. Redeclaring it nonblocking lets -Wfunction-effects accept now_ns().
+// NOLINTNEXTLINE(readability-redundant-declaration)
 extern "C" int clock_gettime(clockid_t, timespec*) noexcept HAL_NONBLOCKING;
 
 namespace hal {

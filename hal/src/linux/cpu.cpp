@@ -17,14 +17,17 @@ int to_int(std::string_view tok, std::string_view whole) {
   int v = -1;
   auto [p, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), v);
   if (ec != std::errc{} || p != tok.data() + tok.size() || v < 0) {
-    throw std::invalid_argument("bad CPU list '" + std::string(whole) + "': '" + std::string(tok) + "' is not a CPU number");
+    throw std::invalid_argument("bad CPU list '" + std::string(whole) + "': '" + std::string(tok) +
+                                "' is not a CPU number");
   }
   return v;
 }
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -45,7 +48,8 @@ std::vector<int> cmdline_cpus(const std::string& cmdline, std::string_view key) 
     while (from <= value.size()) {
       std::size_t comma = value.find(',', from);
       std::string tok = value.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
-      if (!tok.empty() && (std::isdigit(static_cast<unsigned char>(tok[0])) != 0)) list += (list.empty() ? "" : ",") + tok;
+      if (!tok.empty() && (std::isdigit(static_cast<unsigned char>(tok[0])) != 0))
+        list += (list.empty() ? "" : ",") + tok;
       if (comma == std::string::npos) break;
       from = comma + 1;
     }
@@ -79,8 +83,11 @@ std::vector<int> parse_cpu_list(std::string_view text) {
     }
     const int lo = to_int(tok.substr(0, dash), whole);
     const int hi = to_int(tok.substr(dash + 1), whole);
-    if (hi < lo) throw std::invalid_argument("bad CPU list '" + std::string(whole) + "': range '" + std::string(tok) + "' runs backwards");
-    for (int c = lo; c <= hi; ++c) out.push_back(c);
+    if (hi < lo)
+      throw std::invalid_argument("bad CPU list '" + std::string(whole) + "': range '" + std::string(tok) +
+                                  "' runs backwards");
+    for (int c = lo; c <= hi; ++c)
+      out.push_back(c);
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -91,7 +98,8 @@ std::string format_cpu_list(const std::vector<int>& cpus) {
   std::string out;
   for (std::size_t i = 0; i < cpus.size();) {
     std::size_t j = i;
-    while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1) ++j;
+    while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1)
+      ++j;
     if (!out.empty()) out += ',';
     out += std::to_string(cpus[i]);
     if (j > i) out += '-' + std::to_string(cpus[j]);
@@ -132,7 +140,8 @@ CpuInfo read_cpu_info(const std::filesystem::path& root) {
     if (auto g = read_first_line(root, rel)) info.governors.emplace_back(cpu, *g);
   }
   if (auto smt = read_first_line(root, "sys/devices/system/cpu/smt/active")) info.smt_active = *smt == "1" ? 1 : 0;
-  if (auto cs = read_first_line(root, "sys/devices/system/clocksource/clocksource0/current_clocksource")) info.clocksource = *cs;
+  if (auto cs = read_first_line(root, "sys/devices/system/clocksource/clocksource0/current_clocksource"))
+    info.clocksource = *cs;
   return info;
 }
 

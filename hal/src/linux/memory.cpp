@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "hal/report.hpp"
@@ -56,10 +57,11 @@ LockOutcome lock_memory_or_report() {
   out.locked = out.status.ok();
   if (!out.locked) {
     const MemlockLimit lim = memlock_limit();
-    report_once("mlockall", "cannot lock memory (" + out.status.message() + "); RLIMIT_MEMLOCK is " + human(lim.soft) +
-                                " (hard " + human(lim.hard) +
-                                "). Pages may be swapped or faulted on the run path. Raise it with "
-                                "'ulimit -l unlimited' or '@realtime - memlock unlimited' in limits.conf, or grant CAP_IPC_LOCK.");
+    report_once("mlockall",
+                "cannot lock memory (" + out.status.message() + "); RLIMIT_MEMLOCK is " + human(lim.soft) + " (hard " +
+                    human(lim.hard) +
+                    "). Pages may be swapped or faulted on the run path. Raise it with "
+                    "'ulimit -l unlimited' or '@realtime - memlock unlimited' in limits.conf, or grant CAP_IPC_LOCK.");
   }
   return out;
 }
@@ -67,7 +69,8 @@ LockOutcome lock_memory_or_report() {
 void prefault(void* p, std::size_t n) noexcept {
   auto* bytes = static_cast<volatile unsigned char*>(p);
   const std::size_t page = page_size();
-  for (std::size_t off = 0; off < n; off += page) bytes[off] = bytes[off];
+  for (std::size_t off = 0; off < n; off += page)
+    bytes[off] = bytes[off];
   if (n > 0) bytes[n - 1] = bytes[n - 1];
 }
 
@@ -90,14 +93,15 @@ std::size_t stack_room() noexcept {
 __attribute__((noinline)) std::size_t prefault_stack(std::size_t bytes) noexcept {
   // Never reach the guard page: the room left is less than the stack size (glibc keeps
   // TLS at the top of a thread's stack, and sanitizer runtimes keep a lot of it there).
-  constexpr std::size_t kMargin = 32 * 1024;
+  constexpr std::size_t kMargin = std::size_t{32} * 1024;
   const std::size_t room = stack_room();
   bytes = std::min(bytes, room > kMargin ? room - kMargin : 0);
   if (bytes == 0) return 0;
   // One block of exactly `bytes` in this frame, released on return.
   auto* buf = static_cast<unsigned char*>(__builtin_alloca(bytes));
   const std::size_t page = page_size();
-  for (std::size_t off = 0; off < bytes; off += page) buf[off] = 0;
+  for (std::size_t off = 0; off < bytes; off += page)
+    buf[off] = 0;
   escape(buf);
   return bytes;
 }
@@ -107,7 +111,7 @@ Status prefault_heap(std::size_t bytes) noexcept {
   if (mallopt(M_MMAP_MAX, 0) != 1) return Status{EINVAL, "mallopt(M_MMAP_MAX)"};
   void* p = std::malloc(bytes);
   if (p == nullptr) return Status{ENOMEM, "malloc"};
-  prefault(p, bytes);
+  std::memset(p, 0, bytes);  // every page written once: faulted in and kept
   escape(p);
   std::free(p);
   return {};

@@ -28,9 +28,7 @@ Seen& seen() {
 
 }  // namespace
 
-ReportSink set_report_sink(ReportSink sink) noexcept {
-  return g_sink.exchange(sink != nullptr ? sink : &stderr_sink);
-}
+ReportSink set_report_sink(ReportSink sink) noexcept { return g_sink.exchange(sink != nullptr ? sink : &stderr_sink); }
 
 bool report_once(std::string_view key, std::string_view message) {
   {

@@ -144,10 +144,14 @@ LiveFacts probe_live_facts() {
 
 const char* to_string(Verdict v) noexcept {
   switch (v) {
-    case Verdict::Ok: return "ok";
-    case Verdict::Info: return "info";
-    case Verdict::Warn: return "warn";
-    case Verdict::Fail: return "fail";
+    case Verdict::Ok:
+      return "ok";
+    case Verdict::Info:
+      return "info";
+    case Verdict::Warn:
+      return "warn";
+    case Verdict::Fail:
+      return "fail";
   }
   return "?";
 }
@@ -163,7 +167,9 @@ Check kernel_check(const SystemFacts& f) {
     c.verdict = Verdict::Ok;
   } else if (contains(v, "PREEMPT_DYNAMIC")) {
     model = "PREEMPT_DYNAMIC" + (f.preempt_mode.empty() ? std::string() : " (" + f.preempt_mode + ")");
-    c.advice = "stock kernel: expect tens to hundreds of microseconds of worst-case latency; boot a PREEMPT_RT kernel (Debian: linux-image-rt-*) for bounded latency";
+    c.advice =
+        "stock kernel: expect tens to hundreds of microseconds of worst-case latency; boot a PREEMPT_RT kernel "
+        "(Debian: linux-image-rt-*) for bounded latency";
   } else if (contains(v, "PREEMPT")) {
     model = "PREEMPT (low-latency desktop)";
     c.advice = "boot a PREEMPT_RT kernel for bounded latency";
@@ -191,7 +197,9 @@ Check rtprio_check(const SystemFacts& f) {
   } else {
     c.value = "no: RLIMIT_RTPRIO is 0 and CAP_SYS_NICE is missing";
     c.verdict = Verdict::Fail;
-    c.advice = "workers fall back to SCHED_OTHER; add '@realtime - rtprio 98' to /etc/security/limits.conf and join the group, or run with CAP_SYS_NICE";
+    c.advice =
+        "workers fall back to SCHED_OTHER; add '@realtime - rtprio 98' to /etc/security/limits.conf and join the "
+        "group, or run with CAP_SYS_NICE";
   }
   return c;
 }
@@ -209,7 +217,9 @@ Check memlock_check(const SystemFacts& f) {
     c.value += ", CAP_IPC_LOCK: no limit applies";
   } else if (f.memlock_soft != kUnlimited && f.memlock_soft < kMemlockWanted) {
     c.verdict = Verdict::Fail;
-    c.advice = "mlockall will fail and run-path pages may fault; raise it to unlimited ('@realtime - memlock unlimited' in limits.conf, LimitMEMLOCK=infinity for a systemd unit) or grant CAP_IPC_LOCK";
+    c.advice =
+        "mlockall will fail and run-path pages may fault; raise it to unlimited ('@realtime - memlock unlimited' in "
+        "limits.conf, LimitMEMLOCK=infinity for a systemd unit) or grant CAP_IPC_LOCK";
   }
   return c;
 }
@@ -224,7 +234,9 @@ Check cap_check(const SystemFacts& f) {
   } else {
     c.value = "absent";
     c.verdict = Verdict::Warn;
-    c.advice = "priorities are capped by RLIMIT_RTPRIO; `setcap cap_sys_nice,cap_ipc_lock+ep rtengine` grants both without root";
+    c.advice =
+        "priorities are capped by RLIMIT_RTPRIO; `setcap cap_sys_nice,cap_ipc_lock+ep rtengine` grants both without "
+        "root";
   }
   return c;
 }
@@ -240,7 +252,9 @@ Check throttling_check(const SystemFacts& f) {
     c.value = "on: RT threads get " + std::to_string(f.sched_rt_runtime_us) + " us of every " +
               std::to_string(f.sched_rt_period_us > 0 ? f.sched_rt_period_us : 1000000) + " us";
     c.verdict = Verdict::Warn;
-    c.advice = "a spinning loop (hybrid or spin precision) is stalled for the rest of each period once the budget is spent; `sysctl kernel.sched_rt_runtime_us=-1` on a dedicated machine";
+    c.advice =
+        "a spinning loop (hybrid or spin precision) is stalled for the rest of each period once the budget is spent; "
+        "`sysctl kernel.sched_rt_runtime_us=-1` on a dedicated machine";
   }
   return c;
 }
@@ -252,7 +266,8 @@ Check cgroup_check(const SystemFacts& f) {
   } else if (f.cgroup_rt_runtime_us == 0) {
     c.value = "this cgroup has no RT budget (cpu.rt_runtime_us = 0)";
     c.verdict = Verdict::Fail;
-    c.advice = "SCHED_FIFO is refused even to root; give the cgroup a budget (cpu.rt_runtime_us) or run from the root cgroup";
+    c.advice =
+        "SCHED_FIFO is refused even to root; give the cgroup a budget (cpu.rt_runtime_us) or run from the root cgroup";
   } else {
     c.value = "cgroup budget " + std::to_string(f.cgroup_rt_runtime_us) + " us per period";
   }
@@ -261,7 +276,8 @@ Check cgroup_check(const SystemFacts& f) {
 
 Check uring_check(const SystemFacts& f, const LiveFacts* live) {
   Check c{"io_uring", "io_uring timer backend", "", Verdict::Ok, ""};
-  const std::string sysctl = f.io_uring_disabled < 0 ? "" : " (kernel.io_uring_disabled = " + std::to_string(f.io_uring_disabled) + ")";
+  const std::string sysctl =
+      f.io_uring_disabled < 0 ? "" : " (kernel.io_uring_disabled = " + std::to_string(f.io_uring_disabled) + ")";
   if (live != nullptr) {
     c.value = (live->io_uring_usable ? "usable" : "unusable: " + live->io_uring_reason) + sysctl;
     if (!live->io_uring_usable) {
@@ -315,7 +331,9 @@ Check smt_check(const SystemFacts& f) {
   } else {
     c.value = "on";
     c.verdict = Verdict::Warn;
-    c.advice = "sibling threads share a core's pipeline and caches; keep an RT worker's sibling idle or isolated, or boot with nosmt";
+    c.advice =
+        "sibling threads share a core's pipeline and caches; keep an RT worker's sibling idle or isolated, or boot "
+        "with nosmt";
   }
   return c;
 }
@@ -328,7 +346,9 @@ Check isolation_check(const SystemFacts& f) {
             (f.cpu.online.empty() ? std::string("?") : format_cpu_list(f.cpu.online));
   if (f.cpu.isolated.empty() && f.cpu.nohz_full.empty()) {
     c.verdict = Verdict::Warn;
-    c.advice = "RT workers share their CPUs with everything else; boot with isolcpus=N nohz_full=N rcu_nocbs=N and pin workers there";
+    c.advice =
+        "RT workers share their CPUs with everything else; boot with isolcpus=N nohz_full=N rcu_nocbs=N and pin "
+        "workers there";
   }
   return c;
 }
@@ -388,16 +408,23 @@ Check clocksource_check(const SystemFacts& f) {
 
 Report evaluate(const SystemFacts& f, const LiveFacts* live) {
   Report r;
-  r.checks = {kernel_check(f),     rtprio_check(f),           memlock_check(f),   cap_check(f),
-              throttling_check(f), cgroup_check(f),           uring_check(f, live), resolution_check(live),
-              slack_check(f),      clocksource_check(f),      smt_check(f),       isolation_check(f),
-              governor_check(f),   dma_check(f)};
+  r.checks = {kernel_check(f), rtprio_check(f),      memlock_check(f),       cap_check(f),   throttling_check(f),
+              cgroup_check(f), uring_check(f, live), resolution_check(live), slack_check(f), clocksource_check(f),
+              smt_check(f),    isolation_check(f),   governor_check(f),      dma_check(f)};
   for (const Check& c : r.checks) {
     switch (c.verdict) {
-      case Verdict::Ok: ++r.ok; break;
-      case Verdict::Info: ++r.info; break;
-      case Verdict::Warn: ++r.warn; break;
-      case Verdict::Fail: ++r.fail; break;
+      case Verdict::Ok:
+        ++r.ok;
+        break;
+      case Verdict::Info:
+        ++r.info;
+        break;
+      case Verdict::Warn:
+        ++r.warn;
+        break;
+      case Verdict::Fail:
+        ++r.fail;
+        break;
     }
   }
   if (r.fail > 0) {

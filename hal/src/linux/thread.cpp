@@ -90,7 +90,8 @@ std::string explain_rt_refusal(int err) {
     why << sep << "RT group scheduling gives this cgroup no RT runtime (cpu.rt_runtime_us = 0)";
     sep = "; ";
   }
-  if (*sep == '\0') why << "the kernel refused SCHED_FIFO (EPERM) for a reason rtengine cannot see (container seccomp or LSM?)";
+  if (*sep == '\0')
+    why << "the kernel refused SCHED_FIFO (EPERM) for a reason rtengine cannot see (container seccomp or LSM?)";
   return why.str();
 }
 
@@ -112,9 +113,8 @@ ThreadApplied apply_to_current_thread(const ThreadSpec& spec) {
                     ". Running degraded on SCHED_OTHER: expect millisecond-scale jitter.");
   }
   if (!out.affinity.ok()) {
-    report_once("affinity:" + std::to_string(spec.cpu),
-                "cannot pin to CPU " + std::to_string(spec.cpu) + " (" + out.affinity.message() +
-                    "); the thread runs unpinned.");
+    report_once("affinity:" + std::to_string(spec.cpu), "cannot pin to CPU " + std::to_string(spec.cpu) + " (" +
+                                                            out.affinity.message() + "); the thread runs unpinned.");
   }
   return out;
 }
@@ -155,7 +155,8 @@ Thread::Thread(ThreadSpec spec, std::function<void()> body) {
   start->body = std::move(body);
 
   pthread_attr_t attr;
-  if (int rc = pthread_attr_init(&attr); rc != 0) throw std::system_error(rc, std::generic_category(), "pthread_attr_init");
+  if (int rc = pthread_attr_init(&attr); rc != 0)
+    throw std::system_error(rc, std::generic_category(), "pthread_attr_init");
   const long page = sysconf(_SC_PAGESIZE);
   std::size_t stack = start->spec.stack_bytes;
   if (stack < static_cast<std::size_t>(PTHREAD_STACK_MIN)) stack = PTHREAD_STACK_MIN;

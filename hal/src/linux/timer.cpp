@@ -1,15 +1,18 @@
 // Backend-independent parts of hal/timer.hpp: naming and the fallback choice.
+#include "hal/timer.hpp"
+
 #include <system_error>
 
 #include "hal/report.hpp"
-#include "hal/timer.hpp"
 
 namespace hal {
 
 const char* to_string(TimerBackend b) noexcept {
   switch (b) {
-    case TimerBackend::TimerFd: return "timerfd";
-    case TimerBackend::IoUring: return "io_uring";
+    case TimerBackend::TimerFd:
+      return "timerfd";
+    case TimerBackend::IoUring:
+      return "io_uring";
   }
   return "unknown";
 }

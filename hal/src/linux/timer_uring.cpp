@@ -169,13 +169,19 @@ UringSupport probe_io_uring() {
   if (rc < 0) {
     out.status = Status{-rc, "io_uring_queue_init"};
     switch (-rc) {
-      case ENOSYS: out.reason = "the kernel (or qemu-user) does not provide io_uring"; break;
+      case ENOSYS:
+        out.reason = "the kernel (or qemu-user) does not provide io_uring";
+        break;
       case EPERM:
         out.reason = "io_uring is refused to this process (kernel.io_uring_disabled = " +
                      std::to_string(read_io_uring_disabled()) + ", or a seccomp filter)";
         break;
-      case ENOMEM: out.reason = "no memory for a ring (RLIMIT_MEMLOCK too small on kernels before 5.12)"; break;
-      default: out.reason = out.status.message(); break;
+      case ENOMEM:
+        out.reason = "no memory for a ring (RLIMIT_MEMLOCK too small on kernels before 5.12)";
+        break;
+      default:
+        out.reason = out.status.message();
+        break;
     }
     return out;
   }
