@@ -1,0 +1,47 @@
+#pragma once
+// A task's slot: preallocated in the arena, reused, never freed. The generation and the
+// state share one atomic word so a transition on a stale id can never land on the task
+// that reuses the slot.
+#include <atomic>
+#include <cstdint>
+
+#include "hal/annotations.hpp"
+#include "rt/task.hpp"
+
+namespace rt::detail {
+
+constexpr std::uint64_t pack(std::uint32_t gen, State s) noexcept { return (std::uint64_t{gen} << 32) | static_cast<std::uint8_t>(s); }
+constexpr std::uint32_t gen_of(std::uint64_t w) noexcept { return static_cast<std::uint32_t>(w >> 32); }
+constexpr State state_of(std::uint64_t w) noexcept { return static_cast<State>(w & 0xFF); }
+
+// alignas: two workers finishing neighbouring tasks must not share a cache line.
+struct alignas(hal::kCacheLine) TaskSlot {
+  std::atomic<std::uint64_t> word{pack(1, State::Free)};
+  std::atomic<bool> stop{false};
+  std::atomic<Reason> reason{Reason::None};
+  std::atomic<Priority> priority{Priority::Normal};
+  std::atomic<TypeId> type{0};
+  std::atomic<WorkflowId> workflow{0};
+  std::atomic<std::int16_t> worker{-1};
+  std::atomic<GateMask> gates{0};
+  std::atomic<ns_t> deadline{0};
+  std::atomic<ns_t> created{0}, started{0}, finished{0};
+  std::atomic<std::uint32_t> history_count{0};
+  // ns since the engine's epoch (56 bits: 2.2 years) << 8 | state
+  std::array<std::atomic<std::uint64_t>, kHistoryDepth> history{};
+  Hook pre = nullptr;
+  Hook post = nullptr;
+  Context context{};
+  TaskFn fn;
+};
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<ns_t>::is_always_lock_free);
+
+}  // namespace rt::detail
+
+namespace rt {
+inline const Context& TaskContext::context() const noexcept { return slot_->context; }
+inline ns_t TaskContext::deadline() const noexcept { return slot_->deadline.load(std::memory_order_relaxed); }
+inline bool TaskContext::stop_requested() const noexcept { return slot_->stop.load(std::memory_order_relaxed); }
+}  // namespace rt

@@ -1,0 +1,205 @@
+#pragma once
+// The engine facade: configure -> start -> submit / cancel / query / gates -> stop.
+//
+// Setup (the constructor, start, make_producer, scale_workers, stop) may allocate,
+// create threads and throw. The run path (Producer::try_submit, cancel, gates, status)
+// is noexcept, allocation-free and lock-free, and says so at each declaration.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hal/annotations.hpp"
+#include "hal/thread.hpp"
+#include "rt/arena.hpp"
+#include "rt/detail/slot.hpp"
+#include "rt/task.hpp"
+#include "rt/types.hpp"
+
+namespace rt {
+
+struct WorkerConfig {
+  int cpu = hal::kNoCpu;         // pin here; kNoCpu: not pinned
+  int priority = 0;              // SCHED_FIFO 1..99; 0: SCHED_OTHER
+  ClassMask classes = kAllClasses;  // the classes this worker serves, highest first
+};
+
+struct EngineConfig {
+  std::vector<WorkerConfig> workers{WorkerConfig{}};  // the most workers scale_workers may run
+  std::size_t initial_workers = 0;                    // started by start(); 0: all of them
+  std::array<std::size_t, kClassCount> ring_capacity{1024, 1024, 1024, 1024, 1024};
+  std::size_t max_tasks = 4096;         // task slots: queued + running + retained
+  std::size_t retain_completed = 1024;  // finished tasks kept for queries, most recent first
+  std::size_t max_producers = 8;        // make_producer() handles
+  std::size_t arena_bytes = 0;          // 0: computed from the above
+  bool lock_memory = true;              // mlock the arena, mlockall at start
+  ns_t idle_spin = 20 * hal::kNsPerUs;  // a worker spins this long before it sleeps
+  std::vector<std::string> task_types{"task"};  // TypeId i names task_types[i]
+  std::vector<std::string> gates;               // at most 64; all open at start
+};
+
+enum class StopMode : std::uint8_t { Drain, Cancel };
+
+enum class WorkerState : std::uint8_t { Idle, Busy, Stalled, Stopped };
+[[nodiscard]] std::string_view to_string(WorkerState s) noexcept;
+
+struct WorkerStats {
+  int index = 0;
+  WorkerState state = WorkerState::Stopped;
+  hal::ThreadApplied applied;   // what the OS really gave the thread
+  std::uint64_t tasks_done = 0;
+  ns_t busy_ns = 0;
+  ns_t uptime_ns = 0;
+  double utilization = 0;  // busy / uptime
+  long minor_faults = -1;  // of the worker thread, sampled whenever it goes to sleep and at exit
+};
+
+struct Stats {
+  std::uint64_t submitted = 0;  // accepted by try_submit
+  std::uint64_t completed = 0, failed = 0, timed_out = 0, cancelled = 0, skipped = 0;  // outcomes
+  std::uint64_t gate_violations = 0, exceptions = 0;
+  std::uint64_t running = 0;
+  std::array<std::uint64_t, kClassCount> queue_full{};  // refused: ring at capacity
+  std::uint64_t no_free_slot = 0;                      // refused: every slot taken
+  std::uint64_t invalid = 0;                           // refused: bad options
+  std::uint64_t refused_transitions = 0;               // F3 table said no
+  std::uint64_t ring_allocations_refused = 0;          // a ring asked for memory after setup (expected 0)
+  std::array<std::int64_t, kClassCount> queue_depth{};
+  std::size_t retained = 0;  // finished tasks still queryable
+  std::vector<WorkerStats> workers;
+  ns_t uptime_ns = 0;
+
+  // Every accepted task has exactly one outcome or is still in flight.
+  [[nodiscard]] std::uint64_t outcomes() const noexcept { return completed + failed + timed_out + cancelled + skipped; }
+};
+
+struct StopReport {
+  Stats stats;
+  bool balanced = false;  // submitted == outcomes and nothing in flight
+};
+
+struct ListQuery {
+  bool any_state = true;
+  State state = State::Completed;
+  int type = -1;      // TypeId, or -1 for any
+  long workflow = -1;  // WorkflowId, or -1 for any
+  std::size_t limit = 100;
+  std::size_t offset = 0;
+};
+
+class Engine;
+
+// A submission handle. Each thread that submits owns one (setup: Engine::make_producer);
+// with it, try_submit never blocks, never allocates and never makes a syscall unless a
+// worker sleeps (then one futex wake).
+class Producer {
+ public:
+  Producer() = default;
+
+  // RT: lock-free; no allocation; a futex wake only if a serving worker sleeps.
+  template <class F>
+  [[nodiscard]] SubmitStatus try_submit(F&& fn, const SubmitOptions& opts = {}, TaskId* id = nullptr) noexcept;
+
+  // Submits fns in order until one is refused; returns how many were accepted.
+  // RT: as try_submit, per task.
+  template <class It>
+  std::size_t try_submit_batch(It first, It last, const SubmitOptions& opts = {}, TaskId* ids = nullptr) noexcept {
+    std::size_t n = 0;
+    for (; first != last; ++first, ++n) {
+      if (try_submit(*first, opts, ids != nullptr ? ids + n : nullptr) != SubmitStatus::Ok) break;
+    }
+    return n;
+  }
+
+  [[nodiscard]] bool valid() const noexcept { return engine_ != nullptr; }
+
+ private:
+  friend class Engine;
+  Producer(Engine* e, std::size_t index) noexcept : engine_(e), index_(index) {}
+  Engine* engine_ = nullptr;
+  std::size_t index_ = 0;
+};
+
+class Engine {
+ public:
+  // Setup only: validates `cfg` (throws std::invalid_argument naming the field), builds
+  // the arena, slots and rings. No thread runs until start().
+  explicit Engine(EngineConfig cfg);
+  ~Engine();  // stop(Cancel) if still running
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Setup only: starts the workers (pinned, SCHED_FIFO when allowed), mlockall when
+  // configured. Restartable after stop(). Throws if already running.
+  void start();
+
+  // Setup only: stops accepting, then runs (Drain) or cancels (Cancel) what is queued,
+  // waits for running tasks, and stops the workers. Every task is accounted for.
+  StopReport stop(StopMode mode);
+
+  // Setup only: a submission handle; throws when max_producers are handed out.
+  Producer make_producer();
+
+  // Setup only: runs `n` workers (1..workers.size()), starting or stopping the last ones.
+  // Throws when a priority class would be left with no worker serving it.
+  void scale_workers(std::size_t n);
+
+  // F7. RT: lock-free; no allocation.
+  CancelResult cancel(TaskId id) noexcept;
+
+  // F6. RT: wait-free.
+  void set_gate(std::size_t gate, bool open) noexcept;
+  [[nodiscard]] bool gate_open(std::size_t gate) const noexcept;
+  [[nodiscard]] GateMask open_gates() const noexcept { return gates_.load(std::memory_order_acquire); }
+  // Setup only: the index of a gate name, or -1.
+  [[nodiscard]] int gate_index(std::string_view name) const noexcept;
+  [[nodiscard]] int type_index(std::string_view name) const noexcept;
+
+  // F20. status: RT: lock-free, no allocation. The rest allocate: not for RT threads.
+  [[nodiscard]] bool status(TaskId id, TaskInfo& out) const noexcept;
+  [[nodiscard]] std::vector<TaskInfo> list(const ListQuery& q) const;
+  [[nodiscard]] Stats stats() const;
+  // Frees finished tasks until at most `keep` (the most recent) remain; returns how many.
+  std::size_t clear_completed(std::size_t keep);
+
+  [[nodiscard]] bool running() const noexcept { return accepting_.load(std::memory_order_acquire); }
+  [[nodiscard]] const EngineConfig& config() const noexcept { return cfg_; }
+  [[nodiscard]] std::size_t active_workers() const noexcept;
+  [[nodiscard]] const Arena& arena() const noexcept;
+
+ private:
+  friend class Producer;
+  struct Impl;
+
+  // The untemplated half of try_submit. RT: lock-free; no allocation.
+  detail::TaskSlot* acquire(const SubmitOptions& opts, SubmitStatus& status, TaskId& id) noexcept;
+  SubmitStatus publish(std::size_t producer, detail::TaskSlot& slot, TaskId id, const SubmitOptions& opts) noexcept;
+
+  EngineConfig cfg_;
+  std::unique_ptr<Impl> impl_;
+  std::atomic<bool> accepting_{false};
+  std::atomic<GateMask> gates_{~GateMask{0}};
+};
+
+template <class F>
+SubmitStatus Producer::try_submit(F&& fn, const SubmitOptions& opts, TaskId* id) noexcept {
+  if (engine_ == nullptr) return SubmitStatus::Invalid;
+  SubmitStatus status = SubmitStatus::Ok;
+  TaskId tid;
+  detail::TaskSlot* slot = engine_->acquire(opts, status, tid);
+  if (slot == nullptr) return status;
+  if constexpr (std::is_invocable_v<std::decay_t<F>&, TaskContext&>) {
+    slot->fn.emplace(std::forward<F>(fn));
+  } else {
+    static_assert(std::is_invocable_v<std::decay_t<F>&>, "a task is callable as f(rt::TaskContext&) or f()");
+    slot->fn.emplace([f = std::forward<F>(fn)](TaskContext&) mutable { f(); });
+  }
+  status = engine_->publish(index_, *slot, tid, opts);
+  if (status == SubmitStatus::Ok && id != nullptr) *id = tid;
+  return status;
+}
+
+}  // namespace rt
