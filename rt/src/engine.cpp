@@ -37,7 +37,7 @@ class FreeList {
     for (std::size_t i = n; i-- > 0;) push(static_cast<std::uint32_t>(i));
   }
   // RT: lock-free; no allocation.
-  bool pop(std::uint32_t& idx) noexcept {
+  bool pop(std::uint32_t& idx) noexcept HAL_NONBLOCKING {
     std::uint64_t head = head_.load(std::memory_order_acquire);
     for (;;) {
       const auto top = static_cast<std::uint32_t>(head);
@@ -51,7 +51,7 @@ class FreeList {
     }
   }
   // RT: lock-free; no allocation.
-  void push(std::uint32_t idx) noexcept {
+  void push(std::uint32_t idx) noexcept HAL_NONBLOCKING {
     std::uint64_t head = head_.load(std::memory_order_relaxed);
     for (;;) {
       next_[idx].store(static_cast<std::uint32_t>(head), std::memory_order_relaxed);
@@ -135,7 +135,7 @@ struct Engine::Impl {
   enum class Tx : std::uint8_t { Ok, Stale, Refused };
 
   // RT: lock-free; no allocation.
-  Tx transition(TaskSlot& s, std::uint32_t gen, State to) noexcept {
+  Tx transition(TaskSlot& s, std::uint32_t gen, State to) noexcept HAL_NONBLOCKING {
     std::uint64_t w = s.word.load(std::memory_order_acquire);
     for (;;) {
       if (gen_of(w) != gen) return Tx::Stale;
@@ -153,7 +153,7 @@ struct Engine::Impl {
   }
 
   // RT: lock-free; no allocation. Ends a task with `to`, counting the outcome once.
-  void finish(TaskSlot& s, std::uint32_t gen, State to, Reason why, ns_t at) noexcept {
+  void finish(TaskSlot& s, std::uint32_t gen, State to, Reason why, ns_t at) noexcept HAL_NONBLOCKING {
     if (transition(s, gen, to) != Tx::Ok) return;
     s.reason.store(why, std::memory_order_relaxed);
     s.finished.store(at, std::memory_order_relaxed);
@@ -167,10 +167,10 @@ struct Engine::Impl {
     }
   }
 
-  // RT: lock-free; no allocation. The slot goes back to the free list with a new generation.
-  void release(std::uint32_t idx) noexcept {
+  // RT: lock-free; no allocation. The slot goes back to the free list with a new
+  // generation. Its callable has already been destroyed by whoever held it.
+  void release(std::uint32_t idx) noexcept HAL_NONBLOCKING {
     TaskSlot& s = slots[idx];
-    s.fn.reset();
     const std::uint64_t w = s.word.load(std::memory_order_acquire);
     if (!transition_allowed(state_of(w), State::Free)) counters.refused_transitions.fetch_add(1, std::memory_order_relaxed);
     std::uint32_t next = gen_of(w) + 1;
@@ -181,7 +181,7 @@ struct Engine::Impl {
 
   // RT: lock-free; no allocation. Keeps the task queryable among the most recent
   // `retain_completed`, releasing the oldest beyond that.
-  void retire(Worker& w, std::uint32_t idx) noexcept {
+  void retire(Worker& w, std::uint32_t idx) noexcept HAL_NONBLOCKING {
     const auto me = static_cast<std::size_t>(w.index);
     if (!retired.try_push(me, idx)) {
       release(idx);  // cannot happen (the ring holds every slot); never leak the slot
@@ -192,7 +192,7 @@ struct Engine::Impl {
   }
 
   // RT: lock-free; no allocation, no syscall.
-  bool pop_any(const Worker& w, std::uint32_t& idx) noexcept {
+  bool pop_any(const Worker& w, std::uint32_t& idx) noexcept HAL_NONBLOCKING {
     const auto me = static_cast<std::size_t>(w.index);
     for (std::size_t k = 0; k < kClassCount; ++k) {
       if ((w.cfg.classes & (1U << k)) != 0 && rings[k]->try_pop(me, idx)) return true;
@@ -200,65 +200,88 @@ struct Engine::Impl {
     return false;
   }
 
-  bool has_work(const Worker& w) const noexcept {
+  bool has_work(const Worker& w) const noexcept HAL_NONBLOCKING {
     for (std::size_t k = 0; k < kClassCount; ++k) {
       if ((w.cfg.classes & (1U << k)) != 0 && rings[k]->depth() > 0) return true;
     }
     return false;
   }
 
-  // RT: no allocation; the task's own code aside, lock-free.
+  // One dequeued task, in three parts: the engine's checks and bookkeeping before and
+  // after are HAL_NONBLOCKING (RealtimeSanitizer checks them in the rtsan preset); the
+  // task's own code, its hooks and its destructor run between them, unchecked (mark your
+  // task function HAL_NONBLOCKING to have it checked too).
   void execute(Worker& w, std::uint32_t idx) noexcept {
     TaskSlot& s = slots[idx];
-    const std::uint64_t word = s.word.load(std::memory_order_acquire);
-    const std::uint32_t gen = gen_of(word);
-    if (state_of(word) != State::Ready) {  // cancelled while queued: already counted
+    const Begin b = begin_task(w, idx);
+    if (b.run) {
+      TaskContext ctx(s, TaskId{idx, b.gen});
+      bool threw = false;
+      if (s.pre != nullptr) s.pre(ctx);
+      try {
+        s.fn(ctx);
+      } catch (...) {  // F12: an exception is a violation of this task, never of the engine
+        threw = true;
+      }
+      if (s.post != nullptr) s.post(ctx);
+      s.fn.reset();
+      end_task(w, idx, b, threw);
+    } else {
+      s.fn.reset();  // it will never run; its captures are destroyed here, off the checked path
       retire(w, idx);
-      return;
     }
-    const ns_t start = hal::now_ns();
-    const ns_t deadline = s.deadline.load(std::memory_order_relaxed);
-    if (deadline != 0 && start > deadline) {
-      finish(s, gen, State::Timeout, Reason::DeadlineMissed, start);
-    } else if ((s.gates.load(std::memory_order_relaxed) & ~engine.open_gates()) != 0) {
-      counters.gate_violations.fetch_add(1, std::memory_order_relaxed);
-      finish(s, gen, State::Failed, Reason::GateViolation, start);
-    } else if (transition(s, gen, State::Running) == Tx::Ok) {
-      run(w, s, TaskId{idx, gen}, start, deadline);
-    }
-    retire(w, idx);
   }
 
-  void run(Worker& w, TaskSlot& s, TaskId id, ns_t start, ns_t deadline) noexcept {
-    counters.running.fetch_add(1, std::memory_order_relaxed);
-    w.state.store(WorkerState::Busy, std::memory_order_relaxed);
-    s.started.store(start, std::memory_order_relaxed);
-    s.worker.store(static_cast<std::int16_t>(w.index), std::memory_order_relaxed);
-    TaskContext ctx(s, id);
-    bool threw = false;
-    if (s.pre != nullptr) s.pre(ctx);
-    try {
-      s.fn(ctx);
-    } catch (...) {  // F12: an exception is a violation of this task, never of the engine
-      threw = true;
+  struct Begin {
+    bool run = false;
+    std::uint32_t gen = 0;
+    ns_t start = 0;
+    ns_t deadline = 0;
+  };
+
+  // RT: lock-free; no allocation, no syscall.
+  Begin begin_task(Worker& w, std::uint32_t idx) noexcept HAL_NONBLOCKING {
+    TaskSlot& s = slots[idx];
+    Begin b;
+    const std::uint64_t word = s.word.load(std::memory_order_acquire);
+    b.gen = gen_of(word);
+    if (state_of(word) != State::Ready) return b;  // cancelled while queued: already counted
+    b.start = hal::now_ns();
+    b.deadline = s.deadline.load(std::memory_order_relaxed);
+    if (b.deadline != 0 && b.start > b.deadline) {
+      finish(s, b.gen, State::Timeout, Reason::DeadlineMissed, b.start);
+    } else if ((s.gates.load(std::memory_order_relaxed) & ~engine.open_gates()) != 0) {
+      counters.gate_violations.fetch_add(1, std::memory_order_relaxed);
+      finish(s, b.gen, State::Failed, Reason::GateViolation, b.start);
+    } else if (transition(s, b.gen, State::Running) == Tx::Ok) {
+      b.run = true;
+      counters.running.fetch_add(1, std::memory_order_relaxed);
+      w.state.store(WorkerState::Busy, std::memory_order_relaxed);
+      s.started.store(b.start, std::memory_order_relaxed);
+      s.worker.store(static_cast<std::int16_t>(w.index), std::memory_order_relaxed);
     }
-    if (s.post != nullptr) s.post(ctx);
-    s.fn.reset();
+    return b;
+  }
+
+  // RT: lock-free; no allocation, no syscall.
+  void end_task(Worker& w, std::uint32_t idx, const Begin& b, bool threw) noexcept HAL_NONBLOCKING {
+    TaskSlot& s = slots[idx];
     const ns_t end = hal::now_ns();
-    w.busy_ns.fetch_add(end - start, std::memory_order_relaxed);
+    w.busy_ns.fetch_add(end - b.start, std::memory_order_relaxed);
     w.tasks_done.fetch_add(1, std::memory_order_relaxed);
     if (threw) {
       counters.exceptions.fetch_add(1, std::memory_order_relaxed);
-      finish(s, id.generation, State::Failed, Reason::Exception, end);
+      finish(s, b.gen, State::Failed, Reason::Exception, end);
     } else if (s.stop.load(std::memory_order_relaxed)) {
-      finish(s, id.generation, State::Cancelled, Reason::CancelledRunning, end);
-    } else if (deadline != 0 && end > deadline) {
-      finish(s, id.generation, State::Timeout, Reason::DeadlineMissed, end);
+      finish(s, b.gen, State::Cancelled, Reason::CancelledRunning, end);
+    } else if (b.deadline != 0 && end > b.deadline) {
+      finish(s, b.gen, State::Timeout, Reason::DeadlineMissed, end);
     } else {
-      finish(s, id.generation, State::Completed, Reason::None, end);
+      finish(s, b.gen, State::Completed, Reason::None, end);
     }
     counters.running.fetch_sub(1, std::memory_order_relaxed);
     w.state.store(WorkerState::Idle, std::memory_order_relaxed);
+    retire(w, idx);
   }
 
   // The worker thread's loop: highest class first, spin briefly when idle, then sleep on
@@ -284,8 +307,9 @@ struct Engine::Impl {
         continue;
       }
       const std::uint32_t s = w.seq.load(std::memory_order_acquire);
-      w.sleeping.store(true, std::memory_order_relaxed);
-      std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with wake_one's fence
+      // Dekker handshake with wake_one, all seq_cst: either the submitter sees `sleeping`
+      // or this worker sees the ring's new depth. (No fences: TSan cannot model them.)
+      w.sleeping.store(true, std::memory_order_seq_cst);
       if (has_work(w) || w.stop.load(std::memory_order_acquire)) {
         w.sleeping.store(false, std::memory_order_relaxed);
         continue;
@@ -301,9 +325,8 @@ struct Engine::Impl {
 
   // RT: lock-free; one futex wake only when a worker serving `k` sleeps.
   void wake_one(std::size_t k) noexcept {
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // the push before, the sleeping loads after
     for (Worker* w : serving[k]) {
-      if (w->active.load(std::memory_order_relaxed) && w->sleeping.load(std::memory_order_relaxed) &&
+      if (w->active.load(std::memory_order_relaxed) && w->sleeping.load(std::memory_order_seq_cst) &&
           w->sleeping.exchange(false, std::memory_order_acq_rel)) {
         w->seq.fetch_add(1, std::memory_order_release);
         (void)hal::futex_wake(w->seq, 1);
@@ -415,15 +438,19 @@ StopReport Engine::stop(StopMode mode) {
   accepting_.store(false, std::memory_order_seq_cst);
   while (m.submitting.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
   if (mode == StopMode::Cancel) {
+    // Queued tasks first, so a running task told to stop does not free its worker for
+    // the next queued one before that one is cancelled.
     for (std::size_t i = 0; i < cfg_.max_tasks; ++i) {
       TaskSlot& s = m.slots[i];
       const std::uint64_t w = s.word.load(std::memory_order_acquire);
       const State st = state_of(w);
-      if (st == State::Running) {
-        s.stop.store(true, std::memory_order_relaxed);
-      } else if (!is_terminal(st) && st != State::Free) {
+      if (st != State::Running && st != State::Free && !is_terminal(st)) {
         m.finish(s, gen_of(w), State::Cancelled, Reason::EngineStopped, hal::now_ns());
       }
+    }
+    for (std::size_t i = 0; i < cfg_.max_tasks; ++i) {
+      TaskSlot& s = m.slots[i];
+      if (state_of(s.word.load(std::memory_order_acquire)) == State::Running) s.stop.store(true, std::memory_order_relaxed);
     }
   }
   // Workers keep draining the rings (running or discarding what was cancelled).
@@ -461,7 +488,7 @@ void Engine::scale_workers(std::size_t n) {
 std::size_t Engine::active_workers() const noexcept { return impl_->active; }
 const Arena& Engine::arena() const noexcept { return impl_->arena; }
 
-detail::TaskSlot* Engine::acquire(const SubmitOptions& opts, SubmitStatus& status, TaskId& id) noexcept {
+detail::TaskSlot* Engine::acquire(const SubmitOptions& opts, SubmitStatus& status, TaskId& id) noexcept HAL_NONBLOCKING {
   Impl& m = *impl_;
   m.submitting.fetch_add(1, std::memory_order_seq_cst);
   if (!accepting_.load(std::memory_order_seq_cst)) {
@@ -492,7 +519,14 @@ detail::TaskSlot* Engine::acquire(const SubmitOptions& opts, SubmitStatus& statu
   return &s;
 }
 
-SubmitStatus Engine::publish(std::size_t producer, detail::TaskSlot& s, TaskId id, const SubmitOptions& o) noexcept {
+void Engine::abandon(TaskId id) noexcept HAL_NONBLOCKING {
+  impl_->release(id.index);  // PENDING -> free: it was never visible as a task
+  impl_->submitting.fetch_sub(1, std::memory_order_release);
+}
+
+void Engine::wake(Priority p) noexcept { impl_->wake_one(static_cast<std::size_t>(p)); }
+
+SubmitStatus Engine::publish(std::size_t producer, detail::TaskSlot& s, TaskId id, const SubmitOptions& o) noexcept HAL_NONBLOCKING {
   Impl& m = *impl_;
   const ns_t now = hal::now_ns();
   const auto k = static_cast<std::size_t>(o.priority);
@@ -514,27 +548,25 @@ SubmitStatus Engine::publish(std::size_t producer, detail::TaskSlot& s, TaskId i
   // cancel() may act on it, so it must be certain to be submitted.
   if (!m.rings[k]->try_reserve()) {
     m.counters.queue_full[k].fetch_add(1, std::memory_order_relaxed);
-    m.release(id.index);  // PENDING -> free: never visible as a task
-    m.submitting.fetch_sub(1, std::memory_order_release);
-    return SubmitStatus::QueueFull;
+    return SubmitStatus::QueueFull;  // the producer destroys the callable, then abandon()
   }
   (void)m.transition(s, id.generation, State::Ready);  // release: the fields above travel with it
   if (!m.rings[k]->push_reserved(producer, id.index)) {
     // Cannot happen (the queue is sized for every producer holding a full ring); if it
     // does, the task is accounted as failed rather than lost.
     m.counters.submitted.fetch_add(1, std::memory_order_relaxed);
+    // The slot stays FAILED (queryable, not reused): an unreachable path may leak one
+    // slot, but never a task.
     m.finish(s, id.generation, State::Failed, Reason::RingFault, now);
-    m.release(id.index);
     m.submitting.fetch_sub(1, std::memory_order_release);
     return SubmitStatus::Ok;
   }
   m.counters.submitted.fetch_add(1, std::memory_order_relaxed);
   m.submitting.fetch_sub(1, std::memory_order_release);
-  m.wake_one(k);
   return SubmitStatus::Ok;
 }
 
-CancelResult Engine::cancel(TaskId id) noexcept {
+CancelResult Engine::cancel(TaskId id) noexcept HAL_NONBLOCKING {
   Impl& m = *impl_;
   if (id.index >= cfg_.max_tasks || !id.valid()) return CancelResult::NotFound;
   TaskSlot& s = m.slots[id.index];
@@ -548,10 +580,8 @@ CancelResult Engine::cancel(TaskId id) noexcept {
       // It may have finished meanwhile; then the flag is harmless (reset on reuse).
       return CancelResult::StopRequested;
     }
-    if (st == State::Pending) {  // being published right now: retry when it is READY
-      std::this_thread::yield();
-      continue;
-    }
+    // Being published right now: its submitter has not been told the id yet.
+    if (st == State::Pending) return CancelResult::NotFound;
     if (m.transition(s, id.generation, State::Cancelled) == Impl::Tx::Ok) {
       m.counters.cancelled.fetch_add(1, std::memory_order_relaxed);
       s.reason.store(Reason::CancelledQueued, std::memory_order_relaxed);
@@ -561,7 +591,7 @@ CancelResult Engine::cancel(TaskId id) noexcept {
   }
 }
 
-void Engine::set_gate(std::size_t gate, bool open) noexcept {
+void Engine::set_gate(std::size_t gate, bool open) noexcept HAL_NONBLOCKING {
   if (gate >= 64) return;
   const GateMask bit = GateMask{1} << gate;
   if (open) {
@@ -587,7 +617,7 @@ int Engine::type_index(std::string_view name) const noexcept {
   return -1;
 }
 
-bool Engine::status(TaskId id, TaskInfo& out) const noexcept {
+bool Engine::status(TaskId id, TaskInfo& out) const noexcept HAL_NONBLOCKING {
   if (id.index >= cfg_.max_tasks || !id.valid()) return false;
   const TaskSlot& s = impl_->slots[id.index];
   const std::uint64_t before = s.word.load(std::memory_order_acquire);

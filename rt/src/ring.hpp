@@ -48,8 +48,10 @@ class Ring {
 
   // Takes one place of the capacity; false when the ring is full (the caller counts it).
   // RT: wait-free; one atomic add (and one more to undo when full).
-  [[nodiscard]] bool try_reserve() noexcept {
-    if (depth_.fetch_add(1, std::memory_order_acq_rel) >= capacity_) {
+  [[nodiscard]] bool try_reserve() noexcept HAL_NONBLOCKING {
+    // seq_cst: the increment is half of the sleep/wake handshake with idle workers
+    // (Engine's wake_one and worker_loop), which must not reorder with their loads.
+    if (depth_.fetch_add(1, std::memory_order_seq_cst) >= capacity_) {
       depth_.fetch_sub(1, std::memory_order_relaxed);
       return false;
     }
@@ -59,26 +61,27 @@ class Ring {
   // Enqueues into a place taken by try_reserve. The queue is sized so this cannot fail;
   // if it does anyway, the place is given back and false returned.
   // RT: lock-free; no allocation, no syscall.
-  [[nodiscard]] bool push_reserved(std::size_t producer, std::uint32_t v) noexcept {
+  [[nodiscard]] bool push_reserved(std::size_t producer, std::uint32_t v) noexcept HAL_NONBLOCKING {
     if (queue_->try_enqueue(*producers_[producer], v)) return true;
     depth_.fetch_sub(1, std::memory_order_relaxed);
     return false;
   }
 
   // RT: lock-free; no allocation, no syscall.
-  [[nodiscard]] bool try_push(std::size_t producer, std::uint32_t v) noexcept {
+  [[nodiscard]] bool try_push(std::size_t producer, std::uint32_t v) noexcept HAL_NONBLOCKING {
     return try_reserve() && push_reserved(producer, v);
   }
 
   // RT: lock-free; no allocation, no syscall.
-  [[nodiscard]] bool try_pop(std::size_t consumer, std::uint32_t& v) noexcept {
+  [[nodiscard]] bool try_pop(std::size_t consumer, std::uint32_t& v) noexcept HAL_NONBLOCKING {
     if (depth_.load(std::memory_order_acquire) <= 0) return false;
     if (!queue_->try_dequeue(*consumers_[consumer], v)) return false;
     depth_.fetch_sub(1, std::memory_order_acq_rel);
     return true;
   }
 
-  [[nodiscard]] std::int64_t depth() const noexcept { return depth_.load(std::memory_order_relaxed); }
+  // RT: wait-free.
+  [[nodiscard]] std::int64_t depth() const noexcept HAL_NONBLOCKING { return depth_.load(std::memory_order_seq_cst); }
   [[nodiscard]] std::size_t capacity() const noexcept { return static_cast<std::size_t>(capacity_); }
 
  private:

@@ -514,7 +514,10 @@ TEST(Engine, ThousandStartStopCyclesStayBalanced) {
   const rt::Stats s = e.stats();
   EXPECT_EQ(s.submitted, 5000u);
   EXPECT_EQ(s.completed + s.cancelled, 5000u);
-  EXPECT_EQ(s.completed, ran.load());
+  // A task running when stop(Cancel) came has its stop flag set and ends CANCELLED even
+  // if its body ran to the end, so `ran` may exceed `completed` by such tasks.
+  EXPECT_GE(ran.load(), s.completed);
+  EXPECT_LE(ran.load() - s.completed, s.cancelled);
 }
 
 }  // namespace

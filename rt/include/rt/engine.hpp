@@ -147,11 +147,11 @@ class Engine {
   // Throws when a priority class would be left with no worker serving it.
   void scale_workers(std::size_t n);
 
-  // F7. RT: lock-free; no allocation.
-  CancelResult cancel(TaskId id) noexcept;
+  // F7. RT: lock-free; no allocation, no syscall.
+  CancelResult cancel(TaskId id) noexcept HAL_NONBLOCKING;
 
   // F6. RT: wait-free.
-  void set_gate(std::size_t gate, bool open) noexcept;
+  void set_gate(std::size_t gate, bool open) noexcept HAL_NONBLOCKING;
   [[nodiscard]] bool gate_open(std::size_t gate) const noexcept;
   [[nodiscard]] GateMask open_gates() const noexcept { return gates_.load(std::memory_order_acquire); }
   // Setup only: the index of a gate name, or -1.
@@ -159,7 +159,7 @@ class Engine {
   [[nodiscard]] int type_index(std::string_view name) const noexcept;
 
   // F20. status: RT: lock-free, no allocation. The rest allocate: not for RT threads.
-  [[nodiscard]] bool status(TaskId id, TaskInfo& out) const noexcept;
+  [[nodiscard]] bool status(TaskId id, TaskInfo& out) const noexcept HAL_NONBLOCKING;
   [[nodiscard]] std::vector<TaskInfo> list(const ListQuery& q) const;
   [[nodiscard]] Stats stats() const;
   // Frees finished tasks until at most `keep` (the most recent) remain; returns how many.
@@ -174,9 +174,13 @@ class Engine {
   friend class Producer;
   struct Impl;
 
-  // The untemplated half of try_submit. RT: lock-free; no allocation.
-  detail::TaskSlot* acquire(const SubmitOptions& opts, SubmitStatus& status, TaskId& id) noexcept;
-  SubmitStatus publish(std::size_t producer, detail::TaskSlot& slot, TaskId id, const SubmitOptions& opts) noexcept;
+  // The untemplated parts of try_submit. RT: lock-free; no allocation, no syscall.
+  detail::TaskSlot* acquire(const SubmitOptions& opts, SubmitStatus& status, TaskId& id) noexcept HAL_NONBLOCKING;
+  SubmitStatus publish(std::size_t producer, detail::TaskSlot& slot, TaskId id, const SubmitOptions& opts) noexcept HAL_NONBLOCKING;
+  // Gives back a slot whose submission was refused (its callable already destroyed).
+  void abandon(TaskId id) noexcept HAL_NONBLOCKING;
+  // Wakes a sleeping worker that serves `p`. RT: lock-free; a futex wake if one sleeps.
+  void wake(Priority p) noexcept;
 
   EngineConfig cfg_;
   std::unique_ptr<Impl> impl_;
@@ -198,7 +202,13 @@ SubmitStatus Producer::try_submit(F&& fn, const SubmitOptions& opts, TaskId* id)
     slot->fn.emplace([f = std::forward<F>(fn)](TaskContext&) mutable { f(); });
   }
   status = engine_->publish(index_, *slot, tid, opts);
-  if (status == SubmitStatus::Ok && id != nullptr) *id = tid;
+  if (status != SubmitStatus::Ok) {
+    slot->fn.reset();  // the callable's destructor is the submitter's code: run it here
+    engine_->abandon(tid);
+    return status;
+  }
+  if (id != nullptr) *id = tid;
+  engine_->wake(opts.priority);
   return status;
 }
 
