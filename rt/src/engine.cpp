@@ -65,11 +65,17 @@ class FreeList {
   std::atomic<std::uint32_t>* next_;
 };
 
-struct alignas(hal::kCacheLine) Counters {
-  std::atomic<std::uint64_t> submitted{0}, completed{0}, failed{0}, timed_out{0}, cancelled{0}, skipped{0};
-  std::atomic<std::uint64_t> gate_violations{0}, exceptions{0}, running{0};
-  std::atomic<std::uint64_t> no_free_slot{0}, invalid{0}, refused_transitions{0};
-  std::array<std::atomic<std::uint64_t>, kClassCount> queue_full{};
+// One cache line per counter: producers bump `submitted` while workers bump the
+// outcomes, and sharing a line would bounce it between cores on every task.
+struct alignas(hal::kCacheLine) Counter {
+  std::atomic<std::uint64_t> v{0};
+};
+
+struct Counters {
+  Counter submitted, completed, failed, timed_out, cancelled, skipped;
+  Counter gate_violations, exceptions, running;
+  Counter no_free_slot, invalid, refused_transitions;
+  std::array<Counter, kClassCount> queue_full{};
 };
 
 std::size_t pow2_at_least(std::size_t v) {
@@ -135,17 +141,18 @@ struct Engine::Impl {
   enum class Tx : std::uint8_t { Ok, Stale, Refused };
 
   // RT: lock-free; no allocation.
-  Tx transition(TaskSlot& s, std::uint32_t gen, State to) noexcept HAL_NONBLOCKING {
+  // `at` is the caller's clock reading: one vDSO read per step, not one per transition.
+  Tx transition(TaskSlot& s, std::uint32_t gen, State to, ns_t at) noexcept HAL_NONBLOCKING {
     std::uint64_t w = s.word.load(std::memory_order_acquire);
     for (;;) {
       if (gen_of(w) != gen) return Tx::Stale;
       if (!transition_allowed(state_of(w), to)) {
-        counters.refused_transitions.fetch_add(1, std::memory_order_relaxed);
+        counters.refused_transitions.v.fetch_add(1, std::memory_order_relaxed);
         return Tx::Refused;
       }
       if (s.word.compare_exchange_weak(w, pack(gen, to), std::memory_order_acq_rel, std::memory_order_acquire)) {
         const std::uint32_t n = s.history_count.fetch_add(1, std::memory_order_relaxed);
-        const auto t = static_cast<std::uint64_t>(hal::now_ns() - epoch);
+        const auto t = static_cast<std::uint64_t>(at - epoch);
         s.history[n % kHistoryDepth].store(t << 8 | static_cast<std::uint8_t>(to), std::memory_order_relaxed);
         return Tx::Ok;
       }
@@ -154,15 +161,15 @@ struct Engine::Impl {
 
   // RT: lock-free; no allocation. Ends a task with `to`, counting the outcome once.
   void finish(TaskSlot& s, std::uint32_t gen, State to, Reason why, ns_t at) noexcept HAL_NONBLOCKING {
-    if (transition(s, gen, to) != Tx::Ok) return;
+    if (transition(s, gen, to, at) != Tx::Ok) return;
     s.reason.store(why, std::memory_order_relaxed);
     s.finished.store(at, std::memory_order_relaxed);
     switch (to) {
-      case State::Completed: counters.completed.fetch_add(1, std::memory_order_relaxed); break;
-      case State::Failed: counters.failed.fetch_add(1, std::memory_order_relaxed); break;
-      case State::Timeout: counters.timed_out.fetch_add(1, std::memory_order_relaxed); break;
-      case State::Cancelled: counters.cancelled.fetch_add(1, std::memory_order_relaxed); break;
-      case State::Skipped: counters.skipped.fetch_add(1, std::memory_order_relaxed); break;
+      case State::Completed: counters.completed.v.fetch_add(1, std::memory_order_relaxed); break;
+      case State::Failed: counters.failed.v.fetch_add(1, std::memory_order_relaxed); break;
+      case State::Timeout: counters.timed_out.v.fetch_add(1, std::memory_order_relaxed); break;
+      case State::Cancelled: counters.cancelled.v.fetch_add(1, std::memory_order_relaxed); break;
+      case State::Skipped: counters.skipped.v.fetch_add(1, std::memory_order_relaxed); break;
       default: break;
     }
   }
@@ -172,7 +179,7 @@ struct Engine::Impl {
   void release(std::uint32_t idx) noexcept HAL_NONBLOCKING {
     TaskSlot& s = slots[idx];
     const std::uint64_t w = s.word.load(std::memory_order_acquire);
-    if (!transition_allowed(state_of(w), State::Free)) counters.refused_transitions.fetch_add(1, std::memory_order_relaxed);
+    if (!transition_allowed(state_of(w), State::Free)) counters.refused_transitions.v.fetch_add(1, std::memory_order_relaxed);
     std::uint32_t next = gen_of(w) + 1;
     if (next == 0) next = 1;  // generation 0 never names a task
     s.word.store(pack(next, State::Free), std::memory_order_release);
@@ -251,11 +258,11 @@ struct Engine::Impl {
     if (b.deadline != 0 && b.start > b.deadline) {
       finish(s, b.gen, State::Timeout, Reason::DeadlineMissed, b.start);
     } else if ((s.gates.load(std::memory_order_relaxed) & ~engine.open_gates()) != 0) {
-      counters.gate_violations.fetch_add(1, std::memory_order_relaxed);
+      counters.gate_violations.v.fetch_add(1, std::memory_order_relaxed);
       finish(s, b.gen, State::Failed, Reason::GateViolation, b.start);
-    } else if (transition(s, b.gen, State::Running) == Tx::Ok) {
+    } else if (transition(s, b.gen, State::Running, b.start) == Tx::Ok) {
       b.run = true;
-      counters.running.fetch_add(1, std::memory_order_relaxed);
+      counters.running.v.fetch_add(1, std::memory_order_relaxed);
       w.state.store(WorkerState::Busy, std::memory_order_relaxed);
       s.started.store(b.start, std::memory_order_relaxed);
       s.worker.store(static_cast<std::int16_t>(w.index), std::memory_order_relaxed);
@@ -270,7 +277,7 @@ struct Engine::Impl {
     w.busy_ns.fetch_add(end - b.start, std::memory_order_relaxed);
     w.tasks_done.fetch_add(1, std::memory_order_relaxed);
     if (threw) {
-      counters.exceptions.fetch_add(1, std::memory_order_relaxed);
+      counters.exceptions.v.fetch_add(1, std::memory_order_relaxed);
       finish(s, b.gen, State::Failed, Reason::Exception, end);
     } else if (s.stop.load(std::memory_order_relaxed)) {
       finish(s, b.gen, State::Cancelled, Reason::CancelledRunning, end);
@@ -279,7 +286,7 @@ struct Engine::Impl {
     } else {
       finish(s, b.gen, State::Completed, Reason::None, end);
     }
-    counters.running.fetch_sub(1, std::memory_order_relaxed);
+    counters.running.v.fetch_sub(1, std::memory_order_relaxed);
     w.state.store(WorkerState::Idle, std::memory_order_relaxed);
     retire(w, idx);
   }
@@ -298,9 +305,12 @@ struct Engine::Impl {
       }
       if (w.stop.load(std::memory_order_acquire)) break;
       bool got = false;
-      for (const ns_t until = hal::now_ns() + spin; hal::now_ns() < until;) {
-        if ((got = pop_any(w, idx))) break;
-        cpu_relax();
+      // The clock is read once per 32 polls: a poll is a few loads, a clock read is not.
+      for (const ns_t until = hal::now_ns() + spin; !got && hal::now_ns() < until;) {
+        for (int i = 0; i < 32; ++i) {
+          if ((got = pop_any(w, idx))) break;
+          cpu_relax();
+        }
       }
       if (got) {
         execute(w, idx);
@@ -360,7 +370,7 @@ struct Engine::Impl {
     for (const auto& r : rings) {
       if (r->depth() != 0) return false;
     }
-    return counters.running.load(std::memory_order_acquire) == 0;
+    return counters.running.v.load(std::memory_order_acquire) == 0;
   }
 
   Engine& engine;
@@ -499,14 +509,14 @@ detail::TaskSlot* Engine::acquire(const SubmitOptions& opts, SubmitStatus& statu
   const bool gates_ok = cfg_.gates.size() >= 64 || (opts.gates >> cfg_.gates.size()) == 0;
   if (static_cast<std::size_t>(opts.priority) >= kClassCount || opts.type >= cfg_.task_types.size() || !gates_ok ||
       opts.deadline_in < 0 || opts.deadline_at < 0) {
-    m.counters.invalid.fetch_add(1, std::memory_order_relaxed);
+    m.counters.invalid.v.fetch_add(1, std::memory_order_relaxed);
     m.submitting.fetch_sub(1, std::memory_order_release);
     status = SubmitStatus::Invalid;
     return nullptr;
   }
   std::uint32_t idx = 0;
   if (!m.free_list.pop(idx)) {
-    m.counters.no_free_slot.fetch_add(1, std::memory_order_relaxed);
+    m.counters.no_free_slot.v.fetch_add(1, std::memory_order_relaxed);
     m.submitting.fetch_sub(1, std::memory_order_release);
     status = SubmitStatus::NoFreeSlot;
     return nullptr;
@@ -514,7 +524,7 @@ detail::TaskSlot* Engine::acquire(const SubmitOptions& opts, SubmitStatus& statu
   TaskSlot& s = m.slots[idx];
   const std::uint32_t gen = gen_of(s.word.load(std::memory_order_acquire));
   s.history_count.store(0, std::memory_order_relaxed);
-  (void)m.transition(s, gen, State::Pending);
+  (void)m.transition(s, gen, State::Pending, hal::now_ns());
   id = TaskId{idx, gen};
   return &s;
 }
@@ -547,21 +557,21 @@ SubmitStatus Engine::publish(std::size_t producer, detail::TaskSlot& s, TaskId i
   // The place in the ring is taken before the task becomes READY: once it is READY,
   // cancel() may act on it, so it must be certain to be submitted.
   if (!m.rings[k]->try_reserve()) {
-    m.counters.queue_full[k].fetch_add(1, std::memory_order_relaxed);
+    m.counters.queue_full[k].v.fetch_add(1, std::memory_order_relaxed);
     return SubmitStatus::QueueFull;  // the producer destroys the callable, then abandon()
   }
-  (void)m.transition(s, id.generation, State::Ready);  // release: the fields above travel with it
+  (void)m.transition(s, id.generation, State::Ready, now);  // release: the fields above travel with it
   if (!m.rings[k]->push_reserved(producer, id.index)) {
     // Cannot happen (the queue is sized for every producer holding a full ring); if it
     // does, the task is accounted as failed rather than lost.
-    m.counters.submitted.fetch_add(1, std::memory_order_relaxed);
+    m.counters.submitted.v.fetch_add(1, std::memory_order_relaxed);
     // The slot stays FAILED (queryable, not reused): an unreachable path may leak one
     // slot, but never a task.
     m.finish(s, id.generation, State::Failed, Reason::RingFault, now);
     m.submitting.fetch_sub(1, std::memory_order_release);
     return SubmitStatus::Ok;
   }
-  m.counters.submitted.fetch_add(1, std::memory_order_relaxed);
+  m.counters.submitted.v.fetch_add(1, std::memory_order_relaxed);
   m.submitting.fetch_sub(1, std::memory_order_release);
   return SubmitStatus::Ok;
 }
@@ -582,8 +592,8 @@ CancelResult Engine::cancel(TaskId id) noexcept HAL_NONBLOCKING {
     }
     // Being published right now: its submitter has not been told the id yet.
     if (st == State::Pending) return CancelResult::NotFound;
-    if (m.transition(s, id.generation, State::Cancelled) == Impl::Tx::Ok) {
-      m.counters.cancelled.fetch_add(1, std::memory_order_relaxed);
+    if (m.transition(s, id.generation, State::Cancelled, hal::now_ns()) == Impl::Tx::Ok) {
+      m.counters.cancelled.v.fetch_add(1, std::memory_order_relaxed);
       s.reason.store(Reason::CancelledQueued, std::memory_order_relaxed);
       s.finished.store(hal::now_ns(), std::memory_order_relaxed);
       return CancelResult::Removed;
@@ -664,7 +674,7 @@ Stats Engine::stats() const {
   const Impl& m = *impl_;
   const Counters& c = m.counters;
   Stats s;
-  auto ld = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_acquire); };
+  auto ld = [](const Counter& a) { return a.v.load(std::memory_order_acquire); };
   s.submitted = ld(c.submitted);
   s.completed = ld(c.completed);
   s.failed = ld(c.failed);
