@@ -11,7 +11,8 @@
 namespace {
 
 void BM_ClockNowVdso(benchmark::State& state) {
-  for (auto _ : state) benchmark::DoNotOptimize(hal::now_ns());
+  for (auto _ : state)
+    benchmark::DoNotOptimize(hal::now_ns());
 }
 BENCHMARK(BM_ClockNowVdso);
 

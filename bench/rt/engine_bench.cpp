@@ -32,7 +32,9 @@ int prio() { return env_int("RT_BENCH_PRIO", 80); }
 int producer_cpu() { return env_int("RT_BENCH_CPU_PRODUCER", 0); }
 int worker_cpu() { return env_int("RT_BENCH_CPU_WORKER", 1); }
 
-void pin_producer() { (void)hal::apply_to_current_thread({.name = "bench-producer", .cpu = producer_cpu(), .priority = prio()}); }
+void pin_producer() {
+  (void)hal::apply_to_current_thread({.name = "bench-producer", .cpu = producer_cpu(), .priority = prio()});
+}
 
 // Leaves the consumer time to go idle (and, for blocking contenders, to sleep) between
 // samples, as a control loop that submits once per period would.

@@ -17,7 +17,8 @@ Arena::Arena(std::size_t bytes, bool lock) {
   if (size_ == 0) size_ = page;
   void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
-    throw std::system_error(errno, std::generic_category(), "mmap of the engine arena (" + std::to_string(size_) + " bytes)");
+    throw std::system_error(errno, std::generic_category(),
+                            "mmap of the engine arena (" + std::to_string(size_) + " bytes)");
   }
   base_ = static_cast<unsigned char*>(p);
   if (lock) {

@@ -34,7 +34,8 @@ inline void cpu_relax() noexcept {
 class FreeList {
  public:
   FreeList(Arena& arena, std::size_t n) : next_(arena.make_array<std::atomic<std::uint32_t>>(n, "free list")) {
-    for (std::size_t i = n; i-- > 0;) push(static_cast<std::uint32_t>(i));
+    for (std::size_t i = n; i-- > 0;)
+      push(static_cast<std::uint32_t>(i));
   }
   // RT: lock-free; no allocation.
   bool pop(std::uint32_t& idx) noexcept HAL_NONBLOCKING {
@@ -80,7 +81,8 @@ struct Counters {
 
 std::size_t pow2_at_least(std::size_t v) {
   std::size_t p = 1;
-  while (p < v) p <<= 1;
+  while (p < v)
+    p <<= 1;
   return p;
 }
 
@@ -90,10 +92,11 @@ std::size_t estimate_arena(const EngineConfig& c) {
   const std::size_t workers = c.workers.size();
   auto ring = [](std::size_t cap, std::size_t producers) {
     const std::size_t blocks = ((cap + 31) / 32) * (producers + 1) + 2 * producers;
-    return blocks * 512 + producers * (pow2_at_least(blocks) * 48 + 4096) + 64 * 1024;
+    return blocks * 512 + producers * (pow2_at_least(blocks) * 48 + 4096) + std::size_t{64} * 1024;
   };
-  std::size_t bytes = c.max_tasks * (sizeof(TaskSlot) + sizeof(std::uint32_t)) + 64 * 1024;
-  for (std::size_t cap : c.ring_capacity) bytes += ring(cap, c.max_producers);
+  std::size_t bytes = c.max_tasks * (sizeof(TaskSlot) + sizeof(std::uint32_t)) + std::size_t{64} * 1024;
+  for (std::size_t cap : c.ring_capacity)
+    bytes += ring(cap, c.max_producers);
   bytes += ring(c.max_tasks, workers);
   return bytes + bytes / 4 + (1U << 20);
 }
@@ -165,12 +168,23 @@ struct Engine::Impl {
     s.reason.store(why, std::memory_order_relaxed);
     s.finished.store(at, std::memory_order_relaxed);
     switch (to) {
-      case State::Completed: counters.completed.v.fetch_add(1, std::memory_order_relaxed); break;
-      case State::Failed: counters.failed.v.fetch_add(1, std::memory_order_relaxed); break;
-      case State::Timeout: counters.timed_out.v.fetch_add(1, std::memory_order_relaxed); break;
-      case State::Cancelled: counters.cancelled.v.fetch_add(1, std::memory_order_relaxed); break;
-      case State::Skipped: counters.skipped.v.fetch_add(1, std::memory_order_relaxed); break;
-      default: break;
+      case State::Completed:
+        counters.completed.v.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case State::Failed:
+        counters.failed.v.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case State::Timeout:
+        counters.timed_out.v.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case State::Cancelled:
+        counters.cancelled.v.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case State::Skipped:
+        counters.skipped.v.fetch_add(1, std::memory_order_relaxed);
+        break;
+      default:
+        break;
     }
   }
 
@@ -179,7 +193,8 @@ struct Engine::Impl {
   void release(std::uint32_t idx) noexcept HAL_NONBLOCKING {
     TaskSlot& s = slots[idx];
     const std::uint64_t w = s.word.load(std::memory_order_acquire);
-    if (!transition_allowed(state_of(w), State::Free)) counters.refused_transitions.v.fetch_add(1, std::memory_order_relaxed);
+    if (!transition_allowed(state_of(w), State::Free))
+      counters.refused_transitions.v.fetch_add(1, std::memory_order_relaxed);
     std::uint32_t next = gen_of(w) + 1;
     if (next == 0) next = 1;  // generation 0 never names a task
     s.word.store(pack(next, State::Free), std::memory_order_release);
@@ -195,7 +210,8 @@ struct Engine::Impl {
       return;
     }
     std::uint32_t old = 0;
-    while (retired.depth() > static_cast<std::int64_t>(engine.cfg_.retain_completed) && retired.try_pop(me, old)) release(old);
+    while (retired.depth() > static_cast<std::int64_t>(engine.cfg_.retain_completed) && retired.try_pop(me, old))
+      release(old);
   }
 
   // RT: lock-free; no allocation, no syscall.
@@ -397,14 +413,17 @@ void validate(const EngineConfig& c) {
   auto bad = [](const std::string& what) { throw std::invalid_argument("EngineConfig: " + what); };
   if (c.workers.empty()) bad("workers: at least one worker is needed");
   if (c.workers.size() > 256) bad("workers: at most 256");
-  if (c.initial_workers > c.workers.size()) bad("initial_workers (" + std::to_string(c.initial_workers) + ") exceeds workers (" + std::to_string(c.workers.size()) + ")");
+  if (c.initial_workers > c.workers.size())
+    bad("initial_workers (" + std::to_string(c.initial_workers) + ") exceeds workers (" +
+        std::to_string(c.workers.size()) + ")");
   for (std::size_t i = 0; i < c.workers.size(); ++i) {
     const WorkerConfig& w = c.workers[i];
     if (w.priority < 0 || w.priority > 99) bad("workers[" + std::to_string(i) + "].priority must be 0..99");
     if ((w.classes & kAllClasses) == 0) bad("workers[" + std::to_string(i) + "].classes serves no class");
   }
   for (std::size_t k = 0; k < kClassCount; ++k) {
-    if (c.ring_capacity[k] == 0 || c.ring_capacity[k] > (1U << 20)) bad("ring_capacity[" + std::string(to_string(static_cast<Priority>(k))) + "] must be 1..1048576");
+    if (c.ring_capacity[k] == 0 || c.ring_capacity[k] > (1U << 20))
+      bad("ring_capacity[" + std::string(to_string(static_cast<Priority>(k))) + "] must be 1..1048576");
   }
   if (c.max_tasks == 0 || c.max_tasks > (1U << 24)) bad("max_tasks must be 1..16777216");
   if (c.max_producers == 0 || c.max_producers > 1024) bad("max_producers must be 1..1024");
@@ -415,7 +434,8 @@ void validate(const EngineConfig& c) {
 
 ClassMask covered(const EngineConfig& c, std::size_t n) {
   ClassMask m = 0;
-  for (std::size_t i = 0; i < n; ++i) m = static_cast<ClassMask>(m | c.workers[i].classes);
+  for (std::size_t i = 0; i < n; ++i)
+    m = static_cast<ClassMask>(m | c.workers[i].classes);
   return m & kAllClasses;
 }
 
@@ -438,7 +458,8 @@ void Engine::start() {
   if (impl_->active > 0) throw std::logic_error("Engine::start: already running");
   if (cfg_.lock_memory) (void)hal::lock_memory_or_report();
   impl_->started_at = hal::now_ns();
-  for (std::size_t i = 0; i < cfg_.initial_workers; ++i) impl_->start_worker(*impl_->workers[i]);
+  for (std::size_t i = 0; i < cfg_.initial_workers; ++i)
+    impl_->start_worker(*impl_->workers[i]);
   impl_->active = cfg_.initial_workers;
   accepting_.store(true, std::memory_order_seq_cst);
 }
@@ -446,7 +467,8 @@ void Engine::start() {
 StopReport Engine::stop(StopMode mode) {
   Impl& m = *impl_;
   accepting_.store(false, std::memory_order_seq_cst);
-  while (m.submitting.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+  while (m.submitting.load(std::memory_order_seq_cst) != 0)
+    std::this_thread::yield();
   if (mode == StopMode::Cancel) {
     // Queued tasks first, so a running task told to stop does not free its worker for
     // the next queued one before that one is cancelled.
@@ -460,45 +482,55 @@ StopReport Engine::stop(StopMode mode) {
     }
     for (std::size_t i = 0; i < cfg_.max_tasks; ++i) {
       TaskSlot& s = m.slots[i];
-      if (state_of(s.word.load(std::memory_order_acquire)) == State::Running) s.stop.store(true, std::memory_order_relaxed);
+      if (state_of(s.word.load(std::memory_order_acquire)) == State::Running)
+        s.stop.store(true, std::memory_order_relaxed);
     }
   }
   // Workers keep draining the rings (running or discarding what was cancelled).
-  while (m.active > 0 && !m.quiet()) (void)hal::sleep_until(hal::now_ns() + 100 * hal::kNsPerUs);
-  for (std::size_t i = m.active; i-- > 0;) m.stop_worker(*m.workers[i]);
+  while (m.active > 0 && !m.quiet())
+    (void)hal::sleep_until(hal::now_ns() + 100 * hal::kNsPerUs);
+  for (std::size_t i = m.active; i-- > 0;)
+    m.stop_worker(*m.workers[i]);
   m.active = 0;
   StopReport r;
   r.stats = stats();
   std::int64_t depth = 0;
-  for (auto d : r.stats.queue_depth) depth += d;
+  for (auto d : r.stats.queue_depth)
+    depth += d;
   r.balanced = r.stats.submitted == r.stats.outcomes() && r.stats.running == 0 && depth == 0;
   return r;
 }
 
 Producer Engine::make_producer() {
   if (impl_->producers_handed >= cfg_.max_producers) {
-    throw std::length_error("Engine::make_producer: all " + std::to_string(cfg_.max_producers) + " producers handed out; raise EngineConfig::max_producers");
+    throw std::length_error("Engine::make_producer: all " + std::to_string(cfg_.max_producers) +
+                            " producers handed out; raise EngineConfig::max_producers");
   }
   return Producer(this, impl_->producers_handed++);
 }
 
 void Engine::scale_workers(std::size_t n) {
   Impl& m = *impl_;
-  if (n == 0 || n > cfg_.workers.size()) throw std::invalid_argument("scale_workers: n must be 1.." + std::to_string(cfg_.workers.size()));
-  if (covered(cfg_, n) != kAllClasses) throw std::invalid_argument("scale_workers: " + std::to_string(n) + " workers leave a priority class unserved");
+  if (n == 0 || n > cfg_.workers.size())
+    throw std::invalid_argument("scale_workers: n must be 1.." + std::to_string(cfg_.workers.size()));
+  if (covered(cfg_, n) != kAllClasses)
+    throw std::invalid_argument("scale_workers: " + std::to_string(n) + " workers leave a priority class unserved");
   if (m.active == 0) {  // not running: only what start() will start
     cfg_.initial_workers = n;
     return;
   }
-  for (std::size_t i = m.active; i < n; ++i) m.start_worker(*m.workers[i]);
-  for (std::size_t i = m.active; i-- > n;) m.stop_worker(*m.workers[i]);
+  for (std::size_t i = m.active; i < n; ++i)
+    m.start_worker(*m.workers[i]);
+  for (std::size_t i = m.active; i-- > n;)
+    m.stop_worker(*m.workers[i]);
   m.active = n;
 }
 
 std::size_t Engine::active_workers() const noexcept { return impl_->active; }
 const Arena& Engine::arena() const noexcept { return impl_->arena; }
 
-detail::TaskSlot* Engine::acquire(const SubmitOptions& opts, SubmitStatus& status, TaskId& id) noexcept HAL_NONBLOCKING {
+detail::TaskSlot* Engine::acquire(const SubmitOptions& opts, SubmitStatus& status,
+                                  TaskId& id) noexcept HAL_NONBLOCKING {
   Impl& m = *impl_;
   m.submitting.fetch_add(1, std::memory_order_seq_cst);
   if (!accepting_.load(std::memory_order_seq_cst)) {
@@ -536,7 +568,8 @@ void Engine::abandon(TaskId id) noexcept HAL_NONBLOCKING {
 
 void Engine::wake(Priority p) noexcept { impl_->wake_one(static_cast<std::size_t>(p)); }
 
-SubmitStatus Engine::publish(std::size_t producer, detail::TaskSlot& s, TaskId id, const SubmitOptions& o) noexcept HAL_NONBLOCKING {
+SubmitStatus Engine::publish(std::size_t producer, detail::TaskSlot& s, TaskId id,
+                             const SubmitOptions& o) noexcept HAL_NONBLOCKING {
   Impl& m = *impl_;
   const ns_t now = hal::now_ns();
   const auto k = static_cast<std::size_t>(o.priority);
@@ -547,7 +580,8 @@ SubmitStatus Engine::publish(std::size_t producer, detail::TaskSlot& s, TaskId i
   s.workflow.store(o.workflow, std::memory_order_relaxed);
   s.worker.store(-1, std::memory_order_relaxed);
   s.gates.store(o.gates, std::memory_order_relaxed);
-  s.deadline.store(o.deadline_at != 0 ? o.deadline_at : (o.deadline_in != 0 ? now + o.deadline_in : 0), std::memory_order_relaxed);
+  s.deadline.store(o.deadline_at != 0 ? o.deadline_at : (o.deadline_in != 0 ? now + o.deadline_in : 0),
+                   std::memory_order_relaxed);
   s.created.store(now, std::memory_order_relaxed);
   s.started.store(0, std::memory_order_relaxed);
   s.finished.store(0, std::memory_order_relaxed);

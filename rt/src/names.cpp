@@ -7,8 +7,8 @@ namespace rt {
 
 namespace {
 constexpr std::array<std::string_view, kStateCount> kStateNames{
-    "free",      "pending", "scheduled",   "ready",         "running", "completed", "failed",
-    "timeout",   "cancelled", "skipped",   "rolled_back",   "retrying", "dead_lettered", "paused"};
+    "free",    "pending",   "scheduled", "ready",       "running",  "completed",     "failed",
+    "timeout", "cancelled", "skipped",   "rolled_back", "retrying", "dead_lettered", "paused"};
 }
 
 std::string_view to_string(Priority p) noexcept {
@@ -34,46 +34,68 @@ bool parse_state(std::string_view name, State& out) noexcept {
 
 std::string_view to_string(SubmitStatus s) noexcept {
   switch (s) {
-    case SubmitStatus::Ok: return "ok";
-    case SubmitStatus::QueueFull: return "queue_full";
-    case SubmitStatus::NoFreeSlot: return "no_free_slot";
-    case SubmitStatus::CircuitOpen: return "circuit_open";
-    case SubmitStatus::Invalid: return "invalid";
-    case SubmitStatus::Stopped: return "stopped";
+    case SubmitStatus::Ok:
+      return "ok";
+    case SubmitStatus::QueueFull:
+      return "queue_full";
+    case SubmitStatus::NoFreeSlot:
+      return "no_free_slot";
+    case SubmitStatus::CircuitOpen:
+      return "circuit_open";
+    case SubmitStatus::Invalid:
+      return "invalid";
+    case SubmitStatus::Stopped:
+      return "stopped";
   }
   return "unknown";
 }
 
 std::string_view to_string(Reason r) noexcept {
   switch (r) {
-    case Reason::None: return "none";
-    case Reason::Exception: return "exception";
-    case Reason::GateViolation: return "gate_violation";
-    case Reason::DeadlineMissed: return "deadline_missed";
-    case Reason::CancelledQueued: return "cancelled_queued";
-    case Reason::CancelledRunning: return "cancelled_running";
-    case Reason::EngineStopped: return "engine_stopped";
-    case Reason::RingFault: return "ring_fault";
+    case Reason::None:
+      return "none";
+    case Reason::Exception:
+      return "exception";
+    case Reason::GateViolation:
+      return "gate_violation";
+    case Reason::DeadlineMissed:
+      return "deadline_missed";
+    case Reason::CancelledQueued:
+      return "cancelled_queued";
+    case Reason::CancelledRunning:
+      return "cancelled_running";
+    case Reason::EngineStopped:
+      return "engine_stopped";
+    case Reason::RingFault:
+      return "ring_fault";
   }
   return "unknown";
 }
 
 std::string_view to_string(CancelResult r) noexcept {
   switch (r) {
-    case CancelResult::Removed: return "removed";
-    case CancelResult::StopRequested: return "stop_requested";
-    case CancelResult::AlreadyDone: return "already_done";
-    case CancelResult::NotFound: return "not_found";
+    case CancelResult::Removed:
+      return "removed";
+    case CancelResult::StopRequested:
+      return "stop_requested";
+    case CancelResult::AlreadyDone:
+      return "already_done";
+    case CancelResult::NotFound:
+      return "not_found";
   }
   return "unknown";
 }
 
 std::string_view to_string(WorkerState s) noexcept {
   switch (s) {
-    case WorkerState::Idle: return "idle";
-    case WorkerState::Busy: return "busy";
-    case WorkerState::Stalled: return "stalled";
-    case WorkerState::Stopped: return "stopped";
+    case WorkerState::Idle:
+      return "idle";
+    case WorkerState::Busy:
+      return "busy";
+    case WorkerState::Stalled:
+      return "stalled";
+    case WorkerState::Stopped:
+      return "stopped";
   }
   return "unknown";
 }

@@ -29,7 +29,8 @@ Ring::Ring(Arena& arena, std::size_t capacity, std::size_t producers, std::size_
     void* p = arena.try_allocate(sizeof(moodycamel::ProducerToken), alignof(moodycamel::ProducerToken));
     if (p == nullptr) throw std::length_error("engine arena exhausted by ring tokens; raise EngineConfig::arena_bytes");
     auto* tok = ::new (p) moodycamel::ProducerToken(*queue_);
-    if (!tok->valid()) throw std::length_error("engine arena exhausted by a ring producer; raise EngineConfig::arena_bytes");
+    if (!tok->valid())
+      throw std::length_error("engine arena exhausted by a ring producer; raise EngineConfig::arena_bytes");
     producers_.push_back(tok);
   }
   consumers_.reserve(consumers);

@@ -172,8 +172,10 @@ TEST(Engine, PoolExhaustionIsAStatusNeverAnAllocation) {
   rt::Producer p = e.make_producer();
   Blocker b;
   ASSERT_EQ(p.try_submit(b.task()), SubmitStatus::Ok);
-  for (int i = 0; i < 3; ++i) ASSERT_EQ(p.try_submit([] {}), SubmitStatus::Ok);
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(p.try_submit([] {}), SubmitStatus::NoFreeSlot);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(p.try_submit([] {}), SubmitStatus::Ok);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(p.try_submit([] {}), SubmitStatus::NoFreeSlot);
   EXPECT_EQ(e.stats().no_free_slot, 5u);
   b.release();
   const rt::StopReport r = e.stop(rt::StopMode::Drain);
@@ -195,18 +197,26 @@ TEST(Engine, BurstOfTenTimesCapacityIsRefusedExactlyAndCapacityComesBack) {
   ASSERT_TRUE(eventually([&] { return b.started.load(); }));
   std::atomic<std::size_t> ok{0}, full{0}, other{0};
   std::vector<std::thread> producers;
+  producers.reserve(4);
   for (int t = 0; t < 4; ++t) {
     producers.emplace_back([&, prod = e.make_producer()]() mutable {
       for (std::size_t i = 0; i < 10 * kCap / 4; ++i) {
         switch (prod.try_submit([] {}, {.priority = Priority::Normal})) {
-          case SubmitStatus::Ok: ok++; break;
-          case SubmitStatus::QueueFull: full++; break;
-          default: other++; break;
+          case SubmitStatus::Ok:
+            ok++;
+            break;
+          case SubmitStatus::QueueFull:
+            full++;
+            break;
+          default:
+            other++;
+            break;
         }
       }
     });
   }
-  for (auto& t : producers) t.join();
+  for (auto& t : producers)
+    t.join();
   EXPECT_EQ(ok.load(), kCap);
   EXPECT_EQ(full.load(), 9 * kCap);
   EXPECT_EQ(other.load(), 0u);
@@ -219,7 +229,8 @@ TEST(Engine, BurstOfTenTimesCapacityIsRefusedExactlyAndCapacityComesBack) {
   Blocker b2;
   ASSERT_EQ(main.try_submit(b2.task(), {.priority = Priority::Critical}), SubmitStatus::Ok);
   ASSERT_TRUE(eventually([&] { return b2.started.load(); }));
-  for (std::size_t i = 0; i < kCap; ++i) ASSERT_EQ(main.try_submit([] {}), SubmitStatus::Ok) << i;
+  for (std::size_t i = 0; i < kCap; ++i)
+    ASSERT_EQ(main.try_submit([] {}), SubmitStatus::Ok) << i;
   EXPECT_EQ(main.try_submit([] {}), SubmitStatus::QueueFull);
   b2.release();
   const rt::StopReport r = e.stop(rt::StopMode::Drain);
@@ -342,7 +353,8 @@ TEST(Engine, StopCancelAccountsForEveryTask) {
   ASSERT_EQ(p.try_submit(b.task()), SubmitStatus::Ok);
   ASSERT_TRUE(eventually([&] { return b.started.load(); }));
   std::atomic<int> ran{0};
-  for (int i = 0; i < 100; ++i) ASSERT_EQ(p.try_submit([&] { ran++; }, {.priority = Priority::Low}), SubmitStatus::Ok);
+  for (int i = 0; i < 100; ++i)
+    ASSERT_EQ(p.try_submit([&] { ran++; }, {.priority = Priority::Low}), SubmitStatus::Ok);
   const rt::StopReport r = e.stop(rt::StopMode::Cancel);
   EXPECT_EQ(ran.load(), 0);
   EXPECT_EQ(r.stats.cancelled, 101u);
@@ -375,12 +387,14 @@ TEST(Engine, ScalesWorkersUpAndDown) {
   EXPECT_EQ(e.active_workers(), 3u);
   rt::Producer p = e.make_producer();
   std::atomic<int> ran{0};
-  for (int i = 0; i < 200; ++i) ASSERT_EQ(p.try_submit([&] { ran++; }), SubmitStatus::Ok);
+  for (int i = 0; i < 200; ++i)
+    ASSERT_EQ(p.try_submit([&] { ran++; }), SubmitStatus::Ok);
   ASSERT_TRUE(eventually([&] { return ran.load() == 200; }));
   e.scale_workers(1);
   EXPECT_EQ(e.active_workers(), 1u);
   EXPECT_EQ(e.stats().workers[2].state, rt::WorkerState::Stopped);
-  for (int i = 0; i < 50; ++i) ASSERT_EQ(p.try_submit([&] { ran++; }), SubmitStatus::Ok);
+  for (int i = 0; i < 50; ++i)
+    ASSERT_EQ(p.try_submit([&] { ran++; }), SubmitStatus::Ok);
   ASSERT_TRUE(eventually([&] { return ran.load() == 250; }));
   EXPECT_THROW(e.scale_workers(0), std::invalid_argument);
   EXPECT_THROW(e.scale_workers(4), std::invalid_argument);
@@ -432,8 +446,10 @@ TEST(Engine, ListFiltersAndPages) {
   rt::Producer p = e.make_producer();
   const auto pid = static_cast<rt::TypeId>(e.type_index("pid"));
   ASSERT_EQ(pid, 1);
-  for (int i = 0; i < 10; ++i) ASSERT_EQ(p.try_submit([] {}, {.type = pid, .workflow = 7}), SubmitStatus::Ok);
-  for (int i = 0; i < 5; ++i) ASSERT_EQ(p.try_submit([] {}, {.type = 2}), SubmitStatus::Ok);
+  for (int i = 0; i < 10; ++i)
+    ASSERT_EQ(p.try_submit([] {}, {.type = pid, .workflow = 7}), SubmitStatus::Ok);
+  for (int i = 0; i < 5; ++i)
+    ASSERT_EQ(p.try_submit([] {}, {.type = 2}), SubmitStatus::Ok);
   ASSERT_TRUE(e.stop(rt::StopMode::Drain).balanced);
   EXPECT_EQ(e.list({.type = pid, .limit = 100}).size(), 10u);
   EXPECT_EQ(e.list({.workflow = 7}).size(), 10u);
@@ -469,7 +485,8 @@ TEST(Engine, WorkerStatsAreReported) {
   rt::Engine e(small_config(2));
   e.start();
   rt::Producer p = e.make_producer();
-  for (int i = 0; i < 100; ++i) ASSERT_EQ(p.try_submit([] {}), SubmitStatus::Ok);
+  for (int i = 0; i < 100; ++i)
+    ASSERT_EQ(p.try_submit([] {}), SubmitStatus::Ok);
   ASSERT_TRUE(eventually([&] { return e.stats().completed == 100; }));
   const rt::Stats s = e.stats();
   ASSERT_EQ(s.workers.size(), 2u);
@@ -483,7 +500,8 @@ TEST(Engine, WorkerStatsAreReported) {
   }
   EXPECT_EQ(done, 100u);
   (void)e.stop(rt::StopMode::Drain);
-  for (const auto& w : e.stats().workers) EXPECT_EQ(w.state, rt::WorkerState::Stopped);
+  for (const auto& w : e.stats().workers)
+    EXPECT_EQ(w.state, rt::WorkerState::Stopped);
 }
 
 TEST(Engine, PinnedFifoWorkers) {
@@ -507,7 +525,8 @@ TEST(Engine, ThousandStartStopCyclesStayBalanced) {
   std::atomic<std::uint64_t> ran{0};
   for (int cycle = 0; cycle < 1000; ++cycle) {
     e.start();
-    for (int i = 0; i < 5; ++i) (void)p.try_submit([&] { ran++; }, {.priority = static_cast<Priority>(i)});
+    for (int i = 0; i < 5; ++i)
+      (void)p.try_submit([&] { ran++; }, {.priority = static_cast<Priority>(i)});
     const rt::StopReport r = e.stop(cycle % 2 == 0 ? rt::StopMode::Drain : rt::StopMode::Cancel);
     ASSERT_TRUE(r.balanced) << "cycle " << cycle;
   }

@@ -28,7 +28,8 @@ struct Blocker {
   auto task() {
     return [this](rt::TaskContext& ctx) {
       started.store(true);
-      while (!released.load() && !ctx.stop_requested()) std::this_thread::yield();
+      while (!released.load() && !ctx.stop_requested())
+        std::this_thread::yield();
     };
   }
   void release() { released.store(true); }

@@ -42,7 +42,10 @@ TEST(InlineFn, HoldsCapturesUpToItsCapacity) {
   std::array<long, 8> big{1, 2, 3, 4, 5, 6, 7, 8};
   long sum = 0;
   rt::InlineFn<72, long&> fn;  // 8 longs + the reference
-  fn.emplace([big](long& out) { for (long v : big) out += v; });
+  fn.emplace([big](long& out) {
+    for (long v : big)
+      out += v;
+  });
   fn(sum);
   EXPECT_EQ(sum, 36);
   // A capture one byte too large is a compile error (static_assert in emplace), which

@@ -75,7 +75,8 @@ void* operator new[](std::size_t n) { return operator new(n); }
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return malloc(n == 0 ? 1 : n); }
 void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return malloc(n == 0 ? 1 : n); }
 void* operator new(std::size_t n, std::align_val_t a) {
-  void* p = aligned_alloc(static_cast<std::size_t>(a), (n + static_cast<std::size_t>(a) - 1) & ~(static_cast<std::size_t>(a) - 1));
+  void* p = aligned_alloc(static_cast<std::size_t>(a),
+                          (n + static_cast<std::size_t>(a) - 1) & ~(static_cast<std::size_t>(a) - 1));
   if (p == nullptr) throw std::bad_alloc();
   return p;
 }
@@ -125,14 +126,17 @@ TEST(NoAllocation, MillionSubmitExecuteCyclesAfterStart) {
   std::atomic<std::uint64_t> done{0};
   std::atomic<int> phase{0};  // 0 wait, 1 warm-up, 2 measured run, 3 exit
   std::vector<std::thread> threads;
+  threads.reserve(kProducers);
   for (std::size_t t = 0; t < kProducers; ++t) {
     threads.emplace_back([&, t, p = e.make_producer()]() mutable {
       for (int want = 1; want <= 2; ++want) {
-        while (phase.load() < want) std::this_thread::yield();
+        while (phase.load() < want)
+          std::this_thread::yield();
         const std::uint64_t n = want == 1 ? 10'000 : kCycles;
         for (std::uint64_t i = t; i < n; i += kProducers) {
           const auto pr = static_cast<rt::Priority>(i % rt::kClassCount);
-          while (p.try_submit([&done] { done.fetch_add(1, std::memory_order_relaxed); }, {.priority = pr}) != rt::SubmitStatus::Ok) {
+          while (p.try_submit([&done] { done.fetch_add(1, std::memory_order_relaxed); }, {.priority = pr}) !=
+                 rt::SubmitStatus::Ok) {
             std::this_thread::yield();
           }
         }
@@ -149,11 +153,13 @@ TEST(NoAllocation, MillionSubmitExecuteCyclesAfterStart) {
   g_allocations = 0;
   g_counting = true;
   phase = 2;
-  while (done.load(std::memory_order_relaxed) < 10'000 + kCycles) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (done.load(std::memory_order_relaxed) < 10'000 + kCycles)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   g_counting = false;
   const std::uint64_t allocations = g_allocations.load();
 
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   const rt::StopReport r = e.stop(rt::StopMode::Drain);
   EXPECT_EQ(allocations, 0u) << "the run path allocated";
   EXPECT_TRUE(r.balanced);

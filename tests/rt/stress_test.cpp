@@ -23,19 +23,22 @@ TEST(EngineStress, EveryTaskRunsExactlyOnce) {
   auto hits = std::make_unique<std::atomic<std::uint8_t>[]>(kTasks);
   std::atomic<std::uint64_t> refused{0};
   std::vector<std::thread> producers;
+  producers.reserve(kProducers);
   for (std::size_t t = 0; t < kProducers; ++t) {
     producers.emplace_back([&, t, p = e.make_producer()]() mutable {
       for (std::size_t i = t; i < kTasks; i += kProducers) {
         auto* h = &hits[i];
         const auto pr = static_cast<rt::Priority>(i % rt::kClassCount);
-        while (p.try_submit([h] { h->fetch_add(1, std::memory_order_relaxed); }, {.priority = pr}) != rt::SubmitStatus::Ok) {
+        while (p.try_submit([h] { h->fetch_add(1, std::memory_order_relaxed); }, {.priority = pr}) !=
+               rt::SubmitStatus::Ok) {
           refused.fetch_add(1, std::memory_order_relaxed);
           std::this_thread::yield();
         }
       }
     });
   }
-  for (auto& t : producers) t.join();
+  for (auto& t : producers)
+    t.join();
   const rt::StopReport r = e.stop(rt::StopMode::Drain);
   std::size_t zero = 0, twice = 0;
   for (std::size_t i = 0; i < kTasks; ++i) {
@@ -52,7 +55,8 @@ TEST(EngineStress, EveryTaskRunsExactlyOnce) {
   EXPECT_EQ(r.stats.ring_allocations_refused, 0u);
   // Refusals are back-pressure, and each was counted as such.
   std::uint64_t counted = r.stats.no_free_slot;
-  for (auto q : r.stats.queue_full) counted += q;
+  for (auto q : r.stats.queue_full)
+    counted += q;
   EXPECT_EQ(counted, refused.load());
 }
 

@@ -31,7 +31,8 @@ class Arena {
     void* p = try_allocate(sizeof(T) * count, alignof(T));
     if (p == nullptr) throw_exhausted(sizeof(T) * count, what);
     T* out = static_cast<T*>(p);
-    for (std::size_t i = 0; i < count; ++i) ::new (static_cast<void*>(out + i)) T();
+    for (std::size_t i = 0; i < count; ++i)
+      ::new (static_cast<void*>(out + i)) T();
     return out;
   }
 

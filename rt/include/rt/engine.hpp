@@ -22,8 +22,8 @@
 namespace rt {
 
 struct WorkerConfig {
-  int cpu = hal::kNoCpu;         // pin here; kNoCpu: not pinned
-  int priority = 0;              // SCHED_FIFO 1..99; 0: SCHED_OTHER
+  int cpu = hal::kNoCpu;            // pin here; kNoCpu: not pinned
+  int priority = 0;                 // SCHED_FIFO 1..99; 0: SCHED_OTHER
   ClassMask classes = kAllClasses;  // the classes this worker serves, highest first
 };
 
@@ -31,12 +31,12 @@ struct EngineConfig {
   std::vector<WorkerConfig> workers{WorkerConfig{}};  // the most workers scale_workers may run
   std::size_t initial_workers = 0;                    // started by start(); 0: all of them
   std::array<std::size_t, kClassCount> ring_capacity{1024, 1024, 1024, 1024, 1024};
-  std::size_t max_tasks = 4096;         // task slots: queued + running + retained
-  std::size_t retain_completed = 1024;  // finished tasks kept for queries, most recent first
-  std::size_t max_producers = 8;        // make_producer() handles
-  std::size_t arena_bytes = 0;          // 0: computed from the above
-  bool lock_memory = true;              // mlock the arena, mlockall at start
-  ns_t idle_spin = 20 * hal::kNsPerUs;  // a worker spins this long before it sleeps
+  std::size_t max_tasks = 4096;                 // task slots: queued + running + retained
+  std::size_t retain_completed = 1024;          // finished tasks kept for queries, most recent first
+  std::size_t max_producers = 8;                // make_producer() handles
+  std::size_t arena_bytes = 0;                  // 0: computed from the above
+  bool lock_memory = true;                      // mlock the arena, mlockall at start
+  ns_t idle_spin = 20 * hal::kNsPerUs;          // a worker spins this long before it sleeps
   std::vector<std::string> task_types{"task"};  // TypeId i names task_types[i]
   std::vector<std::string> gates;               // at most 64; all open at start
 };
@@ -49,7 +49,7 @@ enum class WorkerState : std::uint8_t { Idle, Busy, Stalled, Stopped };
 struct WorkerStats {
   int index = 0;
   WorkerState state = WorkerState::Stopped;
-  hal::ThreadApplied applied;   // what the OS really gave the thread
+  hal::ThreadApplied applied;  // what the OS really gave the thread
   std::uint64_t tasks_done = 0;
   ns_t busy_ns = 0;
   ns_t uptime_ns = 0;
@@ -58,15 +58,15 @@ struct WorkerStats {
 };
 
 struct Stats {
-  std::uint64_t submitted = 0;  // accepted by try_submit
+  std::uint64_t submitted = 0;                                                         // accepted by try_submit
   std::uint64_t completed = 0, failed = 0, timed_out = 0, cancelled = 0, skipped = 0;  // outcomes
   std::uint64_t gate_violations = 0, exceptions = 0;
   std::uint64_t running = 0;
   std::array<std::uint64_t, kClassCount> queue_full{};  // refused: ring at capacity
-  std::uint64_t no_free_slot = 0;                      // refused: every slot taken
-  std::uint64_t invalid = 0;                           // refused: bad options
-  std::uint64_t refused_transitions = 0;               // F3 table said no
-  std::uint64_t ring_allocations_refused = 0;          // a ring asked for memory after setup (expected 0)
+  std::uint64_t no_free_slot = 0;                       // refused: every slot taken
+  std::uint64_t invalid = 0;                            // refused: bad options
+  std::uint64_t refused_transitions = 0;                // F3 table said no
+  std::uint64_t ring_allocations_refused = 0;           // a ring asked for memory after setup (expected 0)
   std::array<std::int64_t, kClassCount> queue_depth{};
   std::size_t retained = 0;  // finished tasks still queryable
   std::vector<WorkerStats> workers;
@@ -84,7 +84,7 @@ struct StopReport {
 struct ListQuery {
   bool any_state = true;
   State state = State::Completed;
-  int type = -1;      // TypeId, or -1 for any
+  int type = -1;       // TypeId, or -1 for any
   long workflow = -1;  // WorkflowId, or -1 for any
   std::size_t limit = 100;
   std::size_t offset = 0;
@@ -176,7 +176,8 @@ class Engine {
 
   // The untemplated parts of try_submit. RT: lock-free; no allocation, no syscall.
   detail::TaskSlot* acquire(const SubmitOptions& opts, SubmitStatus& status, TaskId& id) noexcept HAL_NONBLOCKING;
-  SubmitStatus publish(std::size_t producer, detail::TaskSlot& slot, TaskId id, const SubmitOptions& opts) noexcept HAL_NONBLOCKING;
+  SubmitStatus publish(std::size_t producer, detail::TaskSlot& slot, TaskId id,
+                       const SubmitOptions& opts) noexcept HAL_NONBLOCKING;
   // Gives back a slot whose submission was refused (its callable already destroyed).
   void abandon(TaskId id) noexcept HAL_NONBLOCKING;
   // Wakes a sleeping worker that serves `p`. RT: lock-free; a futex wake if one sleeps.

@@ -45,7 +45,7 @@ class InlineFn {
   explicit operator bool() const noexcept { return invoke_ != nullptr; }
 
  private:
-  alignas(std::max_align_t) unsigned char buf_[Capacity];
+  alignas(std::max_align_t) unsigned char buf_[Capacity]{};
   void (*invoke_)(void*, Args...) = nullptr;
   void (*destroy_)(void*) noexcept = nullptr;
 };

@@ -18,7 +18,8 @@ constexpr std::size_t idx(State s) noexcept { return static_cast<std::size_t>(s)
 constexpr Table make_table() noexcept {
   Table t{};
   auto allow = [&t](State from, std::initializer_list<State> to) {
-    for (State s : to) t[idx(from)][idx(s)] = true;
+    for (State s : to)
+      t[idx(from)][idx(s)] = true;
   };
   using S = State;
   allow(S::Free, {S::Pending});
@@ -46,7 +47,9 @@ constexpr Table make_table() noexcept {
 inline constexpr detail::Table kTransitions = detail::make_table();
 
 // RT: wait-free; a table lookup.
-constexpr bool transition_allowed(State from, State to) noexcept { return kTransitions[detail::idx(from)][detail::idx(to)]; }
+constexpr bool transition_allowed(State from, State to) noexcept {
+  return kTransitions[detail::idx(from)][detail::idx(to)];
+}
 
 // The table's promises, checked by the compiler.
 static_assert(transition_allowed(State::Ready, State::Running));

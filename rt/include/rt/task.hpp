@@ -11,8 +11,8 @@
 
 namespace rt {
 
-using TypeId = std::uint16_t;     // interned task type name (EngineConfig::task_types); 0 = "task"
-using GateMask = std::uint64_t;   // F6: bit i = gate i (EngineConfig::gates)
+using TypeId = std::uint16_t;      // interned task type name (EngineConfig::task_types); 0 = "task"
+using GateMask = std::uint64_t;    // F6: bit i = gate i (EngineConfig::gates)
 using WorkflowId = std::uint32_t;  // 0 = none
 
 // Fixed context payload (seed 000's user and session ids, and parameters).
@@ -24,12 +24,14 @@ struct Context {
   // RT: no allocation. T must be trivially copyable and fit in 48 bytes.
   template <class T>
   void set_params(const T& v) noexcept {
-    static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(params), "params: trivially copyable, <= 48 bytes");
+    static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(params),
+                  "params: trivially copyable, <= 48 bytes");
     std::memcpy(params.data(), &v, sizeof(T));
   }
   template <class T>
   [[nodiscard]] T params_as() const noexcept {
-    static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(params), "params: trivially copyable, <= 48 bytes");
+    static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(params),
+                  "params: trivially copyable, <= 48 bytes");
     T v;
     std::memcpy(&v, params.data(), sizeof(T));
     return v;
@@ -96,7 +98,7 @@ struct TaskInfo {
   WorkflowId workflow = 0;
   ns_t deadline = 0;
   ns_t created = 0, started = 0, finished = 0;
-  int worker = -1;  // the worker that ran it, -1 if none
+  int worker = -1;                                  // the worker that ran it, -1 if none
   std::array<Transition, kHistoryDepth> history{};  // oldest first
   std::size_t history_size = 0;
 };

@@ -71,8 +71,10 @@ constexpr bool is_terminal(State s) noexcept {
     case State::Cancelled:
     case State::Skipped:
     case State::RolledBack:
-    case State::DeadLettered: return true;
-    default: return false;
+    case State::DeadLettered:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -88,7 +90,16 @@ enum class SubmitStatus : std::uint8_t {
 [[nodiscard]] std::string_view to_string(SubmitStatus s) noexcept;
 
 // Why a task ended as it did, beside its state.
-enum class Reason : std::uint8_t { None, Exception, GateViolation, DeadlineMissed, CancelledQueued, CancelledRunning, EngineStopped, RingFault };
+enum class Reason : std::uint8_t {
+  None,
+  Exception,
+  GateViolation,
+  DeadlineMissed,
+  CancelledQueued,
+  CancelledRunning,
+  EngineStopped,
+  RingFault
+};
 [[nodiscard]] std::string_view to_string(Reason r) noexcept;
 
 enum class CancelResult : std::uint8_t {

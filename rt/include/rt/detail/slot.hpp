@@ -10,7 +10,9 @@
 
 namespace rt::detail {
 
-constexpr std::uint64_t pack(std::uint32_t gen, State s) noexcept { return (std::uint64_t{gen} << 32) | static_cast<std::uint8_t>(s); }
+constexpr std::uint64_t pack(std::uint32_t gen, State s) noexcept {
+  return (std::uint64_t{gen} << 32) | static_cast<std::uint8_t>(s);
+}
 constexpr std::uint32_t gen_of(std::uint64_t w) noexcept { return static_cast<std::uint32_t>(w >> 32); }
 constexpr State state_of(std::uint64_t w) noexcept { return static_cast<State>(w & 0xFF); }
 
