@@ -75,7 +75,7 @@ struct alignas(hal::kCacheLine) Counter {
 struct Counters {
   Counter submitted, completed, failed, timed_out, cancelled, skipped;
   Counter gate_violations, exceptions, running;
-  Counter no_free_slot, invalid, refused_transitions;
+  Counter no_free_slot, invalid, refused_transitions, ring_push_refusals;
   std::array<Counter, kClassCount> queue_full{};
 };
 
@@ -596,12 +596,18 @@ SubmitStatus Engine::publish(std::size_t producer, detail::TaskSlot& s, TaskId i
   }
   (void)m.transition(s, id.generation, State::Ready, now);  // release: the fields above travel with it
   if (!m.rings[k]->push_reserved(producer, id.index)) {
-    // Cannot happen (the queue is sized for every producer holding a full ring); if it
-    // does, the task is accounted as failed rather than lost.
+    // moodycamel refused although the depth allowed it (ring.hpp, kSlackPerProducer).
+    // Take the task back to PENDING -- unless cancel() got to it first -- and refuse it
+    // as a full ring, so the submitter sees QueueFull and nothing is lost.
+    std::uint64_t ready = pack(id.generation, State::Ready);
+    m.counters.ring_push_refusals.v.fetch_add(1, std::memory_order_relaxed);
+    if (s.word.compare_exchange_strong(ready, pack(id.generation, State::Pending), std::memory_order_acq_rel)) {
+      m.counters.queue_full[k].v.fetch_add(1, std::memory_order_relaxed);
+      return SubmitStatus::QueueFull;  // the producer destroys the callable, then abandon()
+    }
+    // Cancelled in that instant: it counts as submitted and cancelled; its slot stays
+    // CANCELLED (queryable) until the engine is destroyed.
     m.counters.submitted.v.fetch_add(1, std::memory_order_relaxed);
-    // The slot stays FAILED (queryable, not reused): an unreachable path may leak one
-    // slot, but never a task.
-    m.finish(s, id.generation, State::Failed, Reason::RingFault, now);
     m.submitting.fetch_sub(1, std::memory_order_release);
     return SubmitStatus::Ok;
   }
@@ -721,6 +727,7 @@ Stats Engine::stats() const {
   s.no_free_slot = ld(c.no_free_slot);
   s.invalid = ld(c.invalid);
   s.refused_transitions = ld(c.refused_transitions);
+  s.ring_push_refusals = ld(c.ring_push_refusals);
   s.ring_allocations_refused = detail::RingMemory::refused.load(std::memory_order_relaxed);
   for (std::size_t k = 0; k < kClassCount; ++k) {
     s.queue_full[k] = ld(c.queue_full[k]);

@@ -66,7 +66,6 @@ std::string_view to_string(Reason r) noexcept {
       return "cancelled_running";
     case Reason::EngineStopped:
       return "engine_stopped";
-    case Reason::RingFault:
       return "ring_fault";
   }
   return "unknown";

@@ -22,8 +22,8 @@ Ring::Ring(Arena& arena, std::size_t capacity, std::size_t producers, std::size_
   void* q = arena.try_allocate(sizeof(Queue), alignof(Queue));
   if (q == nullptr) throw std::length_error("engine arena exhausted by a ring; raise EngineConfig::arena_bytes");
   // Producers hold on to their blocks, so the pool is sized for every producer to hold a
-  // full ring at once (moodycamel's own formula for explicit producers).
-  queue_ = ::new (q) Queue(capacity, producers, 0);
+  // full ring at once (moodycamel's own formula for explicit producers), plus the slack.
+  queue_ = ::new (q) Queue(capacity + producers * kSlackPerProducer, producers, 0);
   producers_.reserve(producers);
   for (std::size_t i = 0; i < producers; ++i) {
     void* p = arena.try_allocate(sizeof(moodycamel::ProducerToken), alignof(moodycamel::ProducerToken));

@@ -98,7 +98,6 @@ enum class Reason : std::uint8_t {
   CancelledQueued,
   CancelledRunning,
   EngineStopped,
-  RingFault
 };
 [[nodiscard]] std::string_view to_string(Reason r) noexcept;
 
