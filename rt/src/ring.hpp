@@ -47,7 +47,8 @@ using Queue = moodycamel::ConcurrentQueue<std::uint32_t, RingTraits>;
 // per producer, which covers a consumer's rotation over every producer (measured: without
 // it, 4 producers on 2 CPUs failed an enqueue about once per 10^6). A failure that still
 // happens is refused as QueueFull (Engine::publish), never lost.
-inline constexpr std::size_t kSlackPerProducer = 4 * RingTraits::EXPLICIT_CONSUMER_CONSUMPTION_QUOTA_BEFORE_ROTATE + 2 * 32;
+inline constexpr std::size_t kSlackPerProducer =
+    4 * RingTraits::EXPLICIT_CONSUMER_CONSUMPTION_QUOTA_BEFORE_ROTATE + 2 * 32;
 
 class Ring {
  public:

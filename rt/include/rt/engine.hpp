@@ -67,6 +67,7 @@ struct Stats {
   std::uint64_t invalid = 0;                            // refused: bad options
   std::uint64_t refused_transitions = 0;                // F3 table said no
   std::uint64_t ring_allocations_refused = 0;           // a ring asked for memory after setup (expected 0)
+  std::uint64_t ring_push_refusals = 0;  // moodycamel refused below capacity (rare); counted in queue_full too
   std::array<std::int64_t, kClassCount> queue_depth{};
   std::size_t retained = 0;  // finished tasks still queryable
   std::vector<WorkerStats> workers;
