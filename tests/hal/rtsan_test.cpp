@@ -8,12 +8,7 @@
 #include "child.hpp"
 #include "hal/annotations.hpp"
 #include "hal/clock.hpp"
-
-#if defined(__has_feature)
-#if __has_feature(realtime_sanitizer)
-#define RT_TEST_RTSAN 1
-#endif
-#endif
+#include "sanitizer.hpp"
 
 namespace {
 

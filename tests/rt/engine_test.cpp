@@ -52,8 +52,7 @@ TEST(Engine, OneWorkerTakesTheHighestClassFirst) {
   e.start();
   rt::Producer p = e.make_producer();
   Blocker b;
-  ASSERT_EQ(p.try_submit(b.task(), {.priority = Priority::Background}), SubmitStatus::Ok);
-  ASSERT_TRUE(eventually([&] { return b.started.load(); }));
+  ASSERT_TRUE(b.hold(p, Priority::Background));
   std::mutex mu;
   std::vector<int> order;
   const Priority mix[] = {Priority::Low, Priority::Background, Priority::Normal, Priority::Critical, Priority::High};
@@ -79,8 +78,7 @@ TEST(Engine, CancelQueuedTaskNeverRuns) {
   e.start();
   rt::Producer p = e.make_producer();
   Blocker b;
-  ASSERT_EQ(p.try_submit(b.task()), SubmitStatus::Ok);
-  ASSERT_TRUE(eventually([&] { return b.started.load(); }));
+  ASSERT_TRUE(b.hold(p));
   std::atomic<bool> ran{false};
   rt::TaskId id;
   ASSERT_EQ(p.try_submit([&] { ran = true; }, {}, &id), SubmitStatus::Ok);
@@ -193,8 +191,7 @@ TEST(Engine, BurstOfTenTimesCapacityIsRefusedExactlyAndCapacityComesBack) {
   e.start();
   rt::Producer main = e.make_producer();
   Blocker b;
-  ASSERT_EQ(main.try_submit(b.task(), {.priority = Priority::Critical}), SubmitStatus::Ok);
-  ASSERT_TRUE(eventually([&] { return b.started.load(); }));
+  ASSERT_TRUE(b.hold(main, Priority::Critical));
   std::atomic<std::size_t> ok{0}, full{0}, other{0};
   std::vector<std::thread> producers;
   producers.reserve(4);
@@ -227,8 +224,7 @@ TEST(Engine, BurstOfTenTimesCapacityIsRefusedExactlyAndCapacityComesBack) {
   ASSERT_TRUE(eventually([&] { return e.stats().queue_depth[static_cast<std::size_t>(Priority::Normal)] == 0; }));
   // Full capacity again: another kCap fit while the worker is held.
   Blocker b2;
-  ASSERT_EQ(main.try_submit(b2.task(), {.priority = Priority::Critical}), SubmitStatus::Ok);
-  ASSERT_TRUE(eventually([&] { return b2.started.load(); }));
+  ASSERT_TRUE(b2.hold(main, Priority::Critical));
   for (std::size_t i = 0; i < kCap; ++i)
     ASSERT_EQ(main.try_submit([] {}), SubmitStatus::Ok) << i;
   EXPECT_EQ(main.try_submit([] {}), SubmitStatus::QueueFull);
@@ -261,8 +257,7 @@ TEST(Engine, DeadlinePassedBeforeStartIsNotStarted) {
   e.start();
   rt::Producer p = e.make_producer();
   Blocker b;
-  ASSERT_EQ(p.try_submit(b.task()), SubmitStatus::Ok);
-  ASSERT_TRUE(eventually([&] { return b.started.load(); }));
+  ASSERT_TRUE(b.hold(p));
   std::atomic<bool> ran{false};
   rt::TaskId id;
   ASSERT_EQ(p.try_submit([&] { ran = true; }, {.deadline_in = hal::kNsPerMs}, &id), SubmitStatus::Ok);
@@ -332,8 +327,7 @@ TEST(Engine, BatchSubmitStopsAtTheFirstRefusal) {
   e.start();
   rt::Producer p = e.make_producer();
   Blocker b;
-  ASSERT_EQ(p.try_submit(b.task(), {.priority = Priority::Critical}), SubmitStatus::Ok);
-  ASSERT_TRUE(eventually([&] { return b.started.load(); }));
+  ASSERT_TRUE(b.hold(p, Priority::Critical));
   std::atomic<int> ran{0};
   auto task = [&] { ran++; };
   std::vector<decltype(task)> batch(12, task);
@@ -350,8 +344,7 @@ TEST(Engine, StopCancelAccountsForEveryTask) {
   e.start();
   rt::Producer p = e.make_producer();
   Blocker b;  // never released: stop(Cancel) must end it through its stop flag
-  ASSERT_EQ(p.try_submit(b.task()), SubmitStatus::Ok);
-  ASSERT_TRUE(eventually([&] { return b.started.load(); }));
+  ASSERT_TRUE(b.hold(p));
   std::atomic<int> ran{0};
   for (int i = 0; i < 100; ++i)
     ASSERT_EQ(p.try_submit([&] { ran++; }, {.priority = Priority::Low}), SubmitStatus::Ok);

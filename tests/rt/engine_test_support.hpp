@@ -33,6 +33,12 @@ struct Blocker {
     };
   }
   void release() { released.store(true); }
+
+  // Submits the blocking task and waits until a worker runs it.
+  bool hold(rt::Producer& p, rt::Priority pr = rt::Priority::Normal) {
+    return p.try_submit(task(), {.priority = pr}) == rt::SubmitStatus::Ok &&
+           eventually([this] { return started.load(); });
+  }
 };
 
 inline rt::EngineConfig small_config(std::size_t workers = 1) {

@@ -17,12 +17,7 @@
 
 #include "engine_test_support.hpp"
 #include "rt/engine.hpp"
-
-#if defined(__has_feature)
-#if __has_feature(realtime_sanitizer)
-#define RT_TEST_RTSAN 1
-#endif
-#endif
+#include "sanitizer.hpp"
 
 namespace {
 std::atomic<bool> g_counting{false};

@@ -15,6 +15,14 @@
 #endif
 #endif
 
+// RealtimeSanitizer (the rtsan preset): tests that prove it is live, and the allocation
+// test, which leaves the allocator to it.
+#if defined(__has_feature)
+#if __has_feature(realtime_sanitizer)
+#define RT_TEST_RTSAN 1
+#endif
+#endif
+
 namespace testing_support {
 #ifdef RT_TEST_SANITIZER
 inline constexpr const char* kShadowSanitizer = RT_TEST_SANITIZER;
