@@ -141,14 +141,25 @@ struct Engine::Impl {
 
   // ---- run path ----
 
-  enum class Tx : std::uint8_t { Ok, Stale, Refused };
+  enum class Tx : std::uint8_t { Ok, Stale, Refused, Moved };
 
   // RT: lock-free; no allocation.
   // `at` is the caller's clock reading: one vDSO read per step, not one per transition.
   Tx transition(TaskSlot& s, std::uint32_t gen, State to, ns_t at) noexcept HAL_NONBLOCKING {
+    return transition_impl(s, gen, nullptr, to, at);
+  }
+
+  // As transition, but only from `from`: if another thread moved the task first, Moved
+  // (not a refusal: the table was never asked). RT: lock-free; no allocation.
+  Tx transition_from(TaskSlot& s, std::uint32_t gen, State from, State to, ns_t at) noexcept HAL_NONBLOCKING {
+    return transition_impl(s, gen, &from, to, at);
+  }
+
+  Tx transition_impl(TaskSlot& s, std::uint32_t gen, const State* from, State to, ns_t at) noexcept HAL_NONBLOCKING {
     std::uint64_t w = s.word.load(std::memory_order_acquire);
     for (;;) {
       if (gen_of(w) != gen) return Tx::Stale;
+      if (from != nullptr && state_of(w) != *from) return Tx::Moved;
       if (!transition_allowed(state_of(w), to)) {
         counters.refused_transitions.v.fetch_add(1, std::memory_order_relaxed);
         return Tx::Refused;
@@ -308,7 +319,8 @@ struct Engine::Impl {
   }
 
   // The worker thread's loop: highest class first, spin briefly when idle, then sleep on
-  // the futex until a submitter wakes it. RT: no allocation; syscalls only to sleep.
+  // the futex until a submitter wakes it. RT: no allocation; syscalls only on the way to
+  // sleep (getrusage for the fault sample, then futex wait), never between tasks.
   void worker_loop(Worker& w) noexcept {
     w.started_at.store(hal::now_ns(), std::memory_order_relaxed);
     w.state.store(WorkerState::Idle, std::memory_order_relaxed);
@@ -599,9 +611,8 @@ SubmitStatus Engine::publish(std::size_t producer, detail::TaskSlot& s, TaskId i
     // moodycamel refused although the depth allowed it (ring.hpp, kSlackPerProducer).
     // Take the task back to PENDING -- unless cancel() got to it first -- and refuse it
     // as a full ring, so the submitter sees QueueFull and nothing is lost.
-    std::uint64_t ready = pack(id.generation, State::Ready);
     m.counters.ring_push_refusals.v.fetch_add(1, std::memory_order_relaxed);
-    if (s.word.compare_exchange_strong(ready, pack(id.generation, State::Pending), std::memory_order_acq_rel)) {
+    if (m.transition_from(s, id.generation, State::Ready, State::Pending, now) == Impl::Tx::Ok) {
       m.counters.queue_full[k].v.fetch_add(1, std::memory_order_relaxed);
       return SubmitStatus::QueueFull;  // the producer destroys the callable, then abandon()
     }

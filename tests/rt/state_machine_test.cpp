@@ -20,6 +20,7 @@ TEST(StateMachine, TheLifecycleOfSpecF3) {
   EXPECT_TRUE(rt::transition_allowed(State::RolledBack, State::DeadLettered));
   EXPECT_TRUE(rt::transition_allowed(State::Running, State::Paused));
   EXPECT_TRUE(rt::transition_allowed(State::Paused, State::Ready));
+  EXPECT_TRUE(rt::transition_allowed(State::Ready, State::Pending)) << "a refused enqueue takes the task back";
 }
 
 TEST(StateMachine, TerminalStatesOnlyGoBackToTheFreeList) {

@@ -4,6 +4,7 @@
 // in the first place (a locked but never-touched stack page still faults once).
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "hal/status.hpp"
 
@@ -18,6 +19,9 @@ inline constexpr std::uint64_t kUnlimited = ~std::uint64_t{0};
 
 // Setup only.
 [[nodiscard]] MemlockLimit memlock_limit() noexcept;
+
+// Setup only: allocates. "unlimited" for kUnlimited, else GiB (when exact), MiB or KiB.
+[[nodiscard]] std::string format_bytes(std::uint64_t bytes);
 
 // Setup only: mlockall(MCL_CURRENT | MCL_FUTURE). Fails with ENOMEM when RLIMIT_MEMLOCK
 // is too small for what is mapped, EPERM without CAP_IPC_LOCK and a zero limit.

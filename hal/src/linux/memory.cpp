@@ -19,15 +19,16 @@ namespace hal {
 namespace {
 std::uint64_t to_bytes(rlim_t v) { return v == RLIM_INFINITY ? kUnlimited : static_cast<std::uint64_t>(v); }
 
-std::string human(std::uint64_t b) {
-  if (b == kUnlimited) return "unlimited";
-  if (b >= (1ULL << 20)) return std::to_string(b >> 20) + " MiB";
-  return std::to_string(b >> 10) + " KiB";
-}
-
 // Stops the compiler from proving the touched buffer dead and dropping the writes.
 void escape(void* p) noexcept { asm volatile("" : : "g"(p) : "memory"); }
 }  // namespace
+
+std::string format_bytes(std::uint64_t b) {
+  if (b == kUnlimited) return "unlimited";
+  if (b >= (1ULL << 30) && b % (1ULL << 30) == 0) return std::to_string(b >> 30) + " GiB";
+  if (b >= (1ULL << 20)) return std::to_string(b >> 20) + " MiB";
+  return std::to_string(b >> 10) + " KiB";
+}
 
 MemlockLimit memlock_limit() noexcept {
   MemlockLimit out;
@@ -58,8 +59,8 @@ LockOutcome lock_memory_or_report() {
   if (!out.locked) {
     const MemlockLimit lim = memlock_limit();
     report_once("mlockall",
-                "cannot lock memory (" + out.status.message() + "); RLIMIT_MEMLOCK is " + human(lim.soft) + " (hard " +
-                    human(lim.hard) +
+                "cannot lock memory (" + out.status.message() + "); RLIMIT_MEMLOCK is " + format_bytes(lim.soft) +
+                    " (hard " + format_bytes(lim.hard) +
                     "). Pages may be swapped or faulted on the run path. Raise it with "
                     "'ulimit -l unlimited' or '@realtime - memlock unlimited' in limits.conf, or grant CAP_IPC_LOCK.");
   }

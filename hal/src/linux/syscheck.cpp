@@ -100,13 +100,6 @@ void read_cgroup_rt(const fs::path& root, SystemFacts& f) {
   }
 }
 
-std::string bytes_text(std::uint64_t b) {
-  if (b == kUnlimited) return "unlimited";
-  if (b >= (1ULL << 30) && b % (1ULL << 30) == 0) return std::to_string(b >> 30) + " GiB";
-  if (b >= (1ULL << 20)) return std::to_string(b >> 20) + " MiB";
-  return std::to_string(b >> 10) + " KiB";
-}
-
 bool contains(const std::string& s, std::string_view word) { return s.find(word) != std::string::npos; }
 
 }  // namespace
@@ -212,7 +205,7 @@ Check memlock_check(const SystemFacts& f) {
     c.advice = "cannot tell whether mlockall will succeed";
     return c;
   }
-  c.value = bytes_text(f.memlock_soft) + " (hard " + bytes_text(f.memlock_hard) + ")";
+  c.value = format_bytes(f.memlock_soft) + " (hard " + format_bytes(f.memlock_hard) + ")";
   if (f.cap_ipc_lock) {
     c.value += ", CAP_IPC_LOCK: no limit applies";
   } else if (f.memlock_soft != kUnlimited && f.memlock_soft < kMemlockWanted) {

@@ -29,6 +29,9 @@ constexpr Table make_table() noexcept {
   // A READY task can end without running: cancelled, its deadline already passed, a
   // required gate closed (F6), or skipped by its workflow.
   allow(S::Ready, {S::Running, S::Cancelled, S::Timeout, S::Failed, S::Skipped});
+  // Ready -> Pending: the ring refused the enqueue after the task was marked READY
+  // (rt/src/ring.hpp, kSlackPerProducer); no worker has seen it, it goes back unsubmitted.
+  allow(S::Ready, {S::Pending});
   allow(S::Running, {S::Completed, S::Failed, S::Timeout, S::Cancelled, S::Paused});
   allow(S::Failed, {S::RolledBack, S::Retrying, S::DeadLettered, S::Free});
   allow(S::Timeout, {S::RolledBack, S::Retrying, S::DeadLettered, S::Free});
