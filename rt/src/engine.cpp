@@ -5,11 +5,11 @@
 #include <string>
 #include <thread>
 
+#include "engine_impl.hpp"
 #include "hal/clock.hpp"
 #include "hal/futex.hpp"
 #include "hal/memory.hpp"
 #include "hal/report.hpp"
-#include "ring.hpp"
 #include "rt/state_machine.hpp"
 
 namespace rt {
@@ -19,65 +19,39 @@ using detail::pack;
 using detail::state_of;
 using detail::TaskSlot;
 
-namespace {
+namespace detail {
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__) || defined(__arm__)
-  asm volatile("yield" ::: "memory");
-#endif
+FreeList::FreeList(Arena& arena, std::size_t n) : next_(arena.make_array<std::atomic<std::uint32_t>>(n, "free list")) {
+  for (std::size_t i = n; i-- > 0;)
+    push(static_cast<std::uint32_t>(i));
 }
 
-// Lock-free stack of free slot indices. The head carries a tag that changes on every
-// push and pop, so a pop that read a stale `next` fails its CAS (no ABA).
-class FreeList {
- public:
-  FreeList(Arena& arena, std::size_t n) : next_(arena.make_array<std::atomic<std::uint32_t>>(n, "free list")) {
-    for (std::size_t i = n; i-- > 0;)
-      push(static_cast<std::uint32_t>(i));
-  }
-  // RT: lock-free; no allocation.
-  bool pop(std::uint32_t& idx) noexcept HAL_NONBLOCKING {
-    std::uint64_t head = head_.load(std::memory_order_acquire);
-    for (;;) {
-      const auto top = static_cast<std::uint32_t>(head);
-      if (top == 0) return false;
-      const std::uint32_t next = next_[top - 1].load(std::memory_order_relaxed);
-      const std::uint64_t want = ((head >> 32) + 1) << 32 | next;
-      if (head_.compare_exchange_weak(head, want, std::memory_order_acq_rel, std::memory_order_acquire)) {
-        idx = top - 1;
-        return true;
-      }
+bool FreeList::pop(std::uint32_t& idx) noexcept HAL_NONBLOCKING {
+  std::uint64_t head = head_.load(std::memory_order_acquire);
+  for (;;) {
+    const auto top = static_cast<std::uint32_t>(head);
+    if (top == 0) return false;
+    const std::uint32_t next = next_[top - 1].load(std::memory_order_relaxed);
+    const std::uint64_t want = ((head >> 32) + 1) << 32 | next;
+    if (head_.compare_exchange_weak(head, want, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      idx = top - 1;
+      return true;
     }
   }
-  // RT: lock-free; no allocation.
-  void push(std::uint32_t idx) noexcept HAL_NONBLOCKING {
-    std::uint64_t head = head_.load(std::memory_order_relaxed);
-    for (;;) {
-      next_[idx].store(static_cast<std::uint32_t>(head), std::memory_order_relaxed);
-      const std::uint64_t want = ((head >> 32) + 1) << 32 | (idx + 1);
-      if (head_.compare_exchange_weak(head, want, std::memory_order_release, std::memory_order_relaxed)) return;
-    }
+}
+
+void FreeList::push(std::uint32_t idx) noexcept HAL_NONBLOCKING {
+  std::uint64_t head = head_.load(std::memory_order_relaxed);
+  for (;;) {
+    next_[idx].store(static_cast<std::uint32_t>(head), std::memory_order_relaxed);
+    const std::uint64_t want = ((head >> 32) + 1) << 32 | (idx + 1);
+    if (head_.compare_exchange_weak(head, want, std::memory_order_release, std::memory_order_relaxed)) return;
   }
+}
 
- private:
-  alignas(hal::kCacheLine) std::atomic<std::uint64_t> head_{0};  // tag << 32 | (index + 1); 0 empty
-  std::atomic<std::uint32_t>* next_;
-};
+}  // namespace detail
 
-// One cache line per counter: producers bump `submitted` while workers bump the
-// outcomes, and sharing a line would bounce it between cores on every task.
-struct alignas(hal::kCacheLine) Counter {
-  std::atomic<std::uint64_t> v{0};
-};
-
-struct Counters {
-  Counter submitted, completed, failed, timed_out, cancelled, skipped;
-  Counter gate_violations, exceptions, running;
-  Counter no_free_slot, invalid, refused_transitions, ring_push_refusals;
-  std::array<Counter, kClassCount> queue_full{};
-};
+namespace {
 
 std::size_t pow2_at_least(std::size_t v) {
   std::size_t p = 1;
@@ -90,336 +64,20 @@ std::size_t pow2_at_least(std::size_t v) {
 // address space and prefault time.
 std::size_t estimate_arena(const EngineConfig& c) {
   const std::size_t workers = c.workers.size();
-  auto ring = [](std::size_t cap, std::size_t producers) {
+  auto ring = [](std::size_t cap, std::size_t producers, std::size_t item) {
     const std::size_t blocks = ((cap + 31) / 32) * (producers + 1) + 2 * producers;
-    return blocks * 512 + producers * (pow2_at_least(blocks) * 48 + 4096) + std::size_t{64} * 1024;
+    return blocks * (32 * item + 384) + producers * (pow2_at_least(blocks) * 48 + 4096) + std::size_t{64} * 1024;
   };
   std::size_t bytes = c.max_tasks * (sizeof(TaskSlot) + sizeof(std::uint32_t)) + std::size_t{64} * 1024;
   for (std::size_t cap : c.ring_capacity)
-    bytes += ring(cap, c.max_producers);
-  bytes += ring(c.max_tasks, workers);
+    bytes += ring(cap, c.max_producers + 1, sizeof(std::uint32_t));
+  bytes += ring(c.max_tasks, workers + 2, sizeof(std::uint32_t));      // retired
+  bytes += ring(c.max_tasks, c.max_producers, sizeof(std::uint32_t));  // scheduled
+  bytes += ring(c.event_capacity, workers + 2, sizeof(Event));
+  const std::size_t histograms = 2 * workers + 1 + 3 * c.max_periodic;
+  bytes += histograms * (Histogram::bytes() + 2 * hal::kCacheLine);
   return bytes + bytes / 4 + (1U << 20);
 }
-
-}  // namespace
-
-struct alignas(hal::kCacheLine) Worker {
-  int index = 0;
-  WorkerConfig cfg;
-  std::atomic<bool> active{false};
-  std::atomic<bool> stop{false};
-  std::atomic<bool> sleeping{false};
-  std::atomic<std::uint32_t> seq{0};  // futex word
-  std::atomic<WorkerState> state{WorkerState::Stopped};
-  std::atomic<std::uint64_t> tasks_done{0};
-  std::atomic<ns_t> busy_ns{0}, started_at{0}, stopped_at{0};
-  std::atomic<long> minor_faults{-1};
-  hal::ThreadApplied applied;
-  hal::Thread thread;
-};
-
-struct Engine::Impl {
-  Impl(Engine& e, const EngineConfig& c)
-      : engine(e),
-        arena(c.arena_bytes != 0 ? c.arena_bytes : estimate_arena(c), c.lock_memory),
-        slots(arena.make_array<TaskSlot>(c.max_tasks, "task slots")),
-        free_list(arena, c.max_tasks),
-        retired(arena, c.max_tasks, c.workers.size(), c.workers.size() + 1) {
-    for (std::size_t k = 0; k < kClassCount; ++k) {
-      rings[k] = std::make_unique<detail::Ring>(arena, c.ring_capacity[k], c.max_producers, c.workers.size());
-    }
-    for (std::size_t i = 0; i < c.workers.size(); ++i) {
-      auto w = std::make_unique<Worker>();
-      w->index = static_cast<int>(i);
-      w->cfg = c.workers[i];
-      for (std::size_t k = 0; k < kClassCount; ++k) {
-        if ((w->cfg.classes & (1U << k)) != 0) serving[k].push_back(w.get());
-      }
-      workers.push_back(std::move(w));
-    }
-  }
-
-  // ---- run path ----
-
-  enum class Tx : std::uint8_t { Ok, Stale, Refused, Moved };
-
-  // RT: lock-free; no allocation.
-  // `at` is the caller's clock reading: one vDSO read per step, not one per transition.
-  Tx transition(TaskSlot& s, std::uint32_t gen, State to, ns_t at) noexcept HAL_NONBLOCKING {
-    return transition_impl(s, gen, nullptr, to, at);
-  }
-
-  // As transition, but only from `from`: if another thread moved the task first, Moved
-  // (not a refusal: the table was never asked). RT: lock-free; no allocation.
-  Tx transition_from(TaskSlot& s, std::uint32_t gen, State from, State to, ns_t at) noexcept HAL_NONBLOCKING {
-    return transition_impl(s, gen, &from, to, at);
-  }
-
-  Tx transition_impl(TaskSlot& s, std::uint32_t gen, const State* from, State to, ns_t at) noexcept HAL_NONBLOCKING {
-    std::uint64_t w = s.word.load(std::memory_order_acquire);
-    for (;;) {
-      if (gen_of(w) != gen) return Tx::Stale;
-      if (from != nullptr && state_of(w) != *from) return Tx::Moved;
-      if (!transition_allowed(state_of(w), to)) {
-        counters.refused_transitions.v.fetch_add(1, std::memory_order_relaxed);
-        return Tx::Refused;
-      }
-      if (s.word.compare_exchange_weak(w, pack(gen, to), std::memory_order_acq_rel, std::memory_order_acquire)) {
-        const std::uint32_t n = s.history_count.fetch_add(1, std::memory_order_relaxed);
-        const auto t = static_cast<std::uint64_t>(at - epoch);
-        s.history[n % kHistoryDepth].store(t << 8 | static_cast<std::uint8_t>(to), std::memory_order_relaxed);
-        return Tx::Ok;
-      }
-    }
-  }
-
-  // RT: lock-free; no allocation. Ends a task with `to`, counting the outcome once.
-  void finish(TaskSlot& s, std::uint32_t gen, State to, Reason why, ns_t at) noexcept HAL_NONBLOCKING {
-    if (transition(s, gen, to, at) != Tx::Ok) return;
-    s.reason.store(why, std::memory_order_relaxed);
-    s.finished.store(at, std::memory_order_relaxed);
-    switch (to) {
-      case State::Completed:
-        counters.completed.v.fetch_add(1, std::memory_order_relaxed);
-        break;
-      case State::Failed:
-        counters.failed.v.fetch_add(1, std::memory_order_relaxed);
-        break;
-      case State::Timeout:
-        counters.timed_out.v.fetch_add(1, std::memory_order_relaxed);
-        break;
-      case State::Cancelled:
-        counters.cancelled.v.fetch_add(1, std::memory_order_relaxed);
-        break;
-      case State::Skipped:
-        counters.skipped.v.fetch_add(1, std::memory_order_relaxed);
-        break;
-      default:
-        break;
-    }
-  }
-
-  // RT: lock-free; no allocation. The slot goes back to the free list with a new
-  // generation. Its callable has already been destroyed by whoever held it.
-  void release(std::uint32_t idx) noexcept HAL_NONBLOCKING {
-    TaskSlot& s = slots[idx];
-    const std::uint64_t w = s.word.load(std::memory_order_acquire);
-    if (!transition_allowed(state_of(w), State::Free))
-      counters.refused_transitions.v.fetch_add(1, std::memory_order_relaxed);
-    std::uint32_t next = gen_of(w) + 1;
-    if (next == 0) next = 1;  // generation 0 never names a task
-    s.word.store(pack(next, State::Free), std::memory_order_release);
-    free_list.push(idx);
-  }
-
-  // RT: lock-free; no allocation. Keeps the task queryable among the most recent
-  // `retain_completed`, releasing the oldest beyond that.
-  void retire(Worker& w, std::uint32_t idx) noexcept HAL_NONBLOCKING {
-    const auto me = static_cast<std::size_t>(w.index);
-    if (!retired.try_push(me, idx)) {
-      release(idx);  // cannot happen (the ring holds every slot); never leak the slot
-      return;
-    }
-    std::uint32_t old = 0;
-    while (retired.depth() > static_cast<std::int64_t>(engine.cfg_.retain_completed) && retired.try_pop(me, old))
-      release(old);
-  }
-
-  // RT: lock-free; no allocation, no syscall.
-  bool pop_any(const Worker& w, std::uint32_t& idx) noexcept HAL_NONBLOCKING {
-    const auto me = static_cast<std::size_t>(w.index);
-    for (std::size_t k = 0; k < kClassCount; ++k) {
-      if ((w.cfg.classes & (1U << k)) != 0 && rings[k]->try_pop(me, idx)) return true;
-    }
-    return false;
-  }
-
-  bool has_work(const Worker& w) const noexcept HAL_NONBLOCKING {
-    for (std::size_t k = 0; k < kClassCount; ++k) {
-      if ((w.cfg.classes & (1U << k)) != 0 && rings[k]->depth() > 0) return true;
-    }
-    return false;
-  }
-
-  // One dequeued task, in three parts: the engine's checks and bookkeeping before and
-  // after are HAL_NONBLOCKING (RealtimeSanitizer checks them in the rtsan preset); the
-  // task's own code, its hooks and its destructor run between them, unchecked (mark your
-  // task function HAL_NONBLOCKING to have it checked too).
-  void execute(Worker& w, std::uint32_t idx) noexcept {
-    TaskSlot& s = slots[idx];
-    const Begin b = begin_task(w, idx);
-    if (b.run) {
-      TaskContext ctx(s, TaskId{idx, b.gen});
-      bool threw = false;
-      if (s.pre != nullptr) s.pre(ctx);
-      try {
-        s.fn(ctx);
-      } catch (...) {  // F12: an exception is a violation of this task, never of the engine
-        threw = true;
-      }
-      if (s.post != nullptr) s.post(ctx);
-      s.fn.reset();
-      end_task(w, idx, b, threw);
-    } else {
-      s.fn.reset();  // it will never run; its captures are destroyed here, off the checked path
-      retire(w, idx);
-    }
-  }
-
-  struct Begin {
-    bool run = false;
-    std::uint32_t gen = 0;
-    ns_t start = 0;
-    ns_t deadline = 0;
-  };
-
-  // RT: lock-free; no allocation, no syscall.
-  Begin begin_task(Worker& w, std::uint32_t idx) noexcept HAL_NONBLOCKING {
-    TaskSlot& s = slots[idx];
-    Begin b;
-    const std::uint64_t word = s.word.load(std::memory_order_acquire);
-    b.gen = gen_of(word);
-    if (state_of(word) != State::Ready) return b;  // cancelled while queued: already counted
-    b.start = hal::now_ns();
-    b.deadline = s.deadline.load(std::memory_order_relaxed);
-    if (b.deadline != 0 && b.start > b.deadline) {
-      finish(s, b.gen, State::Timeout, Reason::DeadlineMissed, b.start);
-    } else if ((s.gates.load(std::memory_order_relaxed) & ~engine.open_gates()) != 0) {
-      counters.gate_violations.v.fetch_add(1, std::memory_order_relaxed);
-      finish(s, b.gen, State::Failed, Reason::GateViolation, b.start);
-    } else if (transition(s, b.gen, State::Running, b.start) == Tx::Ok) {
-      b.run = true;
-      counters.running.v.fetch_add(1, std::memory_order_relaxed);
-      w.state.store(WorkerState::Busy, std::memory_order_relaxed);
-      s.started.store(b.start, std::memory_order_relaxed);
-      s.worker.store(static_cast<std::int16_t>(w.index), std::memory_order_relaxed);
-    }
-    return b;
-  }
-
-  // RT: lock-free; no allocation, no syscall.
-  void end_task(Worker& w, std::uint32_t idx, const Begin& b, bool threw) noexcept HAL_NONBLOCKING {
-    TaskSlot& s = slots[idx];
-    const ns_t end = hal::now_ns();
-    w.busy_ns.fetch_add(end - b.start, std::memory_order_relaxed);
-    w.tasks_done.fetch_add(1, std::memory_order_relaxed);
-    if (threw) {
-      counters.exceptions.v.fetch_add(1, std::memory_order_relaxed);
-      finish(s, b.gen, State::Failed, Reason::Exception, end);
-    } else if (s.stop.load(std::memory_order_relaxed)) {
-      finish(s, b.gen, State::Cancelled, Reason::CancelledRunning, end);
-    } else if (b.deadline != 0 && end > b.deadline) {
-      finish(s, b.gen, State::Timeout, Reason::DeadlineMissed, end);
-    } else {
-      finish(s, b.gen, State::Completed, Reason::None, end);
-    }
-    counters.running.v.fetch_sub(1, std::memory_order_relaxed);
-    w.state.store(WorkerState::Idle, std::memory_order_relaxed);
-    retire(w, idx);
-  }
-
-  // The worker thread's loop: highest class first, spin briefly when idle, then sleep on
-  // the futex until a submitter wakes it. RT: no allocation; syscalls only on the way to
-  // sleep (getrusage for the fault sample, then futex wait), never between tasks.
-  void worker_loop(Worker& w) noexcept {
-    w.started_at.store(hal::now_ns(), std::memory_order_relaxed);
-    w.state.store(WorkerState::Idle, std::memory_order_relaxed);
-    const ns_t spin = engine.cfg_.idle_spin;
-    std::uint32_t idx = 0;
-    for (;;) {
-      if (pop_any(w, idx)) {
-        execute(w, idx);
-        continue;
-      }
-      if (w.stop.load(std::memory_order_acquire)) break;
-      bool got = false;
-      // The clock is read once per 32 polls: a poll is a few loads, a clock read is not.
-      for (const ns_t until = hal::now_ns() + spin; !got && hal::now_ns() < until;) {
-        for (int i = 0; i < 32; ++i) {
-          if ((got = pop_any(w, idx))) break;
-          cpu_relax();
-        }
-      }
-      if (got) {
-        execute(w, idx);
-        continue;
-      }
-      const std::uint32_t s = w.seq.load(std::memory_order_acquire);
-      // Dekker handshake with wake_one, all seq_cst: either the submitter sees `sleeping`
-      // or this worker sees the ring's new depth. (No fences: TSan cannot model them.)
-      w.sleeping.store(true, std::memory_order_seq_cst);
-      if (has_work(w) || w.stop.load(std::memory_order_acquire)) {
-        w.sleeping.store(false, std::memory_order_relaxed);
-        continue;
-      }
-      w.minor_faults.store(hal::minor_faults_this_thread(), std::memory_order_relaxed);
-      (void)hal::futex_wait(w.seq, s);
-      w.sleeping.store(false, std::memory_order_relaxed);
-    }
-    w.minor_faults.store(hal::minor_faults_this_thread(), std::memory_order_relaxed);
-    w.stopped_at.store(hal::now_ns(), std::memory_order_relaxed);
-    w.state.store(WorkerState::Stopped, std::memory_order_relaxed);
-  }
-
-  // RT: lock-free; one futex wake only when a worker serving `k` sleeps.
-  void wake_one(std::size_t k) noexcept {
-    for (Worker* w : serving[k]) {
-      if (w->active.load(std::memory_order_relaxed) && w->sleeping.load(std::memory_order_seq_cst) &&
-          w->sleeping.exchange(false, std::memory_order_acq_rel)) {
-        w->seq.fetch_add(1, std::memory_order_release);
-        (void)hal::futex_wake(w->seq, 1);
-        return;
-      }
-    }
-  }
-
-  // ---- setup ----
-
-  void start_worker(Worker& w) {
-    w.stop.store(false, std::memory_order_relaxed);
-    w.active.store(true, std::memory_order_release);
-    hal::ThreadSpec spec;
-    spec.name = "rt-worker-" + std::to_string(w.index);
-    spec.cpu = w.cfg.cpu;
-    spec.priority = w.cfg.priority;
-    w.thread = hal::Thread(spec, [this, &w] { worker_loop(w); });
-    w.applied = w.thread.applied();
-  }
-
-  void stop_worker(Worker& w) {
-    w.stop.store(true, std::memory_order_release);
-    w.seq.fetch_add(1, std::memory_order_release);
-    (void)hal::futex_wake(w.seq, 1);
-    w.thread.join();
-    w.active.store(false, std::memory_order_release);
-  }
-
-  bool quiet() const noexcept {
-    for (const auto& r : rings) {
-      if (r->depth() != 0) return false;
-    }
-    return counters.running.v.load(std::memory_order_acquire) == 0;
-  }
-
-  Engine& engine;
-  Arena arena;
-  TaskSlot* slots;
-  FreeList free_list;
-  detail::Ring retired;
-  std::array<std::unique_ptr<detail::Ring>, kClassCount> rings;
-  std::vector<std::unique_ptr<Worker>> workers;
-  std::array<std::vector<Worker*>, kClassCount> serving;
-  Counters counters;
-  alignas(hal::kCacheLine) std::atomic<std::int64_t> submitting{0};
-  std::size_t active = 0;
-  std::size_t producers_handed = 0;
-  ns_t epoch = hal::now_ns();
-  ns_t started_at = 0;
-};
-
-// ---------------------------------------------------------------------------
-
-namespace {
 
 void validate(const EngineConfig& c) {
   auto bad = [](const std::string& what) { throw std::invalid_argument("EngineConfig: " + what); };
@@ -431,7 +89,8 @@ void validate(const EngineConfig& c) {
   for (std::size_t i = 0; i < c.workers.size(); ++i) {
     const WorkerConfig& w = c.workers[i];
     if (w.priority < 0 || w.priority > 99) bad("workers[" + std::to_string(i) + "].priority must be 0..99");
-    if ((w.classes & kAllClasses) == 0) bad("workers[" + std::to_string(i) + "].classes serves no class");
+    if ((w.classes & ~kAllClasses) != 0)
+      bad("workers[" + std::to_string(i) + "].classes has bits beyond the 5 classes");
   }
   for (std::size_t k = 0; k < kClassCount; ++k) {
     if (c.ring_capacity[k] == 0 || c.ring_capacity[k] > (1U << 20))
@@ -442,6 +101,10 @@ void validate(const EngineConfig& c) {
   if (c.gates.size() > 64) bad("gates: at most 64");
   if (c.task_types.empty() || c.task_types.size() > 65535) bad("task_types: 1..65535 names");
   if (c.idle_spin < 0) bad("idle_spin must not be negative");
+  if (c.event_capacity == 0 || c.event_capacity > (1U << 20)) bad("event_capacity must be 1..1048576");
+  if (c.max_periodic > 4096) bad("max_periodic must be 0..4096");
+  if (c.monitor.priority < -1 || c.monitor.priority > 99) bad("monitor.priority must be -1 (auto) or 0..99");
+  if (c.monitor.stall_after <= 0) bad("monitor.stall_after must be positive");
 }
 
 ClassMask covered(const EngineConfig& c, std::size_t n) {
@@ -452,6 +115,198 @@ ClassMask covered(const EngineConfig& c, std::size_t n) {
 }
 
 }  // namespace
+
+Engine::Impl::Impl(Engine& e, const EngineConfig& c)
+    : engine(e),
+      arena(c.arena_bytes != 0 ? c.arena_bytes : estimate_arena(c), c.lock_memory),
+      slots(arena.make_array<TaskSlot>(c.max_tasks, "task slots")),
+      free_list(arena, c.max_tasks),
+      retired(arena, c.max_tasks, c.workers.size() + 2, c.workers.size() + 2),
+      scheduled_in(arena, c.max_tasks, c.max_producers, 1),
+      events(arena, c.event_capacity, c.workers.size() + 2, 1),
+      rollbacks_by_type(c.task_types.size()),
+      timer(hal::make_timer(c.monitor.backend)),
+      detection(arena) {
+  for (std::size_t k = 0; k < kClassCount; ++k) {
+    rings[k] = std::make_unique<detail::Ring>(arena, c.ring_capacity[k], c.max_producers + 1, c.workers.size());
+  }
+  for (std::size_t i = 0; i < c.workers.size(); ++i) {
+    auto w = std::make_unique<detail::Worker>(arena);
+    w->index = static_cast<int>(i);
+    w->cfg = c.workers[i];
+    w->periodic = std::make_unique<detail::PeriodicTask*[]>(std::max<std::size_t>(c.max_periodic, 1));
+    for (std::size_t k = 0; k < kClassCount; ++k) {
+      if ((w->cfg.classes & (1U << k)) != 0) serving[k].push_back(w.get());
+    }
+    workers.push_back(std::move(w));
+  }
+  periodic.reserve(c.max_periodic);
+  heap.reserve(c.max_tasks);
+}
+
+// ---- run path ----
+
+Engine::Impl::Tx Engine::Impl::transition(TaskSlot& s, std::uint32_t gen, State to, ns_t at) noexcept HAL_NONBLOCKING {
+  return transition_impl(s, gen, nullptr, to, at);
+}
+
+Engine::Impl::Tx Engine::Impl::transition_from(TaskSlot& s, std::uint32_t gen, State from, State to,
+                                               ns_t at) noexcept HAL_NONBLOCKING {
+  return transition_impl(s, gen, &from, to, at);
+}
+
+Engine::Impl::Tx Engine::Impl::transition_impl(TaskSlot& s, std::uint32_t gen, const State* from, State to,
+                                               ns_t at) noexcept HAL_NONBLOCKING {
+  std::uint64_t w = s.word.load(std::memory_order_acquire);
+  for (;;) {
+    if (gen_of(w) != gen) return Tx::Stale;
+    if (from != nullptr && state_of(w) != *from) return Tx::Moved;
+    if (!transition_allowed(state_of(w), to)) {
+      counters.refused_transitions.add();
+      return Tx::Refused;
+    }
+    if (s.word.compare_exchange_weak(w, pack(gen, to), std::memory_order_acq_rel, std::memory_order_acquire)) {
+      const std::uint32_t n = s.history_count.fetch_add(1, std::memory_order_relaxed);
+      const auto t = static_cast<std::uint64_t>(at - epoch);
+      s.history[n % kHistoryDepth].store(t << 8 | static_cast<std::uint8_t>(to), std::memory_order_relaxed);
+      return Tx::Ok;
+    }
+  }
+}
+
+bool Engine::Impl::finish(TaskSlot& s, std::uint32_t gen, State to, Reason why, ns_t at) noexcept HAL_NONBLOCKING {
+  if (transition(s, gen, to, at) != Tx::Ok) return false;
+  s.reason.store(why, std::memory_order_relaxed);
+  s.finished.store(at, std::memory_order_relaxed);
+  switch (to) {
+    case State::Completed:
+      counters.completed.add();
+      break;
+    case State::Failed:
+      counters.failed.add();
+      break;
+    case State::Timeout:
+      counters.timed_out.add();
+      counters.deadline_misses.add();
+      break;
+    case State::Cancelled:
+      counters.cancelled.add();
+      break;
+    case State::Skipped:
+      counters.skipped.add();
+      break;
+    default:
+      break;
+  }
+  return true;
+}
+
+void Engine::Impl::roll_back(TaskSlot& s, std::uint32_t gen, Reason why, std::size_t token,
+                             ns_t at) noexcept HAL_NONBLOCKING {
+  if (!s.state.bound()) return;
+  s.state.roll_back(why);
+  if (transition(s, gen, State::RolledBack, at) != Tx::Ok) return;
+  counters.rolled_back.add();
+  const TypeId type = s.type.load(std::memory_order_relaxed);
+  rollbacks_by_type[type].add();
+  publish_event(token, Event{.kind = EventKind::RolledBack,
+                             .subject = Subject::Task,
+                             .reason = why,
+                             .type = type,
+                             .worker = s.worker.load(std::memory_order_relaxed),
+                             .id = TaskId{static_cast<std::uint32_t>(&s - slots), gen}.value(),
+                             .at = at});
+}
+
+bool Engine::Impl::mark_timeout(TaskSlot& s, std::uint32_t gen, ns_t at) noexcept HAL_NONBLOCKING {
+  if (transition_from(s, gen, State::Running, State::Timeout, at) != Tx::Ok) return false;
+  counters.timed_out.add();
+  counters.deadline_misses.add();
+  s.reason.store(Reason::DeadlineMissed, std::memory_order_relaxed);
+  s.finished.store(at, std::memory_order_relaxed);
+  return true;
+}
+
+void Engine::Impl::release(std::uint32_t idx) noexcept HAL_NONBLOCKING {
+  TaskSlot& s = slots[idx];
+  const std::uint64_t w = s.word.load(std::memory_order_acquire);
+  if (!transition_allowed(state_of(w), State::Free)) counters.refused_transitions.add();
+  std::uint32_t next = gen_of(w) + 1;
+  if (next == 0) next = 1;  // generation 0 never names a task
+  s.word.store(pack(next, State::Free), std::memory_order_release);
+  free_list.push(idx);
+}
+
+void Engine::Impl::retire(std::size_t token, std::uint32_t idx) noexcept HAL_NONBLOCKING {
+  if (!retired.try_push(token, idx)) {
+    release(idx);  // cannot happen (the ring holds every slot); never leak the slot
+    return;
+  }
+  std::uint32_t old = 0;
+  while (retired.depth() > static_cast<std::int64_t>(engine.cfg_.retain_completed) && retired.try_pop(token, old))
+    release(old);
+}
+
+void Engine::Impl::publish_event(std::size_t token, const Event& ev) noexcept HAL_NONBLOCKING {
+  if (events.try_push(token, ev)) {
+    counters.events_published.add();
+  } else {
+    counters.events_dropped.add();
+  }
+}
+
+void Engine::Impl::wake_worker(detail::Worker& w) noexcept {
+  if (w.sleeping.load(std::memory_order_seq_cst) && w.sleeping.exchange(false, std::memory_order_acq_rel)) {
+    w.seq.fetch_add(1, std::memory_order_release);
+    (void)hal::futex_wake(w.seq, 1);
+  }
+}
+
+void Engine::Impl::wake_one(std::size_t k) noexcept {
+  for (detail::Worker* w : serving[k]) {
+    // A stalled worker is stuck in a task: it is not fed (F8).
+    if (w->active.load(std::memory_order_relaxed) && !w->watch.stalled.load(std::memory_order_relaxed) &&
+        w->sleeping.load(std::memory_order_seq_cst) && w->sleeping.exchange(false, std::memory_order_acq_rel)) {
+      w->seq.fetch_add(1, std::memory_order_release);
+      (void)hal::futex_wake(w->seq, 1);
+      return;
+    }
+  }
+}
+
+void Engine::Impl::poke_monitor(ns_t t) noexcept {
+  // seq_cst against the monitor's store of armed_for and its re-scan (monitor.cpp): either
+  // it sees what the caller stored before calling, or the caller sees the new arming.
+  if (t < armed_for.load(std::memory_order_seq_cst)) (void)timer.timer->notify();
+}
+
+// ---- setup ----
+
+void Engine::Impl::start_worker(detail::Worker& w) {
+  w.stop.store(false, std::memory_order_relaxed);
+  w.active.store(true, std::memory_order_release);
+  hal::ThreadSpec spec;
+  spec.name = "rt-worker-" + std::to_string(w.index);
+  spec.cpu = w.cfg.cpu;
+  spec.priority = w.cfg.priority;
+  w.thread = hal::Thread(spec, [this, &w] { worker_loop(w); });
+  w.applied = w.thread.applied();
+}
+
+void Engine::Impl::stop_worker(detail::Worker& w) {
+  w.stop.store(true, std::memory_order_release);
+  w.seq.fetch_add(1, std::memory_order_release);
+  (void)hal::futex_wake(w.seq, 1);
+  w.thread.join();
+  w.active.store(false, std::memory_order_release);
+}
+
+bool Engine::Impl::quiet() const noexcept {
+  for (const auto& r : rings) {
+    if (r->depth() != 0) return false;
+  }
+  return counters.running.get() == 0;
+}
 
 Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)) {
   validate(cfg_);
@@ -467,12 +322,14 @@ Engine::~Engine() {
 }
 
 void Engine::start() {
-  if (impl_->active > 0) throw std::logic_error("Engine::start: already running");
+  Impl& m = *impl_;
+  if (m.active > 0) throw std::logic_error("Engine::start: already running");
   if (cfg_.lock_memory) (void)hal::lock_memory_or_report();
-  impl_->started_at = hal::now_ns();
+  m.started_at = hal::now_ns();
+  m.start_monitor();
   for (std::size_t i = 0; i < cfg_.initial_workers; ++i)
-    impl_->start_worker(*impl_->workers[i]);
-  impl_->active = cfg_.initial_workers;
+    m.start_worker(*m.workers[i]);
+  m.active = cfg_.initial_workers;
   accepting_.store(true, std::memory_order_seq_cst);
 }
 
@@ -481,29 +338,46 @@ StopReport Engine::stop(StopMode mode) {
   accepting_.store(false, std::memory_order_seq_cst);
   while (m.submitting.load(std::memory_order_seq_cst) != 0)
     std::this_thread::yield();
+  for (auto& p : m.periodic)
+    (void)command_periodic(p->index, PeriodicState::Stopped);
+  // Tasks waiting for their start time are cancelled in both modes: running them early
+  // would break their start time, and a drain must not wait for a start an hour away.
+  // In Cancel mode, queued tasks too, before running ones are told to stop, so a stopped
+  // task does not free its worker for the next queued one before that one is cancelled.
+  for (std::size_t i = 0; i < cfg_.max_tasks; ++i) {
+    TaskSlot& s = m.slots[i];
+    const std::uint64_t w = s.word.load(std::memory_order_acquire);
+    const State st = state_of(w);
+    const bool cancel = st == State::Scheduled ||
+                        (mode == StopMode::Cancel && st != State::Running && st != State::Free && !is_terminal(st));
+    if (cancel && m.finish(s, gen_of(w), State::Cancelled, Reason::EngineStopped, hal::now_ns()) &&
+        st == State::Scheduled)
+      m.counters.scheduled.v.fetch_sub(1, std::memory_order_relaxed);
+  }
   if (mode == StopMode::Cancel) {
-    // Queued tasks first, so a running task told to stop does not free its worker for
-    // the next queued one before that one is cancelled.
-    for (std::size_t i = 0; i < cfg_.max_tasks; ++i) {
-      TaskSlot& s = m.slots[i];
-      const std::uint64_t w = s.word.load(std::memory_order_acquire);
-      const State st = state_of(w);
-      if (st != State::Running && st != State::Free && !is_terminal(st)) {
-        m.finish(s, gen_of(w), State::Cancelled, Reason::EngineStopped, hal::now_ns());
-      }
-    }
     for (std::size_t i = 0; i < cfg_.max_tasks; ++i) {
       TaskSlot& s = m.slots[i];
       if (state_of(s.word.load(std::memory_order_acquire)) == State::Running)
         s.stop.store(true, std::memory_order_relaxed);
     }
   }
-  // Workers keep draining the rings (running or discarding what was cancelled).
+  // Workers keep draining the rings (running or discarding what was cancelled); the
+  // monitor keeps watching their deadlines meanwhile.
   while (m.active > 0 && !m.quiet())
     (void)hal::sleep_until(hal::now_ns() + 100 * hal::kNsPerUs);
   for (std::size_t i = m.active; i-- > 0;)
     m.stop_worker(*m.workers[i]);
   m.active = 0;
+  for (auto& p : m.periodic) {  // the workers are gone: their bookkeeping is ours now
+    p->applied = PeriodicState::Stopped;
+    p->next = kNever;
+    p->state.store(PeriodicState::Stopped, std::memory_order_release);
+    p->next_release.store(0, std::memory_order_relaxed);
+  }
+  for (auto& w : m.workers)
+    w->watch.hint.store(0, std::memory_order_relaxed);
+  m.stop_monitor();
+  m.drain_scheduled_after_stop();
   StopReport r;
   r.stats = stats();
   std::int64_t depth = 0;
@@ -527,6 +401,10 @@ void Engine::scale_workers(std::size_t n) {
     throw std::invalid_argument("scale_workers: n must be 1.." + std::to_string(cfg_.workers.size()));
   if (covered(cfg_, n) != kAllClasses)
     throw std::invalid_argument("scale_workers: " + std::to_string(n) + " workers leave a priority class unserved");
+  for (std::size_t i = n; i < cfg_.workers.size(); ++i) {
+    if (m.workers[i]->periodic_count.load(std::memory_order_acquire) != 0)
+      throw std::invalid_argument("scale_workers: worker " + std::to_string(i) + " hosts periodic tasks");
+  }
   if (m.active == 0) {  // not running: only what start() will start
     cfg_.initial_workers = n;
     return;
@@ -551,16 +429,21 @@ detail::TaskSlot* Engine::acquire(const SubmitOptions& opts, SubmitStatus& statu
     return nullptr;
   }
   const bool gates_ok = cfg_.gates.size() >= 64 || (opts.gates >> cfg_.gates.size()) == 0;
+  const bool state_ok = !opts.state.bound() || (opts.state.saved != nullptr && opts.state.size > 0) ||
+                        (opts.state.snapshot != nullptr && opts.state.restore != nullptr);
+  const ns_t start = opts.start_at;  // a deadline before the start can never be met
+  const bool times_ok = opts.deadline_in >= 0 && opts.deadline_at >= 0 && opts.start_in >= 0 && opts.start_at >= 0 &&
+                        (start == 0 || opts.deadline_at == 0 || opts.deadline_at > start);
   if (static_cast<std::size_t>(opts.priority) >= kClassCount || opts.type >= cfg_.task_types.size() || !gates_ok ||
-      opts.deadline_in < 0 || opts.deadline_at < 0) {
-    m.counters.invalid.v.fetch_add(1, std::memory_order_relaxed);
+      !state_ok || !times_ok) {
+    m.counters.invalid.add();
     m.submitting.fetch_sub(1, std::memory_order_release);
     status = SubmitStatus::Invalid;
     return nullptr;
   }
   std::uint32_t idx = 0;
   if (!m.free_list.pop(idx)) {
-    m.counters.no_free_slot.v.fetch_add(1, std::memory_order_relaxed);
+    m.counters.no_free_slot.add();
     m.submitting.fetch_sub(1, std::memory_order_release);
     status = SubmitStatus::NoFreeSlot;
     return nullptr;
@@ -585,25 +468,49 @@ SubmitStatus Engine::publish(std::size_t producer, detail::TaskSlot& s, TaskId i
   Impl& m = *impl_;
   const ns_t now = hal::now_ns();
   const auto k = static_cast<std::size_t>(o.priority);
-  s.stop.store(false, std::memory_order_relaxed);
+  const ns_t start = o.start_at != 0 ? o.start_at : (o.start_in != 0 ? now + o.start_in : 0);
+  const ns_t ready = start > now ? start : now;
+  s.stop.store(0, std::memory_order_relaxed);
   s.reason.store(Reason::None, std::memory_order_relaxed);
   s.priority.store(o.priority, std::memory_order_relaxed);
   s.type.store(o.type, std::memory_order_relaxed);
   s.workflow.store(o.workflow, std::memory_order_relaxed);
   s.worker.store(-1, std::memory_order_relaxed);
   s.gates.store(o.gates, std::memory_order_relaxed);
-  s.deadline.store(o.deadline_at != 0 ? o.deadline_at : (o.deadline_in != 0 ? now + o.deadline_in : 0),
+  s.deadline.store(o.deadline_at != 0 ? o.deadline_at : (o.deadline_in != 0 ? ready + o.deadline_in : 0),
                    std::memory_order_relaxed);
+  s.start_at.store(start, std::memory_order_relaxed);
   s.created.store(now, std::memory_order_relaxed);
   s.started.store(0, std::memory_order_relaxed);
   s.finished.store(0, std::memory_order_relaxed);
   s.pre = o.pre;
   s.post = o.post;
+  s.state = o.state;
   s.context = o.context;
+  if (start > now) {
+    // F2/F3: delayed start. The monitor keeps it (SCHEDULED) and releases it to its ring
+    // at `start`; the ring holds a slot index per task, so it cannot be full.
+    (void)m.transition(s, id.generation, State::Scheduled, now);
+    m.counters.scheduled.add();
+    if (!m.scheduled_in.try_push(producer, id.index)) {
+      m.counters.scheduled.v.fetch_sub(1, std::memory_order_relaxed);
+      if (m.transition_from(s, id.generation, State::Scheduled, State::Pending, now) == Impl::Tx::Ok) {
+        m.counters.queue_full[k].add();
+        return SubmitStatus::QueueFull;
+      }
+      m.counters.submitted.add();  // cancelled in that instant (see below)
+      m.submitting.fetch_sub(1, std::memory_order_release);
+      return SubmitStatus::Ok;
+    }
+    m.counters.submitted.add();
+    m.submitting.fetch_sub(1, std::memory_order_release);
+    m.poke_monitor(start);
+    return SubmitStatus::Ok;
+  }
   // The place in the ring is taken before the task becomes READY: once it is READY,
   // cancel() may act on it, so it must be certain to be submitted.
   if (!m.rings[k]->try_reserve()) {
-    m.counters.queue_full[k].v.fetch_add(1, std::memory_order_relaxed);
+    m.counters.queue_full[k].add();
     return SubmitStatus::QueueFull;  // the producer destroys the callable, then abandon()
   }
   (void)m.transition(s, id.generation, State::Ready, now);  // release: the fields above travel with it
@@ -611,18 +518,18 @@ SubmitStatus Engine::publish(std::size_t producer, detail::TaskSlot& s, TaskId i
     // moodycamel refused although the depth allowed it (ring.hpp, kSlackPerProducer).
     // Take the task back to PENDING -- unless cancel() got to it first -- and refuse it
     // as a full ring, so the submitter sees QueueFull and nothing is lost.
-    m.counters.ring_push_refusals.v.fetch_add(1, std::memory_order_relaxed);
+    m.counters.ring_push_refusals.add();
     if (m.transition_from(s, id.generation, State::Ready, State::Pending, now) == Impl::Tx::Ok) {
-      m.counters.queue_full[k].v.fetch_add(1, std::memory_order_relaxed);
+      m.counters.queue_full[k].add();
       return SubmitStatus::QueueFull;  // the producer destroys the callable, then abandon()
     }
     // Cancelled in that instant: it counts as submitted and cancelled; its slot stays
     // CANCELLED (queryable) until the engine is destroyed.
-    m.counters.submitted.v.fetch_add(1, std::memory_order_relaxed);
+    m.counters.submitted.add();
     m.submitting.fetch_sub(1, std::memory_order_release);
     return SubmitStatus::Ok;
   }
-  m.counters.submitted.v.fetch_add(1, std::memory_order_relaxed);
+  m.counters.submitted.add();
   m.submitting.fetch_sub(1, std::memory_order_release);
   return SubmitStatus::Ok;
 }
@@ -637,16 +544,21 @@ CancelResult Engine::cancel(TaskId id) noexcept HAL_NONBLOCKING {
     const State st = state_of(w);
     if (is_terminal(st)) return CancelResult::AlreadyDone;
     if (st == State::Running) {
-      s.stop.store(true, std::memory_order_relaxed);
-      // It may have finished meanwhile; then the flag is harmless (reset on reuse).
+      s.stop.store(id.generation, std::memory_order_relaxed);
+      // It may have finished meanwhile: the request names this generation, so a task
+      // that reuses the slot never sees it.
       return CancelResult::StopRequested;
     }
     // Being published right now: its submitter has not been told the id yet.
     if (st == State::Pending) return CancelResult::NotFound;
-    if (m.transition(s, id.generation, State::Cancelled, hal::now_ns()) == Impl::Tx::Ok) {
-      m.counters.cancelled.v.fetch_add(1, std::memory_order_relaxed);
+    const ns_t now = hal::now_ns();
+    const Impl::Tx r = m.transition_from(s, id.generation, st, State::Cancelled, now);
+    if (r == Impl::Tx::Refused) return CancelResult::NotFound;  // a state the table keeps (counted)
+    if (r == Impl::Tx::Ok) {
+      m.counters.cancelled.add();
+      if (st == State::Scheduled) m.counters.scheduled.v.fetch_sub(1, std::memory_order_relaxed);
       s.reason.store(Reason::CancelledQueued, std::memory_order_relaxed);
-      s.finished.store(hal::now_ns(), std::memory_order_relaxed);
+      s.finished.store(now, std::memory_order_relaxed);
       return CancelResult::Removed;
     }
   }
@@ -690,6 +602,7 @@ bool Engine::status(TaskId id, TaskInfo& out) const noexcept HAL_NONBLOCKING {
   out.type = s.type.load(std::memory_order_relaxed);
   out.workflow = s.workflow.load(std::memory_order_relaxed);
   out.deadline = s.deadline.load(std::memory_order_relaxed);
+  out.start_at = s.start_at.load(std::memory_order_relaxed);
   out.created = s.created.load(std::memory_order_relaxed);
   out.started = s.started.load(std::memory_order_relaxed);
   out.finished = s.finished.load(std::memory_order_relaxed);
@@ -723,25 +636,34 @@ std::vector<TaskInfo> Engine::list(const ListQuery& q) const {
 
 Stats Engine::stats() const {
   const Impl& m = *impl_;
-  const Counters& c = m.counters;
+  const detail::Counters& c = m.counters;
   Stats s;
-  auto ld = [](const Counter& a) { return a.v.load(std::memory_order_acquire); };
-  s.submitted = ld(c.submitted);
-  s.completed = ld(c.completed);
-  s.failed = ld(c.failed);
-  s.timed_out = ld(c.timed_out);
-  s.cancelled = ld(c.cancelled);
-  s.skipped = ld(c.skipped);
-  s.gate_violations = ld(c.gate_violations);
-  s.exceptions = ld(c.exceptions);
-  s.running = ld(c.running);
-  s.no_free_slot = ld(c.no_free_slot);
-  s.invalid = ld(c.invalid);
-  s.refused_transitions = ld(c.refused_transitions);
-  s.ring_push_refusals = ld(c.ring_push_refusals);
+  s.submitted = c.submitted.get();
+  s.completed = c.completed.get();
+  s.failed = c.failed.get();
+  s.timed_out = c.timed_out.get();
+  s.cancelled = c.cancelled.get();
+  s.skipped = c.skipped.get();
+  s.gate_violations = c.gate_violations.get();
+  s.exceptions = c.exceptions.get();
+  s.rolled_back = c.rolled_back.get();
+  for (const auto& r : m.rollbacks_by_type)
+    s.rollbacks_by_type.push_back(r.get());
+  s.deadline_misses = c.deadline_misses.get();
+  s.detected_by_monitor = c.detected_by_monitor.get();
+  s.stalls = c.stalls.get();
+  s.scheduled = c.scheduled.get();
+  s.release_deferrals = c.release_deferrals.get();
+  s.events_published = c.events_published.get();
+  s.events_dropped = c.events_dropped.get();
+  s.running = c.running.get();
+  s.no_free_slot = c.no_free_slot.get();
+  s.invalid = c.invalid.get();
+  s.refused_transitions = c.refused_transitions.get();
+  s.ring_push_refusals = c.ring_push_refusals.get();
   s.ring_allocations_refused = detail::RingMemory::refused.load(std::memory_order_relaxed);
   for (std::size_t k = 0; k < kClassCount; ++k) {
-    s.queue_full[k] = ld(c.queue_full[k]);
+    s.queue_full[k] = c.queue_full[k].get();
     s.queue_depth[k] = m.rings[k]->depth();
   }
   s.retained = static_cast<std::size_t>(std::max<std::int64_t>(0, m.retired.depth()));
@@ -761,12 +683,157 @@ Stats Engine::stats() const {
     ws.minor_faults = w->minor_faults.load(std::memory_order_relaxed);
     s.workers.push_back(ws);
   }
+  s.monitor_backend = m.timer.active;
+  s.dispatch = dispatch_latency().summary();
+  s.execution = execution_time().summary();
+  s.detection = detection_latency().summary();
   return s;
+}
+
+std::uint64_t Engine::in_flight() const noexcept HAL_NONBLOCKING {
+  const detail::Counters& c = impl_->counters;
+  // A task can end before its submitter counts it as submitted (the count follows the
+  // enqueue), so the difference is clamped rather than trusted to be non-negative.
+  const std::uint64_t done =
+      c.completed.get() + c.failed.get() + c.timed_out.get() + c.cancelled.get() + c.skipped.get();
+  const std::uint64_t submitted = c.submitted.get();
+  return submitted > done ? submitted - done : 0;
+}
+
+HistogramSnapshot Engine::dispatch_latency() const {
+  HistogramSnapshot all = impl_->workers.front()->dispatch.snapshot();
+  for (std::size_t i = 1; i < impl_->workers.size(); ++i)
+    all.merge(impl_->workers[i]->dispatch.snapshot());
+  return all;
+}
+
+HistogramSnapshot Engine::execution_time() const {
+  HistogramSnapshot all = impl_->workers.front()->execution.snapshot();
+  for (std::size_t i = 1; i < impl_->workers.size(); ++i)
+    all.merge(impl_->workers[i]->execution.snapshot());
+  return all;
+}
+
+HistogramSnapshot Engine::detection_latency() const { return impl_->detection.snapshot(); }
+hal::TimerBackend Engine::monitor_backend() const noexcept { return impl_->timer.active; }
+
+std::size_t Engine::poll_events(Event* out, std::size_t max) noexcept HAL_NONBLOCKING {
+  std::size_t n = 0;
+  while (n < max && impl_->events.try_pop(0, out[n]))
+    ++n;
+  return n;
+}
+
+// ---- periodic tasks: setup and control (the runs are in worker.cpp) ----
+
+int Engine::prepare_periodic(const PeriodicSpec& spec) {
+  Impl& m = *impl_;
+  auto bad = [&](const std::string& what) { throw std::invalid_argument("PeriodicSpec '" + spec.name + "': " + what); };
+  if (m.periodic.size() >= cfg_.max_periodic)
+    throw std::length_error("add_periodic: all " + std::to_string(cfg_.max_periodic) +
+                            " periodic tasks taken; raise EngineConfig::max_periodic");
+  if (spec.name.empty()) bad("name must not be empty");
+  if (periodic_index(spec.name) >= 0) bad("name already used");
+  if (spec.period <= 0) bad("period must be positive");
+  if (spec.phase < 0) bad("phase must not be negative");
+  if (spec.deadline < 0 || spec.deadline > spec.period) bad("deadline must be 0 (the period) .. period");
+  if (static_cast<std::size_t>(spec.priority) >= kClassCount) bad("priority is not a class");
+  if (spec.hybrid_margin < 0 || spec.hybrid_margin >= spec.period) bad("hybrid_margin must be 0 .. period");
+  if (spec.type >= cfg_.task_types.size()) bad("type is not one of task_types");
+  if (cfg_.gates.size() < 64 && (spec.gates >> cfg_.gates.size()) != 0) bad("gates names an unknown gate");
+  if (spec.state.bound() && spec.state.saved == nullptr && spec.state.snapshot == nullptr)
+    bad("state: a snapshot buffer or snapshot/restore functions are needed");
+  int worker = spec.worker;
+  if (worker < 0) {
+    const auto& serving = m.serving[static_cast<std::size_t>(spec.priority)];
+    if (serving.empty()) bad("no worker serves its priority class; name a worker");
+    worker = serving.front()->index;
+  }
+  if (static_cast<std::size_t>(worker) >= m.workers.size()) bad("worker " + std::to_string(worker) + " does not exist");
+  auto p = std::make_unique<detail::PeriodicTask>(m.arena, spec);
+  p->index = static_cast<int>(m.periodic.size());
+  p->deadline_rel = spec.deadline != 0 ? spec.deadline : spec.period;
+  p->worker = m.workers[static_cast<std::size_t>(worker)].get();
+  m.periodic.push_back(std::move(p));
+  return m.periodic.back()->index;
+}
+
+TaskFn& Engine::periodic_fn(int id) noexcept { return impl_->periodic[static_cast<std::size_t>(id)]->fn; }
+
+void Engine::commit_periodic(int id) {
+  detail::PeriodicTask& p = *impl_->periodic[static_cast<std::size_t>(id)];
+  detail::Worker& w = *p.worker;
+  const std::size_t n = w.periodic_count.load(std::memory_order_relaxed);
+  w.periodic[n] = &p;
+  w.periodic_count.store(n + 1, std::memory_order_release);  // the worker may look from now on
+}
+
+bool Engine::command_periodic(int id, PeriodicState want) noexcept {
+  if (id < 0 || static_cast<std::size_t>(id) >= impl_->periodic.size()) return false;
+  detail::PeriodicTask& p = *impl_->periodic[static_cast<std::size_t>(id)];
+  const PeriodicState was = p.want.load(std::memory_order_acquire);
+  if (want == PeriodicState::Paused && was == PeriodicState::Stopped) return false;  // nothing to pause
+  if (want == PeriodicState::Running && was == PeriodicState::Stopped)
+    p.start_base.store(hal::now_ns(), std::memory_order_relaxed);
+  p.want.store(want, std::memory_order_release);
+  p.worker->periodic_commands.fetch_add(1, std::memory_order_seq_cst);
+  impl_->wake_worker(*p.worker);
+  return true;
+}
+
+bool Engine::start_periodic(int id) noexcept { return command_periodic(id, PeriodicState::Running); }
+bool Engine::stop_periodic(int id) noexcept { return command_periodic(id, PeriodicState::Stopped); }
+bool Engine::pause_periodic(int id) noexcept { return command_periodic(id, PeriodicState::Paused); }
+bool Engine::resume_periodic(int id) noexcept {
+  if (id < 0 || static_cast<std::size_t>(id) >= impl_->periodic.size()) return false;
+  // Resume continues a paused grid; a stopped task stays stopped (start it instead).
+  if (impl_->periodic[static_cast<std::size_t>(id)]->want.load(std::memory_order_relaxed) != PeriodicState::Paused)
+    return false;
+  return command_periodic(id, PeriodicState::Running);
+}
+
+std::size_t Engine::periodic_count() const noexcept { return impl_->periodic.size(); }
+
+int Engine::periodic_index(std::string_view name) const noexcept {
+  for (const auto& p : impl_->periodic) {
+    if (p->spec.name == name) return p->index;
+  }
+  return -1;
+}
+
+PeriodicStats Engine::periodic_stats(int id) const {
+  if (id < 0 || static_cast<std::size_t>(id) >= impl_->periodic.size())
+    throw std::out_of_range("periodic_stats: no periodic task " + std::to_string(id));
+  const detail::PeriodicTask& p = *impl_->periodic[static_cast<std::size_t>(id)];
+  PeriodicStats s;
+  s.name = p.spec.name;
+  s.state = p.state.load(std::memory_order_acquire);
+  s.worker = p.worker->index;
+  s.period = p.spec.period;
+  s.releases = p.releases.get();
+  s.runs = p.runs.get();
+  s.skipped = p.skipped.get();
+  s.overruns = p.overruns.get();
+  s.deadline_misses = p.misses.get();
+  s.rollbacks = p.rollbacks.get();
+  s.exceptions = p.exceptions.get();
+  s.gate_violations = p.gate_violations.get();
+  s.jitter = p.jitter.snapshot().summary();
+  s.response = p.response.snapshot().summary();
+  s.execution = p.execution.snapshot().summary();
+  s.next_release = p.next_release.load(std::memory_order_relaxed);
+  return s;
+}
+
+HistogramSnapshot Engine::periodic_jitter(int id) const {
+  if (id < 0 || static_cast<std::size_t>(id) >= impl_->periodic.size())
+    throw std::out_of_range("periodic_jitter: no periodic task " + std::to_string(id));
+  return impl_->periodic[static_cast<std::size_t>(id)]->jitter.snapshot();
 }
 
 std::size_t Engine::clear_completed(std::size_t keep) {
   Impl& m = *impl_;
-  const std::size_t me = cfg_.workers.size();  // the extra consumer token
+  const std::size_t me = m.setup_token();
   std::size_t n = 0;
   std::uint32_t idx = 0;
   while (m.retired.depth() > static_cast<std::int64_t>(keep) && m.retired.try_pop(me, idx)) {

@@ -99,4 +99,35 @@ std::string_view to_string(WorkerState s) noexcept {
   return "unknown";
 }
 
+namespace {
+template <class E, std::size_t N>
+std::string_view name_in(const std::array<std::string_view, N>& names, E e) noexcept {
+  const auto i = static_cast<std::size_t>(e);
+  return i < N ? names[i] : "unknown";
+}
+}  // namespace
+
+std::string_view to_string(EventKind k) noexcept {
+  static constexpr std::array<std::string_view, 17> kNames{
+      "submitted",      "started",        "completed",      "failed",           "timeout",       "rolled_back",
+      "cancelled",      "skipped",        "retrying",       "dead_lettered",    "deadline_miss", "gate_changed",
+      "circuit_opened", "circuit_closed", "worker_stalled", "worker_recovered", "overrun"};
+  return name_in(kNames, k);
+}
+
+std::string_view to_string(Precision p) noexcept {
+  static constexpr std::array<std::string_view, 3> kNames{"sleep", "hybrid", "spin"};
+  return name_in(kNames, p);
+}
+
+std::string_view to_string(Overrun o) noexcept {
+  static constexpr std::array<std::string_view, 3> kNames{"skip", "catch_up", "rollback_and_hold"};
+  return name_in(kNames, o);
+}
+
+std::string_view to_string(PeriodicState s) noexcept {
+  static constexpr std::array<std::string_view, 3> kNames{"stopped", "running", "paused"};
+  return name_in(kNames, s);
+}
+
 }  // namespace rt

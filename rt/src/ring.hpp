@@ -9,6 +9,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <new>
+#include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "hal/annotations.hpp"
@@ -39,7 +42,15 @@ struct RingTraits : moodycamel::ConcurrentQueueDefaultTraits {
   static void free(void*) {}  // arena memory goes back with the arena
 };
 
-using Queue = moodycamel::ConcurrentQueue<std::uint32_t, RingTraits>;
+// Makes RingMemory draw from `a` for as long as it lives (setup, one thread).
+struct SetupArena {
+  explicit SetupArena(Arena& a) noexcept { RingMemory::setup_arena = &a; }
+  ~SetupArena() { RingMemory::setup_arena = nullptr; }
+  SetupArena(const SetupArena&) = delete;
+  SetupArena& operator=(const SetupArena&) = delete;
+};
+
+[[noreturn]] void throw_ring_exhausted(const char* what);
 
 // An explicit producer reuses only the block just ahead of its tail; one item lingering
 // there (its consumers busy with other producers) makes it take a fresh block although
@@ -50,13 +61,40 @@ using Queue = moodycamel::ConcurrentQueue<std::uint32_t, RingTraits>;
 inline constexpr std::size_t kSlackPerProducer =
     4 * RingTraits::EXPLICIT_CONSUMER_CONSUMPTION_QUOTA_BEFORE_ROTATE + 2 * 32;
 
-class Ring {
+template <class T>
+class BasicRing {
+  static_assert(std::is_trivially_copyable_v<T>, "ring items are copied, never constructed");
+  using Queue = moodycamel::ConcurrentQueue<T, RingTraits>;
+
  public:
   // Setup only: carves the queue, `producers` producer tokens and `consumers` consumer
-  // tokens from `arena`.
-  Ring(Arena& arena, std::size_t capacity, std::size_t producers, std::size_t consumers);
-  Ring(const Ring&) = delete;
-  Ring& operator=(const Ring&) = delete;
+  // tokens from `arena`. Throws std::length_error when the arena is exhausted.
+  BasicRing(Arena& arena, std::size_t capacity, std::size_t producers, std::size_t consumers)
+      : capacity_(static_cast<std::int64_t>(capacity)) {
+    if (capacity == 0) throw std::invalid_argument("ring capacity must be at least 1");
+    SetupArena scope(arena);
+    void* q = arena.try_allocate(sizeof(Queue), alignof(Queue));
+    if (q == nullptr) throw_ring_exhausted("a ring");
+    // Producers hold on to their blocks, so the pool is sized for every producer to hold a
+    // full ring at once (moodycamel's own formula for explicit producers), plus the slack.
+    queue_ = ::new (q) Queue(capacity + producers * kSlackPerProducer, producers, 0);
+    producers_.reserve(producers);
+    for (std::size_t i = 0; i < producers; ++i) {
+      void* p = arena.try_allocate(sizeof(moodycamel::ProducerToken), alignof(moodycamel::ProducerToken));
+      if (p == nullptr) throw_ring_exhausted("ring tokens");
+      auto* tok = ::new (p) moodycamel::ProducerToken(*queue_);
+      if (!tok->valid()) throw_ring_exhausted("a ring producer");
+      producers_.push_back(tok);
+    }
+    consumers_.reserve(consumers);
+    for (std::size_t i = 0; i < consumers; ++i) {
+      void* p = arena.try_allocate(sizeof(moodycamel::ConsumerToken), alignof(moodycamel::ConsumerToken));
+      if (p == nullptr) throw_ring_exhausted("ring tokens");
+      consumers_.push_back(::new (p) moodycamel::ConsumerToken(*queue_));
+    }
+  }
+  BasicRing(const BasicRing&) = delete;
+  BasicRing& operator=(const BasicRing&) = delete;
 
   // Takes one place of the capacity; false when the ring is full (the caller counts it).
   // RT: wait-free; one atomic add (and one more to undo when full).
@@ -70,22 +108,25 @@ class Ring {
     return true;
   }
 
+  // Gives back a place taken by try_reserve that will not be used. RT: wait-free.
+  void unreserve() noexcept HAL_NONBLOCKING { depth_.fetch_sub(1, std::memory_order_relaxed); }
+
   // Enqueues into a place taken by try_reserve. The queue is sized so this should not
   // fail; if it does, the place is given back and false returned.
   // RT: lock-free; no allocation, no syscall.
-  [[nodiscard]] bool push_reserved(std::size_t producer, std::uint32_t v) noexcept HAL_NONBLOCKING {
+  [[nodiscard]] bool push_reserved(std::size_t producer, const T& v) noexcept HAL_NONBLOCKING {
     if (queue_->try_enqueue(*producers_[producer], v)) return true;
     depth_.fetch_sub(1, std::memory_order_relaxed);
     return false;
   }
 
   // RT: lock-free; no allocation, no syscall.
-  [[nodiscard]] bool try_push(std::size_t producer, std::uint32_t v) noexcept HAL_NONBLOCKING {
+  [[nodiscard]] bool try_push(std::size_t producer, const T& v) noexcept HAL_NONBLOCKING {
     return try_reserve() && push_reserved(producer, v);
   }
 
   // RT: lock-free; no allocation, no syscall.
-  [[nodiscard]] bool try_pop(std::size_t consumer, std::uint32_t& v) noexcept HAL_NONBLOCKING {
+  [[nodiscard]] bool try_pop(std::size_t consumer, T& v) noexcept HAL_NONBLOCKING {
     if (depth_.load(std::memory_order_acquire) <= 0) return false;
     if (!queue_->try_dequeue(*consumers_[consumer], v)) return false;
     depth_.fetch_sub(1, std::memory_order_acq_rel);
@@ -103,5 +144,7 @@ class Ring {
   std::vector<moodycamel::ProducerToken*> producers_;
   std::vector<moodycamel::ConsumerToken*> consumers_;
 };
+
+using Ring = BasicRing<std::uint32_t>;  // task slot indices
 
 }  // namespace rt::detail

@@ -8,6 +8,7 @@
 //   marked HAL_NONBLOCKING, so any malloc, lock or blocking call inside it aborts.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -168,6 +169,114 @@ TEST(NoAllocation, MillionSubmitExecuteCyclesAfterStart) {
     ASSERT_GE(a, 0) << "worker " << i << " never slept after the warm-up";
     EXPECT_EQ(b - a, 0) << "worker " << i << " page-faulted on the run path";
   }
+}
+
+// F8-F12 on the same proof: the monitor's detections, rollbacks, gate violations,
+// delayed starts, periodic releases and events allocate nothing either. The one
+// allocation allowed is the exception object a throwing task allocates itself
+// (libstdc++'s __cxa_allocate_exception): the engine's catch adds none.
+TEST(NoAllocation, TimeAndViolationPathsAfterStart) {
+  rt::EngineConfig c = testing_support::small_config(2);
+  c.workers[0].classes = 0;  // the periodic task's worker
+  c.gates = {"interlock"};
+  c.max_tasks = 2048;
+  c.retain_completed = 64;
+  c.event_capacity = 256;  // small on purpose: overflow is counted, not allocated
+  rt::Engine e(c);
+  static rt::Snapshotted<std::array<double, 8>> loop_state;
+  static std::array<rt::Snapshotted<std::array<double, 8>>, 64> cells;
+  static std::atomic<std::uint64_t> loop_runs{0};
+  const int loop = e.add_periodic({.name = "loop",
+                                   .period = hal::kNsPerMs,
+                                   .deadline = hal::kNsPerMs / 2,
+                                   .worker = 0,
+                                   .precision = rt::Precision::Hybrid,
+                                   .hybrid_margin = 100 * hal::kNsPerUs,
+                                   .state = loop_state.binding()},
+                                  [](rt::TaskContext& ctx) {
+                                    loop_runs.fetch_add(1);
+                                    loop_state.value[0] += 1.0;
+                                    if (ctx.release_index() % 50 == 49) {  // a miss the monitor catches
+                                      while (!ctx.stop_requested()) {
+                                      }
+                                    }
+                                  });
+  e.start();
+  e.set_gate(0, false);
+  rt::Producer p = e.make_producer();
+  std::atomic<std::uint64_t> throws{0};
+  auto run = [&](std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      rt::SubmitOptions o{.state = cells[i % cells.size()].binding()};
+      switch (i % 5) {
+        case 0:
+          o.gates = 1;  // closed: a gate violation and a rollback
+          break;
+        case 1:
+          o.start_in = 50 * hal::kNsPerUs;  // through the monitor's heap
+          break;
+        case 2:
+          o.deadline_in = i % 100 == 2 ? 200 * hal::kNsPerUs : hal::kNsPerSec;
+          break;
+        default:
+          break;
+      }
+      auto body = [&throws, i](rt::TaskContext& ctx) {
+        cells[i % cells.size()].value[1] = static_cast<double>(i);
+        if (i % 5 == 3 && i % 50 == 3) {
+          throws.fetch_add(1);
+          throw 7;
+        }
+        if (i % 100 == 2) {
+          while (!ctx.stop_requested()) {
+          }
+        }
+      };
+      while (p.try_submit(body, o) != rt::SubmitStatus::Ok)
+        std::this_thread::yield();
+      if (i % 64 == 0) {
+        rt::Event ev[32];
+        while (e.poll_events(ev, 32) > 0) {
+        }
+      }
+    }
+  };
+  ASSERT_TRUE(e.start_periodic(loop));
+  run(2'000);  // warm-up: every path once, the unwinder's caches filled
+  ASSERT_TRUE(eventually([&] { return e.stats().running == 0 && e.stats().scheduled == 0; }));
+  const std::uint64_t throws_before = throws.load();
+  const rt::Stats before = e.stats();
+
+  g_allocations = 0;
+  g_counting = true;
+  const std::uint64_t loop_from = loop_runs.load();
+  run(20'000);
+  // Waiting must not allocate either (stats() does): in_flight() and sleeps only. The
+  // loop runs long enough for several of its misses.
+  bool settled = false;
+  for (int i = 0; i < 30'000 && !settled; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    settled = e.in_flight() == 0 && loop_runs.load() >= loop_from + 200;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the last rollbacks and events
+  g_counting = false;
+  const std::uint64_t allocations = g_allocations.load();
+  ASSERT_TRUE(settled);
+  const rt::Stats after = e.stats();
+  const rt::StopReport r = e.stop(rt::StopMode::Drain);
+
+#ifdef RT_TEST_RTSAN
+  (void)allocations;
+#else
+  EXPECT_EQ(allocations, throws.load() - throws_before) << "the time and violation paths allocated";
+#endif
+  EXPECT_TRUE(r.balanced);
+  // The paths really ran while counting.
+  EXPECT_GT(after.gate_violations, before.gate_violations);
+  EXPECT_GT(after.rolled_back, before.rolled_back);
+  EXPECT_GT(after.detected_by_monitor, before.detected_by_monitor);
+  EXPECT_GT(after.exceptions, before.exceptions);
+  EXPECT_GT(e.periodic_stats(loop).rollbacks, 0U);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 
 namespace hal {
 
@@ -24,6 +25,16 @@ Status futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected) noex
   // EAGAIN: the word had already changed; EINTR: a signal. Both mean "look again".
   if (errno == EAGAIN || errno == EINTR) return {};
   return errno_status("futex(FUTEX_WAIT)");
+}
+
+Status futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::int64_t until) noexcept {
+  if (until < 0) until = 0;
+  timespec ts{static_cast<time_t>(until / 1'000'000'000), static_cast<long>(until % 1'000'000'000)};
+  if (syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_BITSET_PRIVATE, expected, &ts, nullptr,
+              FUTEX_BITSET_MATCH_ANY) == 0)
+    return {};
+  if (errno == EAGAIN || errno == EINTR || errno == ETIMEDOUT) return {};
+  return errno_status("futex(FUTEX_WAIT_BITSET)");
 }
 
 Status futex_wake(std::atomic<std::uint32_t>& word, int count) noexcept {

@@ -14,8 +14,12 @@
 
 #include "hal/annotations.hpp"
 #include "hal/thread.hpp"
+#include "hal/timer.hpp"
 #include "rt/arena.hpp"
 #include "rt/detail/slot.hpp"
+#include "rt/event.hpp"
+#include "rt/histogram.hpp"
+#include "rt/periodic.hpp"
 #include "rt/task.hpp"
 #include "rt/types.hpp"
 
@@ -24,7 +28,23 @@ namespace rt {
 struct WorkerConfig {
   int cpu = hal::kNoCpu;            // pin here; kNoCpu: not pinned
   int priority = 0;                 // SCHED_FIFO 1..99; 0: SCHED_OTHER
-  ClassMask classes = kAllClasses;  // the classes this worker serves, highest first
+  ClassMask classes = kAllClasses;  // the classes this worker serves, highest first; 0: periodic tasks only
+};
+
+// F8: what happens when a task overruns its deadline by `stall_after` and still does
+// not return: its worker is STALLED (the engine stops feeding it), and then...
+enum class Escalation : std::uint8_t {
+  Report,  // ...a report line and a WorkerStalled event; the worker recovers if the task returns
+  Exit,    // ...a report line, then _exit(exit_code), so an external watchdog restarts the process
+};
+
+struct MonitorConfig {
+  hal::TimerBackend backend = hal::TimerBackend::TimerFd;  // io_uring falls back to timerfd when unusable
+  int priority = -1;                       // SCHED_FIFO; -1: one above the highest worker priority (0 if none is RT)
+  int cpu = hal::kNoCpu;                   // pin the monitor here
+  ns_t stall_after = 100 * hal::kNsPerMs;  // past the deadline, a run that has not returned stalls its worker
+  Escalation escalation = Escalation::Report;
+  int exit_code = 70;  // Escalation::Exit's status (EX_SOFTWARE)
 };
 
 struct EngineConfig {
@@ -39,6 +59,9 @@ struct EngineConfig {
   ns_t idle_spin = 20 * hal::kNsPerUs;          // a worker spins this long before it sleeps
   std::vector<std::string> task_types{"task"};  // TypeId i names task_types[i]
   std::vector<std::string> gates;               // at most 64; all open at start
+  MonitorConfig monitor;
+  std::size_t event_capacity = 1024;  // events waiting for poll_events; more are dropped and counted
+  std::size_t max_periodic = 16;      // add_periodic() records
 };
 
 enum class StopMode : std::uint8_t { Drain, Cancel };
@@ -61,6 +84,14 @@ struct Stats {
   std::uint64_t submitted = 0;                                                         // accepted by try_submit
   std::uint64_t completed = 0, failed = 0, timed_out = 0, cancelled = 0, skipped = 0;  // outcomes
   std::uint64_t gate_violations = 0, exceptions = 0;
+  std::uint64_t rolled_back = 0;                 // F11: one-shot tasks restored after a violation
+  std::vector<std::uint64_t> rollbacks_by_type;  // one-shot and periodic, indexed by TypeId
+  std::uint64_t deadline_misses = 0;             // one-shot tasks; the monitor or the worker saw it
+  std::uint64_t detected_by_monitor = 0;         // of those (and of periodic runs), caught while running
+  std::uint64_t stalls = 0;                      // workers marked STALLED
+  std::uint64_t scheduled = 0;                   // waiting for their start time
+  std::uint64_t release_deferrals = 0;           // a delayed start met a full ring and was retried
+  std::uint64_t events_published = 0, events_dropped = 0;
   std::uint64_t running = 0;
   std::array<std::uint64_t, kClassCount> queue_full{};  // refused: ring at capacity
   std::uint64_t no_free_slot = 0;                       // refused: every slot taken
@@ -72,6 +103,10 @@ struct Stats {
   std::size_t retained = 0;  // finished tasks still queryable
   std::vector<WorkerStats> workers;
   ns_t uptime_ns = 0;
+  hal::TimerBackend monitor_backend = hal::TimerBackend::TimerFd;  // the one really in use
+  HistogramSummary dispatch;                                       // ready -> started, one-shot tasks (F10)
+  HistogramSummary execution;                                      // started -> finished, one-shot tasks
+  HistogramSummary detection;                                      // deadline -> the monitor's detection, all tasks
 
   // Every accepted task has exactly one outcome or is still in flight.
   [[nodiscard]] std::uint64_t outcomes() const noexcept { return completed + failed + timed_out + cancelled + skipped; }
@@ -92,6 +127,19 @@ struct ListQuery {
 };
 
 class Engine;
+
+namespace detail {
+// Stores a task callable, f(TaskContext&) or f(), in its inline buffer. RT: no allocation.
+template <class F>
+void emplace_task_fn(TaskFn& slot, F&& fn) noexcept {
+  if constexpr (std::is_invocable_v<std::decay_t<F>&, TaskContext&>) {
+    slot.emplace(std::forward<F>(fn));
+  } else {
+    static_assert(std::is_invocable_v<std::decay_t<F>&>, "a task is callable as f(rt::TaskContext&) or f()");
+    slot.emplace([f = std::forward<F>(fn)](TaskContext&) mutable { f(); });
+  }
+}
+}  // namespace detail
 
 // A submission handle. Each thread that submits owns one (setup: Engine::make_producer);
 // with it, try_submit never blocks, never allocates and never makes a syscall unless a
@@ -162,9 +210,46 @@ class Engine {
   // F20. status: RT: lock-free, no allocation. The rest allocate: not for RT threads.
   [[nodiscard]] bool status(TaskId id, TaskInfo& out) const noexcept HAL_NONBLOCKING;
   [[nodiscard]] std::vector<TaskInfo> list(const ListQuery& q) const;
+  // Accepted tasks without an outcome yet (scheduled, queued or running).
+  // RT: wait-free; no allocation.
+  [[nodiscard]] std::uint64_t in_flight() const noexcept HAL_NONBLOCKING;
   [[nodiscard]] Stats stats() const;
   // Frees finished tasks until at most `keep` (the most recent) remain; returns how many.
   std::size_t clear_completed(std::size_t keep);
+
+  // F19: takes up to `max` events, oldest first. One consuming thread at a time.
+  // RT: lock-free; no allocation, no syscall.
+  std::size_t poll_events(Event* out, std::size_t max) noexcept HAL_NONBLOCKING;
+
+  // F9. Setup only: adds a periodic task (Stopped until start_periodic) and returns its
+  // index. Throws std::invalid_argument naming the field, or std::length_error when
+  // max_periodic are taken. The callable is f(TaskContext&) or f(), as for try_submit.
+  template <class F>
+  int add_periodic(const PeriodicSpec& spec, F&& fn) {
+    const int id = prepare_periodic(spec);
+    detail::emplace_task_fn(periodic_fn(id), std::forward<F>(fn));
+    commit_periodic(id);
+    return id;
+  }
+  // F9: control at runtime. start: the first release is now + phase, then every period
+  // on that grid; stop: no more releases (start again begins a new grid); pause: releases
+  // are not due while paused; resume: back on the original grid at the next point.
+  // Return false for an unknown index. RT: wait-free; a futex wake if the worker sleeps.
+  bool start_periodic(int id) noexcept;
+  bool stop_periodic(int id) noexcept;
+  bool pause_periodic(int id) noexcept;
+  bool resume_periodic(int id) noexcept;
+  // Not for RT threads: allocates.
+  [[nodiscard]] PeriodicStats periodic_stats(int id) const;
+  [[nodiscard]] HistogramSnapshot periodic_jitter(int id) const;
+  [[nodiscard]] std::size_t periodic_count() const noexcept;
+  [[nodiscard]] int periodic_index(std::string_view name) const noexcept;
+
+  // F10: the engine's distributions, merged over workers. Not for RT threads: allocates.
+  [[nodiscard]] HistogramSnapshot dispatch_latency() const;
+  [[nodiscard]] HistogramSnapshot execution_time() const;
+  [[nodiscard]] HistogramSnapshot detection_latency() const;
+  [[nodiscard]] hal::TimerBackend monitor_backend() const noexcept;
 
   [[nodiscard]] bool running() const noexcept { return accepting_.load(std::memory_order_acquire); }
   [[nodiscard]] const EngineConfig& config() const noexcept { return cfg_; }
@@ -183,6 +268,10 @@ class Engine {
   void abandon(TaskId id) noexcept HAL_NONBLOCKING;
   // Wakes a sleeping worker that serves `p`. RT: lock-free; a futex wake if one sleeps.
   void wake(Priority p) noexcept;
+  int prepare_periodic(const PeriodicSpec& spec);
+  TaskFn& periodic_fn(int id) noexcept;
+  void commit_periodic(int id);
+  bool command_periodic(int id, PeriodicState want) noexcept;
 
   EngineConfig cfg_;
   std::unique_ptr<Impl> impl_;
@@ -197,12 +286,7 @@ SubmitStatus Producer::try_submit(F&& fn, const SubmitOptions& opts, TaskId* id)
   TaskId tid;
   detail::TaskSlot* slot = engine_->acquire(opts, status, tid);
   if (slot == nullptr) return status;
-  if constexpr (std::is_invocable_v<std::decay_t<F>&, TaskContext&>) {
-    slot->fn.emplace(std::forward<F>(fn));
-  } else {
-    static_assert(std::is_invocable_v<std::decay_t<F>&>, "a task is callable as f(rt::TaskContext&) or f()");
-    slot->fn.emplace([f = std::forward<F>(fn)](TaskContext&) mutable { f(); });
-  }
+  detail::emplace_task_fn(slot->fn, std::forward<F>(fn));
   status = engine_->publish(index_, *slot, tid, opts);
   if (status != SubmitStatus::Ok) {
     slot->fn.reset();  // the callable's destructor is the submitter's code: run it here

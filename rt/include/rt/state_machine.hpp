@@ -32,6 +32,9 @@ constexpr Table make_table() noexcept {
   // Ready -> Pending: the ring refused the enqueue after the task was marked READY
   // (rt/src/ring.hpp, kSlackPerProducer); no worker has seen it, it goes back unsubmitted.
   allow(S::Ready, {S::Pending});
+  // Ready -> Scheduled: the same refusal for a delayed start the monitor released; it
+  // goes back to waiting and is retried.
+  allow(S::Ready, {S::Scheduled});
   allow(S::Running, {S::Completed, S::Failed, S::Timeout, S::Cancelled, S::Paused});
   allow(S::Failed, {S::RolledBack, S::Retrying, S::DeadLettered, S::Free});
   allow(S::Timeout, {S::RolledBack, S::Retrying, S::DeadLettered, S::Free});

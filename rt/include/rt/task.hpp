@@ -1,12 +1,14 @@
 #pragma once
 // F2: what a task is made of, as the submitter gives it and as a query returns it.
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
 
 #include "rt/inline_fn.hpp"
+#include "rt/rollback.hpp"
 #include "rt/types.hpp"
 
 namespace rt {
@@ -39,25 +41,41 @@ struct Context {
 };
 static_assert(std::is_trivially_copyable_v<Context>);
 
-namespace detail {
-struct TaskSlot;
-}
-
 // What a running task sees of itself.
 class TaskContext {
  public:
-  explicit TaskContext(detail::TaskSlot& slot, TaskId id) noexcept : slot_(&slot), id_(id) {}
+  // `stop` holds the token of the run asked to stop: a request meant for an earlier run
+  // (or an earlier task in the same slot) can never reach this one.
+  TaskContext(TaskId id, const std::atomic<std::uint64_t>& stop, std::uint64_t stop_token, const Context& ctx,
+              ns_t release, ns_t deadline, std::uint64_t release_index = 0) noexcept
+      : id_(id),
+        stop_(&stop),
+        stop_token_(stop_token),
+        ctx_(&ctx),
+        release_(release),
+        deadline_(deadline),
+        release_index_(release_index) {}
+  // A one-shot task's id. For a periodic task, index is the periodic task's index and
+  // generation 0.
   [[nodiscard]] TaskId id() const noexcept { return id_; }
-  // RT: wait-free.
-  [[nodiscard]] const Context& context() const noexcept;
-  [[nodiscard]] ns_t deadline() const noexcept;  // absolute, 0 when none
-  // F7: set by cancel() while running; a cooperative task checks it and returns.
-  // RT: wait-free; one relaxed load.
-  [[nodiscard]] bool stop_requested() const noexcept;
+  [[nodiscard]] const Context& context() const noexcept { return *ctx_; }
+  // When this run was due: a periodic release's scheduled time (on the absolute grid,
+  // whatever the wake-up jitter), or when a one-shot task became ready.
+  [[nodiscard]] ns_t release() const noexcept { return release_; }
+  [[nodiscard]] ns_t deadline() const noexcept { return deadline_; }                     // absolute, 0 when none
+  [[nodiscard]] std::uint64_t release_index() const noexcept { return release_index_; }  // periodic: 0, 1, 2...
+  // F7/F8: set by cancel(), or by the deadline monitor when the deadline passed; a
+  // cooperative task checks it and returns. RT: wait-free; one relaxed load.
+  [[nodiscard]] bool stop_requested() const noexcept { return stop_->load(std::memory_order_relaxed) == stop_token_; }
 
  private:
-  detail::TaskSlot* slot_;
   TaskId id_;
+  const std::atomic<std::uint64_t>* stop_;
+  std::uint64_t stop_token_;
+  const Context* ctx_;
+  ns_t release_;
+  ns_t deadline_;
+  std::uint64_t release_index_;
 };
 
 // F17: pre- and post-execution hooks: plain function pointers, so calling one can
@@ -72,12 +90,15 @@ using TaskFn = InlineFn<kTaskFnCapacity, TaskContext&>;
 struct SubmitOptions {
   Priority priority = Priority::Normal;
   TypeId type = 0;
-  ns_t deadline_in = 0;  // relative deadline from submission; 0 = none
+  ns_t start_in = 0;     // delayed start, relative to submission; 0 = at once
+  ns_t start_at = 0;     // delayed start, absolute (CLOCK_MONOTONIC); wins over start_in
+  ns_t deadline_in = 0;  // relative deadline from when it becomes ready (its start); 0 = none
   ns_t deadline_at = 0;  // absolute deadline (CLOCK_MONOTONIC); wins over deadline_in
   GateMask gates = 0;    // every one of these gates must be open when the task starts
   Hook pre = nullptr;
   Hook post = nullptr;
   WorkflowId workflow = 0;
+  StateBinding state{};  // F11: snapshot before the run, restored on a violation
   Context context{};
 };
 
@@ -97,6 +118,7 @@ struct TaskInfo {
   TypeId type = 0;
   WorkflowId workflow = 0;
   ns_t deadline = 0;
+  ns_t start_at = 0;  // delayed start; 0 when none
   ns_t created = 0, started = 0, finished = 0;
   int worker = -1;                                  // the worker that ran it, -1 if none
   std::array<Transition, kHistoryDepth> history{};  // oldest first

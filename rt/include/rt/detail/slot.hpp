@@ -23,10 +23,11 @@ struct alignas(hal::kCacheLine) TaskSlot {
   std::atomic<std::uint64_t> word{pack(1, State::Free)};
   std::atomic<ns_t> deadline{0};
   std::atomic<GateMask> gates{0};
-  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> stop{0};  // the generation asked to stop (F7, F8); 0 none
   Hook pre = nullptr;
   Hook post = nullptr;
   TaskFn fn;
+  StateBinding state;
   // -- queries, history and payload --
   std::atomic<Reason> reason{Reason::None};
   std::atomic<Priority> priority{Priority::Normal};
@@ -34,6 +35,7 @@ struct alignas(hal::kCacheLine) TaskSlot {
   std::atomic<WorkflowId> workflow{0};
   std::atomic<std::int16_t> worker{-1};
   std::atomic<ns_t> created{0}, started{0}, finished{0};
+  std::atomic<ns_t> start_at{0};  // delayed start; 0 when none
   std::atomic<std::uint32_t> history_count{0};
   // ns since the engine's epoch (56 bits: 2.2 years) << 8 | state
   std::array<std::atomic<std::uint64_t>, kHistoryDepth> history{};
@@ -44,9 +46,3 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<ns_t>::is_always_lock_free);
 
 }  // namespace rt::detail
-
-namespace rt {
-inline const Context& TaskContext::context() const noexcept { return slot_->context; }
-inline ns_t TaskContext::deadline() const noexcept { return slot_->deadline.load(std::memory_order_relaxed); }
-inline bool TaskContext::stop_requested() const noexcept { return slot_->stop.load(std::memory_order_relaxed); }
-}  // namespace rt

@@ -1,0 +1,71 @@
+#pragma once
+// F9: periodic tasks (control loops). A periodic task lives on one worker, which wakes
+// for each release itself -- no handoff between a timer thread and the worker -- at
+// absolute times on a fixed grid (first + k * period), so the series never drifts
+// whatever each wake-up's lateness.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "rt/histogram.hpp"
+#include "rt/rollback.hpp"
+#include "rt/task.hpp"
+
+namespace rt {
+
+// How the worker waits for a release.
+enum class Precision : std::uint8_t {
+  Sleep,   // block until the release (clock_nanosleep, or a futex wait with an absolute timeout)
+  Hybrid,  // block until `hybrid_margin` before the release, then spin on the clock
+  Spin,    // spin on the clock (the worker burns its CPU between releases)
+};
+[[nodiscard]] std::string_view to_string(Precision p) noexcept;
+
+// What happens when a run ends after its next release was due.
+enum class Overrun : std::uint8_t {
+  Skip,             // the releases that passed are skipped (counted); the grid goes on
+  CatchUp,          // the releases that passed run at once, back to back; none is lost (one
+                    // already past its deadline gets its relative deadline from its start)
+  RollbackAndHold,  // the late run is rolled back and the task holds (PAUSED) until resume()
+};
+[[nodiscard]] std::string_view to_string(Overrun o) noexcept;
+
+struct PeriodicSpec {
+  std::string name = "periodic";
+  ns_t period = 1'000'000;                 // 1 kHz
+  ns_t phase = 0;                          // the first release is at start + phase
+  ns_t deadline = 0;                       // relative to each release, <= period; 0: the period
+  Priority priority = Priority::Critical;  // a due release runs before queued tasks of lower classes
+  int worker = -1;                         // -1: the first worker serving `priority`
+  Precision precision = Precision::Sleep;
+  ns_t hybrid_margin = 100'000;  // hybrid: how long before the release the spin starts
+  Overrun overrun = Overrun::Skip;
+  TypeId type = 0;
+  GateMask gates = 0;  // all must be open at the release and still at the end of the run
+  Hook pre = nullptr;
+  Hook post = nullptr;
+  StateBinding state{};
+  Context context{};
+};
+
+enum class PeriodicState : std::uint8_t { Stopped, Running, Paused };
+[[nodiscard]] std::string_view to_string(PeriodicState s) noexcept;
+
+struct PeriodicStats {
+  std::string name;
+  PeriodicState state = PeriodicState::Stopped;
+  int worker = -1;
+  ns_t period = 0;
+  std::uint64_t releases = 0;  // grid points that came due while running: runs + skipped
+  std::uint64_t runs = 0;
+  std::uint64_t skipped = 0;   // dropped by Overrun::Skip, or not started: deadline passed first
+  std::uint64_t overruns = 0;  // runs that ended after the next release was due
+  std::uint64_t deadline_misses = 0;
+  std::uint64_t rollbacks = 0, exceptions = 0, gate_violations = 0;
+  HistogramSummary jitter;     // start - release: the release latency (F10)
+  HistogramSummary response;   // end - release
+  HistogramSummary execution;  // end - start
+  ns_t next_release = 0;
+};
+
+}  // namespace rt

@@ -1,0 +1,259 @@
+#pragma once
+// The engine's insides, shared by engine.cpp (setup, submit, queries), worker.cpp (the
+// worker loop: one-shot and periodic runs) and monitor.cpp (deadlines, stalls, delayed
+// starts). Everything here lives in the arena or is built at setup.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "hal/annotations.hpp"
+#include "hal/thread.hpp"
+#include "hal/timer.hpp"
+#include "ring.hpp"
+#include "rt/engine.hpp"
+#include "rt/histogram.hpp"
+
+namespace rt {
+
+inline constexpr ns_t kNever = std::numeric_limits<ns_t>::max();
+
+namespace detail {
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+// Lock-free stack of free slot indices. The head carries a tag that changes on every
+// push and pop, so a pop that read a stale `next` fails its CAS (no ABA).
+class FreeList {
+ public:
+  FreeList(Arena& arena, std::size_t n);
+  // RT: lock-free; no allocation.
+  bool pop(std::uint32_t& idx) noexcept HAL_NONBLOCKING;
+  // RT: lock-free; no allocation.
+  void push(std::uint32_t idx) noexcept HAL_NONBLOCKING;
+
+ private:
+  alignas(hal::kCacheLine) std::atomic<std::uint64_t> head_{0};  // tag << 32 | (index + 1); 0 empty
+  std::atomic<std::uint32_t>* next_;
+};
+
+// One cache line per counter: producers bump `submitted` while workers bump the
+// outcomes, and sharing a line would bounce it between cores on every task.
+struct alignas(hal::kCacheLine) Counter {
+  std::atomic<std::uint64_t> v{0};
+  void add(std::uint64_t n = 1) noexcept { v.fetch_add(n, std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t get() const noexcept { return v.load(std::memory_order_acquire); }
+};
+
+// A counter with one writer thread and no neighbour to bounce with: no padding.
+struct Tally {
+  std::atomic<std::uint64_t> v{0};
+  void add(std::uint64_t n = 1) noexcept { v.fetch_add(n, std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t get() const noexcept { return v.load(std::memory_order_acquire); }
+};
+
+struct Counters {
+  Counter submitted, completed, failed, timed_out, cancelled, skipped;
+  Counter gate_violations, exceptions, running, rolled_back;
+  Counter deadline_misses, detected_by_monitor, stalls, scheduled, release_deferrals;
+  Counter events_published, events_dropped;
+  Counter no_free_slot, invalid, refused_transitions, ring_push_refusals;
+  std::array<Counter, kClassCount> queue_full{};
+};
+
+// What a worker is running, for the deadline monitor. The worker owns it; the monitor
+// reads it and may flip a run from Running to Missed (one CAS decides who classifies a
+// run that ends as its deadline passes).
+enum class Phase : std::uint64_t { Idle = 0, Running = 1, Missed = 2 };
+constexpr std::uint64_t run_word(std::uint64_t ticket, Phase p) noexcept {
+  return ticket << 2 | static_cast<std::uint64_t>(p);
+}
+constexpr Phase phase_of(std::uint64_t w) noexcept { return static_cast<Phase>(w & 3U); }
+inline constexpr std::uint64_t kPeriodicSubject = std::uint64_t{1} << 63;  // | periodic index
+
+struct alignas(hal::kCacheLine) Watch {
+  std::atomic<std::uint64_t> run{0};           // run_word(ticket, phase)
+  std::atomic<ns_t> deadline{0};               // of the current run
+  std::atomic<std::uint64_t> subject{0};       // TaskId::value() or kPeriodicSubject | index
+  std::atomic<ns_t> hint{0};                   // the deadline of this worker's next periodic release; 0 none
+  std::atomic<bool> stalled{false};            // set by the monitor, cleared by the worker when the run returns
+  std::atomic<std::uint64_t> stall_ticket{0};  // the monitor's: the run it last reported stalled
+};
+
+struct PeriodicTask;
+
+struct alignas(hal::kCacheLine) Worker {
+  explicit Worker(Arena& arena) : dispatch(arena), execution(arena) {}
+  int index = 0;
+  WorkerConfig cfg;
+  std::atomic<bool> active{false};
+  std::atomic<bool> stop{false};
+  std::atomic<bool> sleeping{false};
+  std::atomic<std::uint32_t> seq{0};  // futex word
+  std::atomic<WorkerState> state{WorkerState::Stopped};
+  std::atomic<std::uint64_t> tasks_done{0};
+  std::atomic<ns_t> busy_ns{0}, started_at{0}, stopped_at{0};
+  std::atomic<long> minor_faults{-1};
+  hal::ThreadApplied applied;
+  hal::Thread thread;
+  Watch watch;
+  std::uint64_t ticket = 0;  // the worker thread's own run counter
+  // Periodic tasks this worker releases; entries are published by `periodic_count`.
+  std::unique_ptr<PeriodicTask*[]> periodic;
+  std::atomic<std::size_t> periodic_count{0};
+  std::atomic<std::uint32_t> periodic_commands{0};  // bumped when any of them has a command
+  std::uint32_t periodic_seen = 0;                  // worker thread only
+  Histogram dispatch, execution;                    // single writer: this worker
+};
+
+struct PeriodicTask {
+  PeriodicTask(Arena& arena, const PeriodicSpec& s) : spec(s), jitter(arena), response(arena), execution(arena) {}
+  TaskFn fn;
+  PeriodicSpec spec;
+  Worker* worker = nullptr;
+  ns_t deadline_rel = 0;
+  // The worker thread's own bookkeeping.
+  ns_t first = 0;
+  std::uint64_t k = 0;  // index of the next release
+  ns_t next = kNever;   // first + k * period while running
+  // Commands from any thread, applied by the worker between runs.
+  std::atomic<ns_t> start_base{0};
+  // Published for queries.
+  std::atomic<ns_t> next_release{0};
+  std::atomic<std::uint64_t> stop{0};  // the run ticket the monitor asked to stop (on a miss)
+  Tally releases, runs, skipped, overruns, misses, rollbacks, exceptions, gate_violations;
+  Histogram jitter, response, execution;
+  int index = 0;
+  std::atomic<PeriodicState> want{PeriodicState::Stopped};
+  PeriodicState applied = PeriodicState::Stopped;
+  std::atomic<PeriodicState> state{PeriodicState::Stopped};
+};
+
+// A delayed start waiting in the monitor's heap.
+struct Scheduled {
+  ns_t at = 0;
+  TaskId id;
+  friend bool operator>(const Scheduled& a, const Scheduled& b) noexcept { return a.at > b.at; }
+};
+
+}  // namespace detail
+
+struct Engine::Impl {
+  Impl(Engine& e, const EngineConfig& c);
+
+  enum class Tx : std::uint8_t { Ok, Stale, Refused, Moved };
+
+  // ---- run path (engine.cpp) ----
+  // RT: lock-free; no allocation. `at` is the caller's clock reading.
+  Tx transition(detail::TaskSlot& s, std::uint32_t gen, State to, ns_t at) noexcept HAL_NONBLOCKING;
+  // As transition, but only from `from`: Moved when another thread moved it first.
+  Tx transition_from(detail::TaskSlot& s, std::uint32_t gen, State from, State to, ns_t at) noexcept HAL_NONBLOCKING;
+  Tx transition_impl(detail::TaskSlot& s, std::uint32_t gen, const State* from, State to,
+                     ns_t at) noexcept HAL_NONBLOCKING;
+  // Ends a task with `to`, counting the outcome once. RT: lock-free; no allocation.
+  bool finish(detail::TaskSlot& s, std::uint32_t gen, State to, Reason why, ns_t at) noexcept HAL_NONBLOCKING;
+  // Restores the bound state, FAILED/TIMEOUT -> ROLLED_BACK, counted. RT: no allocation.
+  void roll_back(detail::TaskSlot& s, std::uint32_t gen, Reason why, std::size_t token,
+                 ns_t at) noexcept HAL_NONBLOCKING;
+  // The slot goes back to the free list with a new generation. RT: lock-free.
+  void release(std::uint32_t idx) noexcept HAL_NONBLOCKING;
+  // Keeps the task queryable among the most recent `retain_completed`. RT: lock-free.
+  void retire(std::size_t token, std::uint32_t idx) noexcept HAL_NONBLOCKING;
+  // RUNNING -> TIMEOUT, counted once by whichever of the monitor and the worker gets
+  // there first. RT: lock-free; no allocation.
+  bool mark_timeout(detail::TaskSlot& s, std::uint32_t gen, ns_t at) noexcept HAL_NONBLOCKING;
+  // RT: wait-free; a full ring drops the event and counts it.
+  void publish_event(std::size_t token, const Event& ev) noexcept HAL_NONBLOCKING;
+  // RT: lock-free; one futex wake only when a worker serving `k` sleeps.
+  void wake_one(std::size_t k) noexcept;
+  void wake_worker(detail::Worker& w) noexcept;
+  // Tells the monitor about a time earlier than it is armed for. RT: one eventfd write
+  // when needed, none otherwise.
+  void poke_monitor(ns_t t) noexcept;
+
+  // ---- workers (worker.cpp) ----
+  void worker_loop(detail::Worker& w) noexcept;
+  bool pop_any(const detail::Worker& w, std::uint32_t& idx, std::size_t below) noexcept HAL_NONBLOCKING;
+  bool has_work(const detail::Worker& w) const noexcept HAL_NONBLOCKING;
+  void execute(detail::Worker& w, std::uint32_t idx) noexcept;
+  struct Begin {
+    bool run = false;
+    std::uint32_t gen = 0;
+    ns_t start = 0;
+    ns_t deadline = 0;
+    ns_t ready = 0;
+  };
+  Begin begin_task(detail::Worker& w, std::uint32_t idx) noexcept HAL_NONBLOCKING;
+  void end_task(detail::Worker& w, std::uint32_t idx, const Begin& b, bool threw) noexcept HAL_NONBLOCKING;
+  // Watch bookkeeping around a run with a deadline. RT: no allocation; end returns true
+  // when the monitor classified the run as missed first.
+  void watch_begin(detail::Worker& w, std::uint64_t subject, ns_t deadline) noexcept HAL_NONBLOCKING;
+  bool watch_end(detail::Worker& w) noexcept HAL_NONBLOCKING;
+  // Periodic: commands, the earliest due release, one release.
+  void apply_periodic_commands(detail::Worker& w, ns_t now) noexcept HAL_NONBLOCKING;
+  detail::PeriodicTask* earliest_release(const detail::Worker& w) const noexcept HAL_NONBLOCKING;
+  void run_release(detail::Worker& w, detail::PeriodicTask& p) noexcept;
+  void publish_hint(detail::Worker& w) noexcept HAL_NONBLOCKING;
+
+  // ---- monitor (monitor.cpp) ----
+  void monitor_loop() noexcept;
+  ns_t scan_watches(ns_t now) noexcept;
+  void release_scheduled(const detail::Scheduled& e, ns_t now) noexcept;
+  void start_monitor();
+  void stop_monitor();
+  void drain_scheduled_after_stop();
+
+  // ---- setup ----
+  void start_worker(detail::Worker& w);
+  void stop_worker(detail::Worker& w);
+  [[nodiscard]] bool quiet() const noexcept;
+
+  // Token indices: rings take one producer token per submitting handle and one for the
+  // monitor; the retired and event rings one per worker, one for the monitor, one for
+  // the setup thread.
+  [[nodiscard]] std::size_t monitor_token() const noexcept { return workers.size(); }
+  [[nodiscard]] std::size_t setup_token() const noexcept { return workers.size() + 1; }
+
+  // Lines written on the run path by other threads come first, one line each: the
+  // counters; `submitting` (every submit, producers); `armed_for` (the monitor, read by
+  // workers that start a task with a deadline).
+  detail::Counters counters;
+  alignas(hal::kCacheLine) std::atomic<std::int64_t> submitting{0};
+  char pad_submitting_[hal::kCacheLine - sizeof(std::atomic<std::int64_t>)]{};
+  std::atomic<ns_t> armed_for{kNever};
+  char pad_armed_for_[hal::kCacheLine - sizeof(std::atomic<ns_t>)]{};
+
+  Engine& engine;
+  Arena arena;
+  detail::TaskSlot* slots;
+  detail::FreeList free_list;
+  detail::Ring retired;
+  std::array<std::unique_ptr<detail::Ring>, kClassCount> rings;
+  detail::Ring scheduled_in;  // producers -> the monitor: slots waiting for their start
+  detail::BasicRing<Event> events;
+  std::vector<std::unique_ptr<detail::Worker>> workers;
+  std::array<std::vector<detail::Worker*>, kClassCount> serving;
+  std::vector<std::unique_ptr<detail::PeriodicTask>> periodic;
+  std::vector<detail::Counter> rollbacks_by_type;
+  std::size_t active = 0;
+  std::size_t producers_handed = 0;
+  ns_t epoch = hal::now_ns();
+  ns_t started_at = 0;
+
+  // The monitor.
+  hal::TimerChoice timer;
+  hal::Thread monitor_thread;
+  std::atomic<bool> monitor_stop{false};
+  std::vector<detail::Scheduled> heap;  // reserved for max_tasks at setup: never grows
+  Histogram detection;                  // single writer: the monitor
+};
+
+}  // namespace rt

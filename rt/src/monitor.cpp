@@ -1,0 +1,234 @@
+// F8: the deadline monitor. One top-priority thread, asleep on a hal::Timer armed for
+// the earliest of: a running task's deadline, a stall limit, the next periodic deadline
+// a worker announced (so a periodic run never has to wake it), and the next delayed
+// start. Workers never wait for it; it never waits for them.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+
+#include "engine_impl.hpp"
+#include "hal/report.hpp"
+
+namespace rt {
+
+using detail::Phase;
+using detail::phase_of;
+using detail::run_word;
+using detail::Scheduled;
+using detail::state_of;
+using detail::TaskSlot;
+using detail::Worker;
+
+namespace {
+// A delayed start that meets a full ring tries again this much later: long enough for a
+// worker to drain some of it, short next to any deadline a queued task could have.
+constexpr ns_t kReleaseRetry = 100 * hal::kNsPerUs;
+
+int auto_priority(const EngineConfig& c) {
+  int top = 0;
+  for (const auto& w : c.workers)
+    top = std::max(top, w.priority);
+  return top == 0 ? 0 : std::min(top + 1, 99);
+}
+}  // namespace
+
+void Engine::Impl::start_monitor() {
+  monitor_stop.store(false, std::memory_order_relaxed);
+  const MonitorConfig& c = engine.cfg_.monitor;
+  hal::ThreadSpec spec;
+  spec.name = "rt-monitor";
+  spec.cpu = c.cpu;
+  spec.priority = c.priority >= 0 ? c.priority : auto_priority(engine.cfg_);
+  monitor_thread = hal::Thread(spec, [this] { monitor_loop(); });
+}
+
+void Engine::Impl::stop_monitor() {
+  monitor_stop.store(true, std::memory_order_release);
+  (void)timer.timer->notify();
+  monitor_thread.join();
+}
+
+// Everything still waiting for a start time once the monitor has stopped: cancelled
+// (stop() explains why) and retired, so every task is accounted for.
+void Engine::Impl::drain_scheduled_after_stop() {
+  auto drop = [this](std::uint32_t idx) {
+    TaskSlot& s = slots[idx];
+    const std::uint64_t w = s.word.load(std::memory_order_acquire);
+    if (state_of(w) == State::Scheduled &&
+        finish(s, detail::gen_of(w), State::Cancelled, Reason::EngineStopped, hal::now_ns()))
+      counters.scheduled.v.fetch_sub(1, std::memory_order_relaxed);
+    s.fn.reset();
+    retire(setup_token(), idx);
+  };
+  std::uint32_t idx = 0;
+  while (scheduled_in.try_pop(0, idx))
+    drop(idx);
+  for (const Scheduled& e : heap)
+    drop(e.id.index);
+  heap.clear();
+}
+
+void Engine::Impl::release_scheduled(const Scheduled& e, ns_t now) noexcept {
+  TaskSlot& s = slots[e.id.index];
+  const std::uint32_t gen = e.id.generation;
+  auto drop = [&] {
+    s.fn.reset();  // cancelled while it waited: its captures are destroyed here
+    retire(monitor_token(), e.id.index);
+  };
+  if (state_of(s.word.load(std::memory_order_acquire)) != State::Scheduled) return drop();
+  if (!engine.accepting_.load(std::memory_order_acquire)) {
+    // Stopping: no worker may be left to run it.
+    if (finish(s, gen, State::Cancelled, Reason::EngineStopped, now))
+      counters.scheduled.v.fetch_sub(1, std::memory_order_relaxed);
+    return drop();
+  }
+  const auto k = static_cast<std::size_t>(s.priority.load(std::memory_order_relaxed));
+  auto defer = [&] {
+    counters.release_deferrals.add();
+    heap.push_back(Scheduled{now + kReleaseRetry, e.id});  // reserved for max_tasks: never grows
+    std::push_heap(heap.begin(), heap.end(), std::greater<>());
+  };
+  if (!rings[k]->try_reserve()) return defer();
+  if (transition_from(s, gen, State::Scheduled, State::Ready, now) != Tx::Ok) {
+    rings[k]->unreserve();
+    return drop();
+  }
+  counters.scheduled.v.fetch_sub(1, std::memory_order_relaxed);
+  if (!rings[k]->push_reserved(engine.cfg_.max_producers, e.id.index)) {
+    counters.ring_push_refusals.add();
+    if (transition_from(s, gen, State::Ready, State::Scheduled, now) != Tx::Ok) return drop();
+    counters.scheduled.add();
+    return defer();
+  }
+  wake_one(k);
+}
+
+// Misses and stalls among the workers' runs; returns the next time worth waking for.
+ns_t Engine::Impl::scan_watches(ns_t now) noexcept {
+  ns_t next = kNever;
+  const ns_t stall_after = engine.cfg_.monitor.stall_after;
+  for (auto& wp : workers) {
+    Worker& w = *wp;
+    detail::Watch& watch = w.watch;
+    const ns_t hint = watch.hint.load(std::memory_order_seq_cst);
+    if (hint > now) next = std::min(next, hint);
+    const std::uint64_t run = watch.run.load(std::memory_order_seq_cst);
+    const Phase phase = phase_of(run);
+    if (phase == Phase::Idle) continue;
+    const ns_t deadline = watch.deadline.load(std::memory_order_relaxed);
+    const std::uint64_t subject = watch.subject.load(std::memory_order_relaxed);
+    if (phase == Phase::Running) {
+      if (now < deadline) {
+        next = std::min(next, deadline);
+        continue;
+      }
+      // One CAS decides: the worker finishing at this instant, or a miss.
+      std::uint64_t expect = run;
+      if (!watch.run.compare_exchange_strong(expect, run_word(run >> 2, Phase::Missed), std::memory_order_acq_rel,
+                                             std::memory_order_acquire))
+        continue;
+      detection.record_local(now - deadline);
+      counters.detected_by_monitor.add();
+      Event ev{.kind = EventKind::DeadlineMiss,
+               .subject = Subject::Task,
+               .reason = Reason::DeadlineMissed,
+               .worker = static_cast<std::int16_t>(w.index),
+               .id = subject,
+               .at = now,
+               .value = now - deadline};
+      if ((subject & detail::kPeriodicSubject) != 0) {
+        detail::PeriodicTask& p = *periodic[subject & ~detail::kPeriodicSubject];
+        p.stop.store(run >> 2, std::memory_order_relaxed);
+        ev.subject = Subject::Periodic;
+        ev.type = p.spec.type;
+        ev.id = subject & ~detail::kPeriodicSubject;
+        publish_event(monitor_token(), ev);
+      } else {
+        const TaskId id = TaskId::from_value(subject);
+        TaskSlot& s = slots[id.index];
+        s.stop.store(id.generation, std::memory_order_relaxed);
+        ev.type = s.type.load(std::memory_order_relaxed);
+        publish_event(monitor_token(), ev);
+        if (mark_timeout(s, id.generation, now)) {
+          ev.kind = EventKind::Timeout;
+          ev.value = 0;
+          publish_event(monitor_token(), ev);
+        }
+      }
+    }
+    // Missed and still running: stalled once it overruns by stall_after.
+    const ns_t stall_at = deadline + stall_after;
+    if (now < stall_at) {
+      next = std::min(next, stall_at);
+      continue;
+    }
+    if (watch.stall_ticket.load(std::memory_order_relaxed) == run >> 2) continue;  // reported already
+    watch.stall_ticket.store(run >> 2, std::memory_order_relaxed);
+    watch.stalled.store(true, std::memory_order_release);
+    w.state.store(WorkerState::Stalled, std::memory_order_relaxed);
+    counters.stalls.add();
+    publish_event(monitor_token(), Event{.kind = EventKind::WorkerStalled,
+                                         .subject = Subject::Worker,
+                                         .reason = Reason::DeadlineMissed,
+                                         .worker = static_cast<std::int16_t>(w.index),
+                                         .id = static_cast<std::uint64_t>(w.index),
+                                         .at = now,
+                                         .value = now - deadline});
+    // The escalation is the one place the monitor writes: a stall is already a failure.
+    std::fprintf(stderr, "rtengine: worker %d stalled: its task is %lld us past its deadline and has not returned\n",
+                 w.index, static_cast<long long>((now - deadline) / hal::kNsPerUs));
+    if (engine.cfg_.monitor.escalation == Escalation::Exit) {
+      std::fprintf(stderr, "rtengine: exiting with status %d so a watchdog can restart the process\n",
+                   engine.cfg_.monitor.exit_code);
+      std::fflush(stderr);
+      std::_Exit(engine.cfg_.monitor.exit_code);
+    }
+  }
+  return next;
+}
+
+void Engine::Impl::monitor_loop() noexcept {
+  hal::Timer& t = *timer.timer;
+  ns_t armed = kNever;  // what the timer is armed for now
+  std::uint32_t idx = 0;
+  while (!monitor_stop.load(std::memory_order_acquire)) {
+    while (scheduled_in.try_pop(0, idx)) {
+      heap.push_back(Scheduled{slots[idx].start_at.load(std::memory_order_relaxed),
+                               TaskId{idx, detail::gen_of(slots[idx].word.load(std::memory_order_acquire))}});
+      std::push_heap(heap.begin(), heap.end(), std::greater<>());
+    }
+    ns_t now = hal::now_ns();
+    while (!heap.empty() && heap.front().at <= now) {
+      std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+      const Scheduled e = heap.back();
+      heap.pop_back();
+      release_scheduled(e, now);
+    }
+    ns_t next = scan_watches(now);
+    if (!heap.empty()) next = std::min(next, heap.front().at);
+    // Dekker with poke_monitor, all seq_cst: a worker that stored an earlier deadline
+    // before this store is seen by the re-scan below; one that stores after it sees the
+    // new arming and notifies if it is earlier.
+    armed_for.store(next, std::memory_order_seq_cst);
+    now = hal::now_ns();
+    if (scheduled_in.depth() > 0 || scan_watches(now) < next) continue;
+    if (next != armed) {
+      const hal::Status s = next == kNever ? t.disarm() : t.arm_at(next);
+      if (!s.ok()) {
+        hal::report_once("monitor-arm", "the deadline monitor cannot arm its timer: " + s.message());
+        (void)hal::sleep_until(hal::now_ns() + hal::kNsPerMs);  // degrade to a 1 ms poll, never a spin
+        continue;
+      }
+      armed = next;
+    }
+    std::uint64_t expirations = 0;
+    if (!t.wait(expirations).ok()) continue;
+    if (expirations > 0) armed = kNever;  // a one-shot expiry leaves the timer disarmed
+  }
+  (void)t.disarm();
+  armed_for.store(kNever, std::memory_order_seq_cst);
+}
+
+}  // namespace rt

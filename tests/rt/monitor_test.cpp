@@ -1,0 +1,282 @@
+// F8: the deadline monitor (misses caught while the task runs, stalls and their
+// escalation, both timer backends) and the delayed starts it releases (F2/F3).
+// Behaviour only: deadlines are far apart from what the tasks do, so a noisy machine
+// changes when things happen, never what happens.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "child.hpp"
+#include "engine_test_support.hpp"
+#include "rt/engine.hpp"
+
+using namespace std::chrono_literals;
+using testing_support::Blocker;
+using testing_support::eventually;
+using testing_support::small_config;
+using testing_support::state_is;
+
+namespace {
+
+constexpr hal::ns_t kMs = hal::kNsPerMs;
+
+std::vector<rt::Event> drain_events(rt::Engine& e) {
+  std::vector<rt::Event> out;
+  rt::Event buf[64];
+  for (std::size_t n; (n = e.poll_events(buf, 64)) > 0;)
+    out.insert(out.end(), buf, buf + n);
+  return out;
+}
+
+std::size_t count_kind(const std::vector<rt::Event>& evs, rt::EventKind k, std::uint64_t id) {
+  std::size_t n = 0;
+  for (const auto& ev : evs)
+    n += ev.kind == k && ev.id == id ? 1 : 0;
+  return n;
+}
+
+// Spins (ignoring nothing: it returns when told to stop) for at most `limit`.
+auto spin_until_stopped(std::atomic<bool>& saw_stop, hal::ns_t limit = 20 * hal::kNsPerSec) {
+  return [&saw_stop, limit](rt::TaskContext& ctx) {
+    const hal::ns_t until = hal::now_ns() + limit;
+    while (!ctx.stop_requested() && hal::now_ns() < until) {
+    }
+    saw_stop.store(ctx.stop_requested());
+  };
+}
+
+void monitor_catches_a_running_miss(hal::TimerBackend backend) {
+  rt::EngineConfig c = small_config();
+  c.monitor.backend = backend;
+  rt::Engine e(c);
+  e.start();
+  rt::Producer p = e.make_producer();
+  std::atomic<bool> saw_stop{false};
+  rt::TaskId id;
+  ASSERT_EQ(p.try_submit(spin_until_stopped(saw_stop), {.deadline_in = 2 * kMs}, &id), rt::SubmitStatus::Ok);
+  ASSERT_TRUE(eventually([&] { return saw_stop.load(); }));
+  ASSERT_TRUE(eventually([&] { return e.stats().running == 0; }));
+  EXPECT_TRUE(state_is(e, id, rt::State::Timeout));
+  rt::TaskInfo info;
+  ASSERT_TRUE(e.status(id, info));
+  EXPECT_EQ(info.reason, rt::Reason::DeadlineMissed);
+  const rt::Stats s = e.stats();
+  EXPECT_EQ(s.timed_out, 1U);
+  EXPECT_EQ(s.deadline_misses, 1U);
+  EXPECT_EQ(s.detected_by_monitor, 1U);
+  EXPECT_EQ(s.completed, 0U);
+  const rt::HistogramSnapshot d = e.detection_latency();
+  EXPECT_EQ(d.count(), 1U);
+  EXPECT_GE(d.min(), 0);
+  const auto evs = drain_events(e);
+  EXPECT_EQ(count_kind(evs, rt::EventKind::DeadlineMiss, id.value()), 1U);
+  EXPECT_EQ(count_kind(evs, rt::EventKind::Timeout, id.value()), 1U);
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+}
+
+}  // namespace
+
+TEST(Monitor, CatchesAMissWhileTheTaskRunsAndSetsItsStopFlag) {
+  monitor_catches_a_running_miss(hal::TimerBackend::TimerFd);
+}
+
+TEST(Monitor, IoUringBackendCatchesTheSameMissOrFallsBackToTimerfd) {
+  const hal::UringSupport u = hal::probe_io_uring();
+  {
+    rt::EngineConfig c = small_config();
+    c.monitor.backend = hal::TimerBackend::IoUring;
+    rt::Engine e(c);
+    EXPECT_EQ(e.monitor_backend(), u.usable ? hal::TimerBackend::IoUring : hal::TimerBackend::TimerFd) << u.reason;
+  }
+  monitor_catches_a_running_miss(hal::TimerBackend::IoUring);
+}
+
+TEST(Monitor, TaskThatMeetsItsDeadlineIsNotFlagged) {
+  rt::Engine e(small_config());
+  e.start();
+  rt::Producer p = e.make_producer();
+  std::atomic<int> ran{0};
+  for (int i = 0; i < 50; ++i)
+    ASSERT_EQ(p.try_submit([&] { ran.fetch_add(1); }, {.deadline_in = 10 * hal::kNsPerSec}), rt::SubmitStatus::Ok);
+  ASSERT_TRUE(eventually([&] { return ran.load() == 50 && e.stats().running == 0; }));
+  const rt::Stats s = e.stats();
+  EXPECT_EQ(s.completed, 50U);
+  EXPECT_EQ(s.deadline_misses, 0U);
+  EXPECT_EQ(s.detected_by_monitor, 0U);
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+}
+
+TEST(Monitor, HungTaskStallsItsWorkerWhichIsNoLongerFedAndRecovers) {
+  rt::EngineConfig c = small_config(2);
+  c.monitor.stall_after = 20 * kMs;
+  rt::Engine e(c);
+  e.start();
+  rt::Producer p = e.make_producer();
+  std::atomic<bool> hang{true}, started{false};
+  rt::TaskId id;
+  auto hung = [&] {  // ignores its stop flag: a real hang
+    started.store(true);
+    while (hang.load())
+      std::this_thread::sleep_for(100us);
+  };
+  ASSERT_EQ(p.try_submit(hung, {.deadline_in = 1 * kMs}, &id), rt::SubmitStatus::Ok);
+  ASSERT_TRUE(eventually([&] { return e.stats().stalls == 1; }));
+  rt::TaskInfo info;
+  ASSERT_TRUE(e.status(id, info));
+  ASSERT_GE(info.worker, 0);
+  EXPECT_EQ(e.stats().workers[static_cast<std::size_t>(info.worker)].state, rt::WorkerState::Stalled);
+  EXPECT_EQ(info.state, rt::State::Timeout);
+  // The other worker keeps the engine going.
+  std::atomic<int> ran{0};
+  for (int i = 0; i < 20; ++i)
+    ASSERT_EQ(p.try_submit([&] { ran.fetch_add(1); }), rt::SubmitStatus::Ok);
+  ASSERT_TRUE(eventually([&] { return ran.load() == 20; }));
+  hang.store(false);
+  ASSERT_TRUE(eventually([&] { return e.stats().running == 0; }));
+  const auto evs = drain_events(e);
+  std::size_t stalled = 0, recovered = 0;
+  for (const auto& ev : evs) {
+    stalled += ev.kind == rt::EventKind::WorkerStalled && ev.worker == info.worker ? 1 : 0;
+    recovered += ev.kind == rt::EventKind::WorkerRecovered && ev.worker == info.worker ? 1 : 0;
+  }
+  EXPECT_EQ(stalled, 1U);
+  EXPECT_EQ(recovered, 1U);
+  EXPECT_NE(e.stats().workers[static_cast<std::size_t>(info.worker)].state, rt::WorkerState::Stalled);
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+}
+
+TEST(Monitor, ExitEscalationEndsTheProcessWithItsStatus) {
+  const int status = testing_support::run_in_child([] {
+    rt::EngineConfig c = small_config();
+    c.monitor.stall_after = 10 * kMs;
+    c.monitor.escalation = rt::Escalation::Exit;
+    c.monitor.exit_code = 42;
+    rt::Engine e(c);
+    e.start();
+    rt::Producer p = e.make_producer();
+    (void)p.try_submit(
+        [] {
+          for (;;)
+            std::this_thread::sleep_for(1ms);
+        },
+        {.deadline_in = 1 * kMs});
+    std::this_thread::sleep_for(30s);  // the monitor ends the process long before
+    _exit(1);
+  });
+  EXPECT_EQ(status, 42);
+}
+
+// ---- delayed start ----
+
+TEST(DelayedStart, WaitsScheduledThenRunsAtItsStartTime) {
+  rt::Engine e(small_config());
+  e.start();
+  rt::Producer p = e.make_producer();
+  std::atomic<hal::ns_t> ran_at{0};
+  rt::TaskId id;
+  const hal::ns_t start = hal::now_ns() + 30 * kMs;
+  ASSERT_EQ(p.try_submit([&] { ran_at.store(hal::now_ns()); }, {.start_at = start}, &id), rt::SubmitStatus::Ok);
+  EXPECT_TRUE(state_is(e, id, rt::State::Scheduled) || ran_at.load() != 0);
+  EXPECT_LE(e.stats().scheduled, 1U);
+  ASSERT_TRUE(eventually([&] { return ran_at.load() != 0; }));
+  EXPECT_GE(ran_at.load(), start);  // never early
+  ASSERT_TRUE(eventually([&] { return state_is(e, id, rt::State::Completed); }));
+  rt::TaskInfo info;
+  ASSERT_TRUE(e.status(id, info));
+  EXPECT_EQ(info.start_at, start);
+  EXPECT_GE(info.started, start);
+  bool saw_scheduled = false;
+  for (std::size_t i = 0; i < info.history_size; ++i)
+    saw_scheduled = saw_scheduled || info.history[i].state == rt::State::Scheduled;
+  EXPECT_TRUE(saw_scheduled);
+  EXPECT_EQ(e.stats().scheduled, 0U);
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+}
+
+TEST(DelayedStart, ReleasesInStartOrderWhateverTheSubmitOrder) {
+  rt::Engine e(small_config());
+  e.start();
+  rt::Producer p = e.make_producer();
+  std::vector<int> order;
+  std::atomic<int> done{0};
+  const hal::ns_t base = hal::now_ns() + 20 * kMs;
+  for (int i : {3, 1, 4, 0, 2}) {
+    ASSERT_EQ(p.try_submit(
+                  [&order, &done, i] {
+                    order.push_back(i);
+                    done.fetch_add(1);
+                  },
+                  {.start_at = base + hal::ns_t{i} * 5 * kMs}),
+              rt::SubmitStatus::Ok);
+  }
+  ASSERT_TRUE(eventually([&] { return done.load() == 5; }));
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+}
+
+TEST(DelayedStart, DeadlineCountsFromTheStartAndMustFollowIt) {
+  rt::Engine e(small_config());
+  e.start();
+  rt::Producer p = e.make_producer();
+  rt::TaskId id;
+  const hal::ns_t start = hal::now_ns() + 10 * kMs;
+  ASSERT_EQ(p.try_submit([] {}, {.start_at = start, .deadline_in = 10 * hal::kNsPerSec}, &id), rt::SubmitStatus::Ok);
+  rt::TaskInfo info;
+  ASSERT_TRUE(e.status(id, info));
+  EXPECT_EQ(info.deadline, start + 10 * hal::kNsPerSec);
+  EXPECT_EQ(p.try_submit([] {}, {.start_at = start, .deadline_at = start - 1}), rt::SubmitStatus::Invalid);
+  ASSERT_TRUE(eventually([&] { return state_is(e, id, rt::State::Completed); }));
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+}
+
+TEST(DelayedStart, CancelledWhileScheduledNeverRuns) {
+  rt::Engine e(small_config());
+  e.start();
+  rt::Producer p = e.make_producer();
+  std::atomic<bool> ran{false};
+  rt::TaskId id;
+  ASSERT_EQ(p.try_submit([&] { ran.store(true); }, {.start_in = 20 * kMs}, &id), rt::SubmitStatus::Ok);
+  EXPECT_EQ(e.cancel(id), rt::CancelResult::Removed);
+  EXPECT_TRUE(state_is(e, id, rt::State::Cancelled));
+  std::this_thread::sleep_for(60ms);
+  EXPECT_FALSE(ran.load());
+  EXPECT_EQ(e.stats().scheduled, 0U);
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+}
+
+TEST(DelayedStart, StopCancelsWhatHasNotStartedInBothModes) {
+  for (rt::StopMode mode : {rt::StopMode::Drain, rt::StopMode::Cancel}) {
+    rt::Engine e(small_config());
+    e.start();
+    rt::Producer p = e.make_producer();
+    std::atomic<int> ran{0};
+    for (int i = 0; i < 10; ++i)
+      ASSERT_EQ(p.try_submit([&] { ran.fetch_add(1); }, {.start_in = 3600 * hal::kNsPerSec}), rt::SubmitStatus::Ok);
+    const rt::StopReport r = e.stop(mode);
+    EXPECT_TRUE(r.balanced);
+    EXPECT_EQ(r.stats.cancelled, 10U);
+    EXPECT_EQ(r.stats.scheduled, 0U);
+    EXPECT_EQ(ran.load(), 0);
+  }
+}
+
+TEST(DelayedStart, FullRingDefersTheReleaseAndLosesNothing) {
+  rt::EngineConfig c = small_config();
+  c.ring_capacity = {4, 4, 4, 4, 4};
+  rt::Engine e(c);
+  e.start();
+  rt::Producer p = e.make_producer();
+  Blocker b;
+  ASSERT_TRUE(b.hold(p));
+  std::atomic<int> ran{0};
+  for (int i = 0; i < 4; ++i)  // fills the NORMAL ring behind the blocker
+    ASSERT_EQ(p.try_submit([&] { ran.fetch_add(1); }), rt::SubmitStatus::Ok);
+  for (int i = 0; i < 6; ++i)
+    ASSERT_EQ(p.try_submit([&] { ran.fetch_add(1); }, {.start_in = 2 * kMs}), rt::SubmitStatus::Ok);
+  ASSERT_TRUE(eventually([&] { return e.stats().release_deferrals > 0; }));
+  b.release();
+  ASSERT_TRUE(eventually([&] { return ran.load() == 10; }));
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+}
