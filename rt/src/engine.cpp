@@ -201,10 +201,8 @@ bool Engine::Impl::finish(TaskSlot& s, std::uint32_t gen, State to, Reason why, 
   return true;
 }
 
-void Engine::Impl::roll_back(TaskSlot& s, std::uint32_t gen, Reason why, std::size_t token,
-                             ns_t at) noexcept HAL_NONBLOCKING {
-  if (!s.state.bound()) return;
-  s.state.roll_back(why);
+void Engine::Impl::note_rollback(TaskSlot& s, std::uint32_t gen, Reason why, std::size_t token,
+                                 ns_t at) noexcept HAL_NONBLOCKING {
   if (transition(s, gen, State::RolledBack, at) != Tx::Ok) return;
   counters.rolled_back.add();
   const TypeId type = s.type.load(std::memory_order_relaxed);
@@ -461,10 +459,16 @@ void Engine::abandon(TaskId id) noexcept HAL_NONBLOCKING {
   impl_->submitting.fetch_sub(1, std::memory_order_release);
 }
 
-void Engine::wake(Priority p) noexcept { impl_->wake_one(static_cast<std::size_t>(p)); }
+void Engine::wake(Priority p, ns_t scheduled_at) noexcept {
+  if (scheduled_at != 0) {
+    impl_->poke_monitor(scheduled_at);
+  } else {
+    impl_->wake_one(static_cast<std::size_t>(p));
+  }
+}
 
-SubmitStatus Engine::publish(std::size_t producer, detail::TaskSlot& s, TaskId id,
-                             const SubmitOptions& o) noexcept HAL_NONBLOCKING {
+SubmitStatus Engine::publish(std::size_t producer, detail::TaskSlot& s, TaskId id, const SubmitOptions& o,
+                             ns_t& scheduled_at) noexcept HAL_NONBLOCKING {
   Impl& m = *impl_;
   const ns_t now = hal::now_ns();
   const auto k = static_cast<std::size_t>(o.priority);
@@ -504,7 +508,7 @@ SubmitStatus Engine::publish(std::size_t producer, detail::TaskSlot& s, TaskId i
     }
     m.counters.submitted.add();
     m.submitting.fetch_sub(1, std::memory_order_release);
-    m.poke_monitor(start);
+    scheduled_at = start;  // the producer tells the monitor (Engine::wake), off this checked path
     return SubmitStatus::Ok;
   }
   // The place in the ring is taken before the task becomes READY: once it is READY,

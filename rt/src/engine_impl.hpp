@@ -160,9 +160,11 @@ struct Engine::Impl {
                      ns_t at) noexcept HAL_NONBLOCKING;
   // Ends a task with `to`, counting the outcome once. RT: lock-free; no allocation.
   bool finish(detail::TaskSlot& s, std::uint32_t gen, State to, Reason why, ns_t at) noexcept HAL_NONBLOCKING;
-  // Restores the bound state, FAILED/TIMEOUT -> ROLLED_BACK, counted. RT: no allocation.
-  void roll_back(detail::TaskSlot& s, std::uint32_t gen, Reason why, std::size_t token,
-                 ns_t at) noexcept HAL_NONBLOCKING;
+  // After the bound state was restored (by the caller: the user's restore function runs
+  // outside the checked path): FAILED/TIMEOUT -> ROLLED_BACK, counted, published.
+  // RT: lock-free; no allocation.
+  void note_rollback(detail::TaskSlot& s, std::uint32_t gen, Reason why, std::size_t token,
+                     ns_t at) noexcept HAL_NONBLOCKING;
   // The slot goes back to the free list with a new generation. RT: lock-free.
   void release(std::uint32_t idx) noexcept HAL_NONBLOCKING;
   // Keeps the task queryable among the most recent `retain_completed`. RT: lock-free.
@@ -190,9 +192,11 @@ struct Engine::Impl {
     ns_t start = 0;
     ns_t deadline = 0;
     ns_t ready = 0;
+    Reason violation = Reason::None;  // why it was not started, if it ended at once
   };
   Begin begin_task(detail::Worker& w, std::uint32_t idx) noexcept HAL_NONBLOCKING;
-  void end_task(detail::Worker& w, std::uint32_t idx, const Begin& b, bool threw) noexcept HAL_NONBLOCKING;
+  // Classifies the finished run; returns the violation to roll back (or None).
+  Reason end_task(detail::Worker& w, std::uint32_t idx, const Begin& b, bool threw, ns_t& end) noexcept HAL_NONBLOCKING;
   // Watch bookkeeping around a run with a deadline. RT: no allocation; end returns true
   // when the monitor classified the run as missed first.
   void watch_begin(detail::Worker& w, std::uint64_t subject, ns_t deadline) noexcept HAL_NONBLOCKING;

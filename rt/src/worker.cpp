@@ -98,9 +98,16 @@ bool Engine::Impl::watch_end(Worker& w) noexcept HAL_NONBLOCKING {
 // task's own code, its hooks and its destructor run between them, unchecked (mark your
 // task function HAL_NONBLOCKING to have it checked too), and so does the one eventfd
 // write that tells the monitor about a deadline earlier than any it is armed for.
+// The user's snapshot and restore functions (F11) run there too.
 void Engine::Impl::execute(Worker& w, std::uint32_t idx) noexcept {
   TaskSlot& s = slots[idx];
+  const auto me = static_cast<std::size_t>(w.index);
+  const bool bound = s.state.bound();
+  // Before the checks, so that a violation found at the start restores exactly this.
+  if (bound && state_of(s.word.load(std::memory_order_acquire)) == State::Ready) s.state.take();
   const Begin b = begin_task(w, idx);
+  Reason violation = b.violation;
+  ns_t end = b.start;
   if (b.run) {
     if (b.deadline != 0) poke_monitor(b.deadline);
     TaskContext ctx(TaskId{idx, b.gen}, s.stop, b.gen, s.context, b.ready, b.deadline);
@@ -112,12 +119,18 @@ void Engine::Impl::execute(Worker& w, std::uint32_t idx) noexcept {
       threw = true;
     }
     if (s.post != nullptr) s.post(ctx);
-    s.fn.reset();
-    end_task(w, idx, b, threw);
-  } else {
-    s.fn.reset();  // it will never run; its captures are destroyed here, off the checked path
-    retire(static_cast<std::size_t>(w.index), idx);
+    violation = end_task(w, idx, b, threw, end);
   }
+  s.fn.reset();  // its captures are destroyed here, off the checked path
+  if (violation != Reason::None && bound) {
+    s.state.roll_back(violation);
+    note_rollback(s, b.gen, violation, me, end);
+  }
+  if (b.run) {  // only now: whoever waits for `running` to drop sees the rollback done
+    counters.running.v.fetch_sub(1, std::memory_order_relaxed);
+    w.state.store(WorkerState::Idle, std::memory_order_relaxed);
+  }
+  retire(me, idx);
 }
 
 Engine::Impl::Begin Engine::Impl::begin_task(Worker& w, std::uint32_t idx) noexcept HAL_NONBLOCKING {
@@ -131,18 +144,16 @@ Engine::Impl::Begin Engine::Impl::begin_task(Worker& w, std::uint32_t idx) noexc
   b.start = hal::now_ns();
   b.deadline = s.deadline.load(std::memory_order_relaxed);
   b.ready = std::max(s.created.load(std::memory_order_relaxed), s.start_at.load(std::memory_order_relaxed));
-  // Before the checks, so that a violation found now restores exactly this state.
-  if (s.state.bound()) s.state.take();
   if (b.deadline != 0 && b.start > b.deadline) {
     if (finish(s, b.gen, State::Timeout, Reason::DeadlineMissed, b.start)) {
       publish_event(me, task_event(EventKind::Timeout, Reason::DeadlineMissed, s, id, w.index, b.start));
-      roll_back(s, b.gen, Reason::DeadlineMissed, me, b.start);
+      b.violation = Reason::DeadlineMissed;
     }
   } else if ((s.gates.load(std::memory_order_relaxed) & ~engine.open_gates()) != 0) {
     counters.gate_violations.add();
     if (finish(s, b.gen, State::Failed, Reason::GateViolation, b.start)) {
       publish_event(me, task_event(EventKind::Failed, Reason::GateViolation, s, id, w.index, b.start));
-      roll_back(s, b.gen, Reason::GateViolation, me, b.start);
+      b.violation = Reason::GateViolation;
     }
   } else if (transition(s, b.gen, State::Running, b.start) == Tx::Ok) {
     b.run = true;
@@ -156,11 +167,12 @@ Engine::Impl::Begin Engine::Impl::begin_task(Worker& w, std::uint32_t idx) noexc
   return b;
 }
 
-void Engine::Impl::end_task(Worker& w, std::uint32_t idx, const Begin& b, bool threw) noexcept HAL_NONBLOCKING {
+Reason Engine::Impl::end_task(Worker& w, std::uint32_t idx, const Begin& b, bool threw,
+                              ns_t& end) noexcept HAL_NONBLOCKING {
   TaskSlot& s = slots[idx];
   const auto me = static_cast<std::size_t>(w.index);
   const TaskId id{idx, b.gen};
-  const ns_t end = hal::now_ns();
+  end = hal::now_ns();
   w.busy_ns.fetch_add(end - b.start, std::memory_order_relaxed);
   w.tasks_done.fetch_add(1, std::memory_order_relaxed);
   w.execution.record_local(end - b.start);
@@ -197,10 +209,7 @@ void Engine::Impl::end_task(Worker& w, std::uint32_t idx, const Begin& b, bool t
   } else {
     finish(s, b.gen, State::Completed, Reason::None, end);
   }
-  if (violation != Reason::None) roll_back(s, b.gen, violation, me, end);
-  counters.running.v.fetch_sub(1, std::memory_order_relaxed);
-  w.state.store(WorkerState::Idle, std::memory_order_relaxed);
-  retire(me, idx);
+  return violation;
 }
 
 // ---- periodic tasks ----

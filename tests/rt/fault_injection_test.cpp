@@ -23,7 +23,9 @@ using testing_support::small_config;
 namespace {
 
 constexpr hal::ns_t kMs = hal::kNsPerMs;
-constexpr hal::ns_t kDeadline = 5 * kMs;
+// Far enough out that the victim surely starts before it on a loaded machine (a task whose
+// deadline passes first is never started, and the hang case needs it running).
+constexpr hal::ns_t kDeadline = 25 * kMs;
 
 struct VictimState {
   std::array<std::uint64_t, 8> words{0x0123456789ABCDEF, 1, 2, 3, 5, 8, 13, 21};

@@ -21,6 +21,10 @@ using testing_support::state_is;
 namespace {
 
 constexpr hal::ns_t kMs = hal::kNsPerMs;
+// Deadlines a task must outlive are this far out: a loaded machine (TSan, two test
+// processes on two CPUs) can delay a start by milliseconds, and a task whose deadline
+// passes before it starts is never started at all.
+constexpr hal::ns_t kLate = 25 * kMs;
 
 std::vector<rt::Event> drain_events(rt::Engine& e) {
   std::vector<rt::Event> out;
@@ -55,7 +59,7 @@ void monitor_catches_a_running_miss(hal::TimerBackend backend) {
   rt::Producer p = e.make_producer();
   std::atomic<bool> saw_stop{false};
   rt::TaskId id;
-  ASSERT_EQ(p.try_submit(spin_until_stopped(saw_stop), {.deadline_in = 2 * kMs}, &id), rt::SubmitStatus::Ok);
+  ASSERT_EQ(p.try_submit(spin_until_stopped(saw_stop), {.deadline_in = kLate}, &id), rt::SubmitStatus::Ok);
   ASSERT_TRUE(eventually([&] { return saw_stop.load(); }));
   ASSERT_TRUE(eventually([&] { return e.stats().running == 0; }));
   EXPECT_TRUE(state_is(e, id, rt::State::Timeout));
@@ -121,7 +125,7 @@ TEST(Monitor, HungTaskStallsItsWorkerWhichIsNoLongerFedAndRecovers) {
     while (hang.load())
       std::this_thread::sleep_for(100us);
   };
-  ASSERT_EQ(p.try_submit(hung, {.deadline_in = 1 * kMs}, &id), rt::SubmitStatus::Ok);
+  ASSERT_EQ(p.try_submit(hung, {.deadline_in = kLate}, &id), rt::SubmitStatus::Ok);
   ASSERT_TRUE(eventually([&] { return e.stats().stalls == 1; }));
   rt::TaskInfo info;
   ASSERT_TRUE(e.status(id, info));
@@ -161,7 +165,7 @@ TEST(Monitor, ExitEscalationEndsTheProcessWithItsStatus) {
           for (;;)
             std::this_thread::sleep_for(1ms);
         },
-        {.deadline_in = 1 * kMs});
+        {.deadline_in = kLate});
     std::this_thread::sleep_for(30s);  // the monitor ends the process long before
     _exit(1);
   });
@@ -237,10 +241,9 @@ TEST(DelayedStart, CancelledWhileScheduledNeverRuns) {
   rt::Producer p = e.make_producer();
   std::atomic<bool> ran{false};
   rt::TaskId id;
-  ASSERT_EQ(p.try_submit([&] { ran.store(true); }, {.start_in = 20 * kMs}, &id), rt::SubmitStatus::Ok);
+  ASSERT_EQ(p.try_submit([&] { ran.store(true); }, {.start_in = 10 * hal::kNsPerSec}, &id), rt::SubmitStatus::Ok);
   EXPECT_EQ(e.cancel(id), rt::CancelResult::Removed);
   EXPECT_TRUE(state_is(e, id, rt::State::Cancelled));
-  std::this_thread::sleep_for(60ms);
   EXPECT_FALSE(ran.load());
   EXPECT_EQ(e.stats().scheduled, 0U);
   EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);

@@ -184,7 +184,7 @@ TEST(Periodic, MonitorCatchesAMissedRunAndItsStateIsRestored) {
   v.value = 5;
   std::atomic<bool> saw_stop{false};
   const int id =
-      e.add_periodic({.name = "loop", .period = 20 * kMs, .deadline = 5 * kMs, .worker = 0, .state = v.binding()},
+      e.add_periodic({.name = "loop", .period = 60 * kMs, .deadline = 25 * kMs, .worker = 0, .state = v.binding()},
                      [&](rt::TaskContext& ctx) {
                        if (ctx.release_index() != 2) return;
                        v.value = -1;

@@ -128,7 +128,7 @@ TEST(Rollback, TimeoutRestoresTheState) {
         while (!ctx.stop_requested()) {
         }
       },
-      {.deadline_in = 2 * hal::kNsPerMs});
+      {.deadline_in = 25 * hal::kNsPerMs});  // far enough that it surely starts before
   EXPECT_TRUE(state_is(f.engine, id, rt::State::RolledBack));
   EXPECT_TRUE(f.restored());
   EXPECT_EQ(f.engine.stats().timed_out, 1U);

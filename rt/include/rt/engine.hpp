@@ -143,7 +143,8 @@ void emplace_task_fn(TaskFn& slot, F&& fn) noexcept {
 
 // A submission handle. Each thread that submits owns one (setup: Engine::make_producer);
 // with it, try_submit never blocks, never allocates and never makes a syscall unless a
-// worker sleeps (then one futex wake).
+// worker sleeps (then one futex wake) or a delayed start is earlier than anything the
+// monitor waits for (then one eventfd write).
 class Producer {
  public:
   Producer() = default;
@@ -262,12 +263,15 @@ class Engine {
 
   // The untemplated parts of try_submit. RT: lock-free; no allocation, no syscall.
   detail::TaskSlot* acquire(const SubmitOptions& opts, SubmitStatus& status, TaskId& id) noexcept HAL_NONBLOCKING;
-  SubmitStatus publish(std::size_t producer, detail::TaskSlot& slot, TaskId id,
-                       const SubmitOptions& opts) noexcept HAL_NONBLOCKING;
+  // `scheduled_at`: the start time when the task waits for one (delayed start), else 0.
+  SubmitStatus publish(std::size_t producer, detail::TaskSlot& slot, TaskId id, const SubmitOptions& opts,
+                       ns_t& scheduled_at) noexcept HAL_NONBLOCKING;
   // Gives back a slot whose submission was refused (its callable already destroyed).
   void abandon(TaskId id) noexcept HAL_NONBLOCKING;
-  // Wakes a sleeping worker that serves `p`. RT: lock-free; a futex wake if one sleeps.
-  void wake(Priority p) noexcept;
+  // Wakes a sleeping worker that serves `p`, or, for a delayed start, tells the monitor
+  // when it is earlier than anything it is armed for. RT: lock-free; one futex wake or
+  // eventfd write at most.
+  void wake(Priority p, ns_t scheduled_at) noexcept;
   int prepare_periodic(const PeriodicSpec& spec);
   TaskFn& periodic_fn(int id) noexcept;
   void commit_periodic(int id);
@@ -287,14 +291,15 @@ SubmitStatus Producer::try_submit(F&& fn, const SubmitOptions& opts, TaskId* id)
   detail::TaskSlot* slot = engine_->acquire(opts, status, tid);
   if (slot == nullptr) return status;
   detail::emplace_task_fn(slot->fn, std::forward<F>(fn));
-  status = engine_->publish(index_, *slot, tid, opts);
+  ns_t scheduled_at = 0;
+  status = engine_->publish(index_, *slot, tid, opts, scheduled_at);
   if (status != SubmitStatus::Ok) {
     slot->fn.reset();  // the callable's destructor is the submitter's code: run it here
     engine_->abandon(tid);
     return status;
   }
   if (id != nullptr) *id = tid;
-  engine_->wake(opts.priority);
+  engine_->wake(opts.priority, scheduled_at);
   return status;
 }
 
