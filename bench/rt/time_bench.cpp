@@ -1,5 +1,5 @@
 // P1/P3: the engine's timing next to bare baselines, same period, CPU and priority, in
-// the same run, interleaved, 5 repetitions; the table at the end gives the ratios of the
+// the same run, interleaved, 5 repetitions (RT_BENCH_REPS); the table at the end gives the ratios of the
 // medians of the per-run percentiles.
 //
 // - Release jitter (release latency: start minus the grid point) of a periodic task in
@@ -12,7 +12,8 @@
 // Environment: RT_BENCH_PRIO (default 80; 0 keeps SCHED_OTHER), RT_BENCH_CPU_WORKER
 // (default 1), RT_BENCH_CPU_PRODUCER (default 0: the monitor and the bare timer waiter),
 // RT_BENCH_PERIOD_US (default 1000), RT_BENCH_RELEASES (default 2000),
-// RT_BENCH_MARGIN_US (hybrid margin, default 150).
+// RT_BENCH_MARGIN_US (hybrid margin, default 150), RT_BENCH_REPS (default 5; CI's smoke
+// run uses 1).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -42,6 +43,7 @@ int side_cpu() { return env_int("RT_BENCH_CPU_PRODUCER", 0); }
 hal::ns_t period() { return env_int("RT_BENCH_PERIOD_US", 1000) * hal::kNsPerUs; }
 int releases() { return env_int("RT_BENCH_RELEASES", 2000); }
 hal::ns_t margin() { return env_int("RT_BENCH_MARGIN_US", 150) * hal::kNsPerUs; }
+int reps() { return env_int("RT_BENCH_REPS", 5); }
 constexpr hal::ns_t kDeadline = 300 * hal::kNsPerUs;
 constexpr int kDetections = 500;
 
@@ -160,20 +162,26 @@ void BM_DetectEngine(benchmark::State& state, hal::TimerBackend backend) {
   report(state, detection);
 }
 
-BENCHMARK(BM_ReleaseClockNanosleepBaseline)->Iterations(1)->Repetitions(5)->UseRealTime();
-BENCHMARK_CAPTURE(BM_ReleaseEngine, sleep, rt::Precision::Sleep)->Iterations(1)->Repetitions(5)->UseRealTime();
-BENCHMARK_CAPTURE(BM_ReleaseEngine, hybrid, rt::Precision::Hybrid)->Iterations(1)->Repetitions(5)->UseRealTime();
-BENCHMARK_CAPTURE(BM_ReleaseEngine, spin, rt::Precision::Spin)->Iterations(1)->Repetitions(5)->UseRealTime();
+BENCHMARK(BM_ReleaseClockNanosleepBaseline)->Iterations(1)->Repetitions(reps())->UseRealTime();
+BENCHMARK_CAPTURE(BM_ReleaseEngine, sleep, rt::Precision::Sleep)->Iterations(1)->Repetitions(reps())->UseRealTime();
+BENCHMARK_CAPTURE(BM_ReleaseEngine, hybrid, rt::Precision::Hybrid)->Iterations(1)->Repetitions(reps())->UseRealTime();
+BENCHMARK_CAPTURE(BM_ReleaseEngine, spin, rt::Precision::Spin)->Iterations(1)->Repetitions(reps())->UseRealTime();
 BENCHMARK_CAPTURE(BM_DetectBareTimerWake, timerfd, hal::TimerBackend::TimerFd)
     ->Iterations(1)
-    ->Repetitions(5)
+    ->Repetitions(reps())
     ->UseRealTime();
-BENCHMARK_CAPTURE(BM_DetectEngine, timerfd, hal::TimerBackend::TimerFd)->Iterations(1)->Repetitions(5)->UseRealTime();
+BENCHMARK_CAPTURE(BM_DetectEngine, timerfd, hal::TimerBackend::TimerFd)
+    ->Iterations(1)
+    ->Repetitions(reps())
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_DetectBareTimerWake, io_uring, hal::TimerBackend::IoUring)
     ->Iterations(1)
-    ->Repetitions(5)
+    ->Repetitions(reps())
     ->UseRealTime();
-BENCHMARK_CAPTURE(BM_DetectEngine, io_uring, hal::TimerBackend::IoUring)->Iterations(1)->Repetitions(5)->UseRealTime();
+BENCHMARK_CAPTURE(BM_DetectEngine, io_uring, hal::TimerBackend::IoUring)
+    ->Iterations(1)
+    ->Repetitions(reps())
+    ->UseRealTime();
 
 // Keeps the medians of every contender's counters, then prints each engine contender
 // over its baseline.
@@ -181,7 +189,9 @@ class RatioReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& r : runs) {
-      if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median") {
+      // The median over repetitions; with a single repetition, the run itself.
+      const bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
+      if (median || (r.run_type == Run::RT_Iteration && r.repetitions == 1)) {
         for (const auto& [name, counter] : r.counters)
           medians_[r.run_name.function_name][name] = counter.value;
       }
