@@ -176,6 +176,18 @@ Engine::Impl::Tx Engine::Impl::transition_impl(TaskSlot& s, std::uint32_t gen, c
 
 bool Engine::Impl::finish(TaskSlot& s, std::uint32_t gen, State to, Reason why, ns_t at) noexcept HAL_NONBLOCKING {
   if (transition(s, gen, to, at) != Tx::Ok) return false;
+  count_outcome(s, to, why, at);
+  return true;
+}
+
+Engine::Impl::Tx Engine::Impl::finish_from(TaskSlot& s, std::uint32_t gen, State from, State to, Reason why,
+                                           ns_t at) noexcept HAL_NONBLOCKING {
+  const Tx r = transition_from(s, gen, from, to, at);
+  if (r == Tx::Ok) count_outcome(s, to, why, at);
+  return r;
+}
+
+void Engine::Impl::count_outcome(TaskSlot& s, State to, Reason why, ns_t at) noexcept HAL_NONBLOCKING {
   s.reason.store(why, std::memory_order_relaxed);
   s.finished.store(at, std::memory_order_relaxed);
   switch (to) {
@@ -198,7 +210,6 @@ bool Engine::Impl::finish(TaskSlot& s, std::uint32_t gen, State to, Reason why, 
     default:
       break;
   }
-  return true;
 }
 
 void Engine::Impl::note_rollback(TaskSlot& s, std::uint32_t gen, Reason why, std::size_t token,
@@ -263,7 +274,7 @@ void Engine::Impl::wake_worker(detail::Worker& w) noexcept {
 void Engine::Impl::wake_one(std::size_t k) noexcept {
   for (detail::Worker* w : serving[k]) {
     // A stalled worker is stuck in a task: it is not fed (F8).
-    if (w->active.load(std::memory_order_relaxed) && !w->watch.stalled.load(std::memory_order_relaxed) &&
+    if (w->active.load(std::memory_order_relaxed) && !w->watch.stalled() &&
         w->sleeping.load(std::memory_order_seq_cst) && w->sleeping.exchange(false, std::memory_order_acq_rel)) {
       w->seq.fetch_add(1, std::memory_order_release);
       (void)hal::futex_wake(w->seq, 1);
@@ -344,19 +355,23 @@ StopReport Engine::stop(StopMode mode) {
   // task does not free its worker for the next queued one before that one is cancelled.
   for (std::size_t i = 0; i < cfg_.max_tasks; ++i) {
     TaskSlot& s = m.slots[i];
-    const std::uint64_t w = s.word.load(std::memory_order_acquire);
-    const State st = state_of(w);
-    const bool cancel = st == State::Scheduled ||
-                        (mode == StopMode::Cancel && st != State::Running && st != State::Free && !is_terminal(st));
-    if (cancel && m.finish(s, gen_of(w), State::Cancelled, Reason::EngineStopped, hal::now_ns()) &&
-        st == State::Scheduled)
-      m.counters.scheduled.v.fetch_sub(1, std::memory_order_relaxed);
+    for (;;) {  // from the state it was seen in: a worker or the monitor may move it meanwhile
+      const std::uint64_t w = s.word.load(std::memory_order_acquire);
+      const State st = state_of(w);
+      const bool cancel = st == State::Scheduled || (mode == StopMode::Cancel && st != State::Running &&
+                                                     st != State::Free && st != State::Pending && !is_terminal(st));
+      if (!cancel) break;
+      const Impl::Tx r = m.finish_from(s, gen_of(w), st, State::Cancelled, Reason::EngineStopped, hal::now_ns());
+      if (r == Impl::Tx::Ok && st == State::Scheduled) m.counters.scheduled.v.fetch_sub(1, std::memory_order_relaxed);
+      if (r != Impl::Tx::Moved) break;
+    }
   }
   if (mode == StopMode::Cancel) {
     for (std::size_t i = 0; i < cfg_.max_tasks; ++i) {
       TaskSlot& s = m.slots[i];
-      if (state_of(s.word.load(std::memory_order_acquire)) == State::Running)
-        s.stop.store(true, std::memory_order_relaxed);
+      const std::uint64_t w = s.word.load(std::memory_order_acquire);
+      // The request names the generation seen running (TaskContext::stop_requested).
+      if (state_of(w) == State::Running) s.stop.store(gen_of(w), std::memory_order_relaxed);
     }
   }
   // Workers keep draining the rings (running or discarding what was cancelled); the
@@ -676,7 +691,8 @@ Stats Engine::stats() const {
   for (const auto& w : m.workers) {
     WorkerStats ws;
     ws.index = w->index;
-    ws.state = w->state.load(std::memory_order_relaxed);
+    // STALLED lives in the watch word, where the monitor and the worker agree on it.
+    ws.state = w->watch.stalled() ? WorkerState::Stalled : w->state.load(std::memory_order_relaxed);
     ws.applied = w->applied;
     ws.tasks_done = w->tasks_done.load(std::memory_order_relaxed);
     ws.busy_ns = w->busy_ns.load(std::memory_order_relaxed);
@@ -742,7 +758,8 @@ int Engine::prepare_periodic(const PeriodicSpec& spec) {
   if (spec.phase < 0) bad("phase must not be negative");
   if (spec.deadline < 0 || spec.deadline > spec.period) bad("deadline must be 0 (the period) .. period");
   if (static_cast<std::size_t>(spec.priority) >= kClassCount) bad("priority is not a class");
-  if (spec.hybrid_margin < 0 || spec.hybrid_margin >= spec.period) bad("hybrid_margin must be 0 .. period");
+  if (spec.precision == Precision::Hybrid && (spec.hybrid_margin < 0 || spec.hybrid_margin >= spec.period))
+    bad("hybrid_margin must be 0 .. period");
   if (spec.type >= cfg_.task_types.size()) bad("type is not one of task_types");
   if (cfg_.gates.size() < 64 && (spec.gates >> cfg_.gates.size()) != 0) bad("gates names an unknown gate");
   if (spec.state.bound() && spec.state.saved == nullptr && spec.state.snapshot == nullptr)
@@ -754,6 +771,9 @@ int Engine::prepare_periodic(const PeriodicSpec& spec) {
     worker = serving.front()->index;
   }
   if (static_cast<std::size_t>(worker) >= m.workers.size()) bad("worker " + std::to_string(worker) + " does not exist");
+  if (static_cast<std::size_t>(worker) >= cfg_.initial_workers)
+    bad("worker " + std::to_string(worker) + " is not started by start() (initial_workers is " +
+        std::to_string(cfg_.initial_workers) + ")");
   auto p = std::make_unique<detail::PeriodicTask>(m.arena, spec);
   p->index = static_cast<int>(m.periodic.size());
   p->deadline_rel = spec.deadline != 0 ? spec.deadline : spec.period;
@@ -777,8 +797,10 @@ bool Engine::command_periodic(int id, PeriodicState want) noexcept {
   detail::PeriodicTask& p = *impl_->periodic[static_cast<std::size_t>(id)];
   const PeriodicState was = p.want.load(std::memory_order_acquire);
   if (want == PeriodicState::Paused && was == PeriodicState::Stopped) return false;  // nothing to pause
-  if (want == PeriodicState::Running && was == PeriodicState::Stopped)
+  if (want == PeriodicState::Running && was == PeriodicState::Stopped) {
     p.start_base.store(hal::now_ns(), std::memory_order_relaxed);
+    p.starts.fetch_add(1, std::memory_order_release);
+  }
   p.want.store(want, std::memory_order_release);
   p.worker->periodic_commands.fetch_add(1, std::memory_order_seq_cst);
   impl_->wake_worker(*p.worker);

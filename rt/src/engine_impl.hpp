@@ -70,9 +70,11 @@ struct Counters {
 };
 
 // What a worker is running, for the deadline monitor. The worker owns it; the monitor
-// reads it and may flip a run from Running to Missed (one CAS decides who classifies a
-// run that ends as its deadline passes).
-enum class Phase : std::uint64_t { Idle = 0, Running = 1, Missed = 2 };
+// may move a run Running -> Missed (its deadline passed) -> Stalled (stall_after later),
+// each by CAS on the whole word, so it can never act on a run that has ended; the worker
+// ends a run by exchanging the word for Idle and learns in the same step what the
+// monitor decided.
+enum class Phase : std::uint64_t { Idle = 0, Running = 1, Missed = 2, Stalled = 3 };
 constexpr std::uint64_t run_word(std::uint64_t ticket, Phase p) noexcept {
   return ticket << 2 | static_cast<std::uint64_t>(p);
 }
@@ -80,12 +82,13 @@ constexpr Phase phase_of(std::uint64_t w) noexcept { return static_cast<Phase>(w
 inline constexpr std::uint64_t kPeriodicSubject = std::uint64_t{1} << 63;  // | periodic index
 
 struct alignas(hal::kCacheLine) Watch {
-  std::atomic<std::uint64_t> run{0};           // run_word(ticket, phase)
-  std::atomic<ns_t> deadline{0};               // of the current run
-  std::atomic<std::uint64_t> subject{0};       // TaskId::value() or kPeriodicSubject | index
-  std::atomic<ns_t> hint{0};                   // the deadline of this worker's next periodic release; 0 none
-  std::atomic<bool> stalled{false};            // set by the monitor, cleared by the worker when the run returns
-  std::atomic<std::uint64_t> stall_ticket{0};  // the monitor's: the run it last reported stalled
+  std::atomic<std::uint64_t> run{0};      // run_word(ticket, phase)
+  std::atomic<ns_t> deadline{0};          // of the current run
+  std::atomic<std::uint64_t> subject{0};  // TaskId::value() or kPeriodicSubject | index
+  std::atomic<ns_t> hint{0};              // the deadline of this worker's next periodic release; 0 none
+  [[nodiscard]] bool stalled() const noexcept {
+    return phase_of(run.load(std::memory_order_acquire)) == Phase::Stalled;
+  }
 };
 
 struct PeriodicTask;
@@ -124,8 +127,11 @@ struct PeriodicTask {
   ns_t first = 0;
   std::uint64_t k = 0;  // index of the next release
   ns_t next = kNever;   // first + k * period while running
-  // Commands from any thread, applied by the worker between runs.
+  // Commands from any thread, applied by the worker between runs. Every start bumps
+  // `starts`, so start-stop-start before the worker looks still begins a new grid.
   std::atomic<ns_t> start_base{0};
+  std::atomic<std::uint32_t> starts{0};
+  std::uint32_t applied_starts = 0;  // the worker's
   // Published for queries.
   std::atomic<ns_t> next_release{0};
   std::atomic<std::uint64_t> stop{0};  // the run ticket the monitor asked to stop (on a miss)
@@ -160,6 +166,10 @@ struct Engine::Impl {
                      ns_t at) noexcept HAL_NONBLOCKING;
   // Ends a task with `to`, counting the outcome once. RT: lock-free; no allocation.
   bool finish(detail::TaskSlot& s, std::uint32_t gen, State to, Reason why, ns_t at) noexcept HAL_NONBLOCKING;
+  // As finish, but only from `from` (Moved when another thread moved it first).
+  Tx finish_from(detail::TaskSlot& s, std::uint32_t gen, State from, State to, Reason why,
+                 ns_t at) noexcept HAL_NONBLOCKING;
+  void count_outcome(detail::TaskSlot& s, State to, Reason why, ns_t at) noexcept HAL_NONBLOCKING;
   // After the bound state was restored (by the caller: the user's restore function runs
   // outside the checked path): FAILED/TIMEOUT -> ROLLED_BACK, counted, published.
   // RT: lock-free; no allocation.

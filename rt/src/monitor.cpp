@@ -56,8 +56,8 @@ void Engine::Impl::drain_scheduled_after_stop() {
   auto drop = [this](std::uint32_t idx) {
     TaskSlot& s = slots[idx];
     const std::uint64_t w = s.word.load(std::memory_order_acquire);
-    if (state_of(w) == State::Scheduled &&
-        finish(s, detail::gen_of(w), State::Cancelled, Reason::EngineStopped, hal::now_ns()))
+    if (finish_from(s, detail::gen_of(w), State::Scheduled, State::Cancelled, Reason::EngineStopped, hal::now_ns()) ==
+        Tx::Ok)
       counters.scheduled.v.fetch_sub(1, std::memory_order_relaxed);
     s.fn.reset();
     retire(setup_token(), idx);
@@ -80,7 +80,7 @@ void Engine::Impl::release_scheduled(const Scheduled& e, ns_t now) noexcept {
   if (state_of(s.word.load(std::memory_order_acquire)) != State::Scheduled) return drop();
   if (!engine.accepting_.load(std::memory_order_acquire)) {
     // Stopping: no worker may be left to run it.
-    if (finish(s, gen, State::Cancelled, Reason::EngineStopped, now))
+    if (finish_from(s, gen, State::Scheduled, State::Cancelled, Reason::EngineStopped, now) == Tx::Ok)
       counters.scheduled.v.fetch_sub(1, std::memory_order_relaxed);
     return drop();
   }
@@ -116,9 +116,13 @@ ns_t Engine::Impl::scan_watches(ns_t now) noexcept {
     if (hint > now) next = std::min(next, hint);
     const std::uint64_t run = watch.run.load(std::memory_order_seq_cst);
     const Phase phase = phase_of(run);
-    if (phase == Phase::Idle) continue;
+    if (phase == Phase::Idle || phase == Phase::Stalled) continue;
+    // Read before the CAS: if it succeeds, the run had not ended, so these are its own.
     const ns_t deadline = watch.deadline.load(std::memory_order_relaxed);
     const std::uint64_t subject = watch.subject.load(std::memory_order_relaxed);
+    const bool periodic_run = (subject & detail::kPeriodicSubject) != 0;
+    const TypeId type = periodic_run ? periodic[subject & ~detail::kPeriodicSubject]->spec.type
+                                     : slots[TaskId::from_value(subject).index].type.load(std::memory_order_relaxed);
     if (phase == Phase::Running) {
       if (now < deadline) {
         next = std::min(next, deadline);
@@ -134,22 +138,21 @@ ns_t Engine::Impl::scan_watches(ns_t now) noexcept {
       Event ev{.kind = EventKind::DeadlineMiss,
                .subject = Subject::Task,
                .reason = Reason::DeadlineMissed,
+               .type = type,
                .worker = static_cast<std::int16_t>(w.index),
                .id = subject,
                .at = now,
                .value = now - deadline};
-      if ((subject & detail::kPeriodicSubject) != 0) {
+      if (periodic_run) {
         detail::PeriodicTask& p = *periodic[subject & ~detail::kPeriodicSubject];
         p.stop.store(run >> 2, std::memory_order_relaxed);
         ev.subject = Subject::Periodic;
-        ev.type = p.spec.type;
         ev.id = subject & ~detail::kPeriodicSubject;
         publish_event(monitor_token(), ev);
       } else {
         const TaskId id = TaskId::from_value(subject);
         TaskSlot& s = slots[id.index];
         s.stop.store(id.generation, std::memory_order_relaxed);
-        ev.type = s.type.load(std::memory_order_relaxed);
         publish_event(monitor_token(), ev);
         if (mark_timeout(s, id.generation, now)) {
           ev.kind = EventKind::Timeout;
@@ -164,10 +167,12 @@ ns_t Engine::Impl::scan_watches(ns_t now) noexcept {
       next = std::min(next, stall_at);
       continue;
     }
-    if (watch.stall_ticket.load(std::memory_order_relaxed) == run >> 2) continue;  // reported already
-    watch.stall_ticket.store(run >> 2, std::memory_order_relaxed);
-    watch.stalled.store(true, std::memory_order_release);
-    w.state.store(WorkerState::Stalled, std::memory_order_relaxed);
+    // Missed -> Stalled only if the run is still the same and still going: a run that
+    // returns at this instant is never reported, nor exited for.
+    std::uint64_t missed = run_word(run >> 2, Phase::Missed);
+    if (!watch.run.compare_exchange_strong(missed, run_word(run >> 2, Phase::Stalled), std::memory_order_acq_rel,
+                                           std::memory_order_acquire))
+      continue;
     counters.stalls.add();
     publish_event(monitor_token(), Event{.kind = EventKind::WorkerStalled,
                                          .subject = Subject::Worker,
@@ -193,12 +198,18 @@ void Engine::Impl::monitor_loop() noexcept {
   hal::Timer& t = *timer.timer;
   ns_t armed = kNever;  // what the timer is armed for now
   std::uint32_t idx = 0;
-  while (!monitor_stop.load(std::memory_order_acquire)) {
+  auto take_new = [&] {
+    bool any = false;
     while (scheduled_in.try_pop(0, idx)) {
       heap.push_back(Scheduled{slots[idx].start_at.load(std::memory_order_relaxed),
                                TaskId{idx, detail::gen_of(slots[idx].word.load(std::memory_order_acquire))}});
       std::push_heap(heap.begin(), heap.end(), std::greater<>());
+      any = true;
     }
+    return any;
+  };
+  while (!monitor_stop.load(std::memory_order_acquire)) {
+    (void)take_new();
     ns_t now = hal::now_ns();
     while (!heap.empty() && heap.front().at <= now) {
       std::pop_heap(heap.begin(), heap.end(), std::greater<>());
@@ -213,7 +224,10 @@ void Engine::Impl::monitor_loop() noexcept {
     // new arming and notifies if it is earlier.
     armed_for.store(next, std::memory_order_seq_cst);
     now = hal::now_ns();
-    if (scheduled_in.depth() > 0 || scan_watches(now) < next) continue;
+    // A delayed start pushed before the store above is taken now. One whose producer is
+    // still between reserving and enqueuing is not waited for (that would spin at the
+    // monitor's priority): its producer pokes after the enqueue and sees this arming.
+    if (take_new() || scan_watches(now) < next) continue;
     if (next != armed) {
       const hal::Status s = next == kNever ? t.disarm() : t.arm_at(next);
       if (!s.ok()) {

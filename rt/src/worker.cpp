@@ -76,19 +76,15 @@ void Engine::Impl::watch_begin(Worker& w, std::uint64_t subject, ns_t deadline) 
 }
 
 bool Engine::Impl::watch_end(Worker& w) noexcept HAL_NONBLOCKING {
-  std::uint64_t expect = run_word(w.ticket, Phase::Running);
-  const bool missed = !w.watch.run.compare_exchange_strong(expect, run_word(w.ticket, Phase::Idle),
-                                                           std::memory_order_acq_rel, std::memory_order_acquire);
-  if (missed) w.watch.run.store(run_word(w.ticket, Phase::Idle), std::memory_order_release);
-  if (w.watch.stalled.load(std::memory_order_acquire)) {
-    w.watch.stalled.store(false, std::memory_order_release);
+  const Phase was = detail::phase_of(w.watch.run.exchange(run_word(w.ticket, Phase::Idle), std::memory_order_acq_rel));
+  if (was == Phase::Stalled) {
     publish_event(static_cast<std::size_t>(w.index), Event{.kind = EventKind::WorkerRecovered,
                                                            .subject = Subject::Worker,
                                                            .worker = static_cast<std::int16_t>(w.index),
                                                            .id = static_cast<std::uint64_t>(w.index),
                                                            .at = hal::now_ns()});
   }
-  return missed;
+  return was != Phase::Running;  // Missed or Stalled: the monitor called it first
 }
 
 // ---- one-shot tasks ----
@@ -220,12 +216,18 @@ void Engine::Impl::apply_periodic_commands(Worker& w, ns_t now) noexcept HAL_NON
   for (std::size_t i = 0; i < n; ++i) {
     PeriodicTask& p = *w.periodic[i];
     const PeriodicState want = p.want.load(std::memory_order_acquire);
-    if (want == p.applied) continue;
+    const std::uint32_t starts = p.starts.load(std::memory_order_acquire);
+    if (starts != p.applied_starts) {
+      // A start (perhaps followed by stop and start again, or pause, before this worker
+      // looked): a new grid from when it was asked, or from now if the engine was not
+      // running then -- never in the past, or the first run would be a backlog.
+      p.applied_starts = starts;
+      p.first = std::max(p.start_base.load(std::memory_order_relaxed), now) + p.spec.phase;
+      p.k = 0;
+      if (p.applied == PeriodicState::Stopped) p.applied = PeriodicState::Paused;  // a grid, not yet running
+    }
     if (want == PeriodicState::Running) {
-      if (p.applied == PeriodicState::Stopped) {
-        p.first = p.start_base.load(std::memory_order_relaxed) + p.spec.phase;
-        p.k = 0;
-      } else if (p.first + static_cast<ns_t>(p.k) * p.spec.period < now) {
+      if (p.applied == PeriodicState::Paused && p.first + static_cast<ns_t>(p.k) * p.spec.period < now) {
         // Resume: back on the original grid at its next point; the time paused is not
         // counted as releases.
         p.k = static_cast<std::uint64_t>((now - p.first + p.spec.period - 1) / p.spec.period);
@@ -336,10 +338,13 @@ void Engine::Impl::run_release(Worker& w, PeriodicTask& p) noexcept {
     publish_event(me, periodic_event(EventKind::Overrun, Reason::DeadlineMissed, p, end, end - release - period));
     if (p.spec.overrun == Overrun::RollbackAndHold) {
       if (violation == Reason::None) violation = Reason::DeadlineMissed;
-      // Held: paused until resume(); the state stays at its last safe value.
-      p.applied = PeriodicState::Paused;
-      p.want.store(PeriodicState::Paused, std::memory_order_release);
-      p.state.store(PeriodicState::Paused, std::memory_order_release);
+      // Held: paused until resume(); the state stays at its last safe value. Only from
+      // Running: a stop asked for meanwhile wins.
+      PeriodicState running = PeriodicState::Running;
+      if (p.want.compare_exchange_strong(running, PeriodicState::Paused, std::memory_order_acq_rel)) {
+        p.applied = PeriodicState::Paused;
+        p.state.store(PeriodicState::Paused, std::memory_order_release);
+      }
     }
   }
   if (violation != Reason::None && st.bound()) {
@@ -358,8 +363,10 @@ void Engine::Impl::run_release(Worker& w, PeriodicTask& p) noexcept {
 
 // Highest class first; a due periodic release before queued tasks of lower classes;
 // between both, spin briefly, then sleep on the futex until new work, a command, or the
-// next release (minus its spin margin). RT: no allocation; syscalls only on the way to
-// sleep (getrusage for the fault sample, then the futex wait), never between tasks.
+// next release (minus its spin margin). RT: no allocation; syscalls on the way to sleep
+// (getrusage for the fault sample, then the futex wait) and one eventfd write when a run
+// has a deadline earlier than anything the monitor is armed for (never for a periodic
+// run: the worker announces those ahead, publish_hint).
 void Engine::Impl::worker_loop(Worker& w) noexcept {
   w.started_at.store(hal::now_ns(), std::memory_order_relaxed);
   w.state.store(WorkerState::Idle, std::memory_order_relaxed);
@@ -377,9 +384,15 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
             execute(w, idx);
             continue;
           }
-          while (hal::now_ns() < p->next && !w.stop.load(std::memory_order_relaxed))
+          // The spin up to the release; a command (stop, pause) or the engine's stop ends it.
+          bool interrupted = false;
+          while (hal::now_ns() < p->next && !interrupted) {
             detail::cpu_relax();
+            interrupted = w.stop.load(std::memory_order_relaxed) ||
+                          w.periodic_commands.load(std::memory_order_relaxed) != w.periodic_seen;
+          }
           if (w.stop.load(std::memory_order_acquire)) break;
+          if (interrupted) continue;
           run_release(w, *p);
           continue;
         }
@@ -409,10 +422,20 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
     // sees `sleeping` or this worker sees the new depth or command. (No fences: TSan
     // cannot model them.)
     w.sleeping.store(true, std::memory_order_seq_cst);
-    if (has_work(w) || w.stop.load(std::memory_order_seq_cst) ||
+    if (w.stop.load(std::memory_order_seq_cst) ||
         w.periodic_commands.load(std::memory_order_seq_cst) != w.periodic_seen) {
       w.sleeping.store(false, std::memory_order_relaxed);
       continue;
+    }
+    if (has_work(w)) {
+      if (pop_any(w, idx, kClassCount)) {
+        w.sleeping.store(false, std::memory_order_relaxed);
+        execute(w, idx);
+        continue;
+      }
+      // A place is reserved but its item not enqueued yet: its producer wakes this worker
+      // after the enqueue (it sees `sleeping`). Spinning for it could starve a preempted
+      // producer on this CPU at this worker's priority.
     }
     w.minor_faults.store(hal::minor_faults_this_thread(), std::memory_order_relaxed);
     if (wake_at == kNever) {

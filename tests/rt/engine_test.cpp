@@ -356,6 +356,34 @@ TEST(Engine, StopCancelAccountsForEveryTask) {
   EXPECT_TRUE(r.balanced);
 }
 
+// Stop requests name the generation they are meant for: stop(Cancel) must reach a task
+// whose slot has been used before (generation > 1), and a cancel meant for the slot's
+// previous task must not reach it.
+TEST(Engine, StopCancelReachesARunningTaskInAReusedSlot) {
+  rt::EngineConfig c = small_config();
+  c.retain_completed = 0;  // a finished task's slot is free again at once
+  c.max_tasks = 1;         // ... and it is the only one
+  rt::Engine e(c);
+  e.start();
+  rt::Producer p = e.make_producer();
+  rt::TaskId first;
+  std::atomic<bool> done{false};
+  ASSERT_EQ(p.try_submit([&] { done.store(true); }, {}, &first), SubmitStatus::Ok);
+  ASSERT_TRUE(eventually([&] { return done.load() && e.stats().running == 0 && e.in_flight() == 0; }));
+  ASSERT_TRUE(eventually([&] { return p.try_submit([] {}, {}) == SubmitStatus::Ok; }));  // the slot again
+  ASSERT_TRUE(eventually([&] { return e.in_flight() == 0 && e.stats().running == 0; }));
+  Blocker b;  // never released
+  rt::TaskId id;
+  ASSERT_TRUE(eventually([&] { return p.try_submit(b.task(), {}, &id) == SubmitStatus::Ok; }));
+  ASSERT_TRUE(eventually([&] { return b.started.load(); }));
+  ASSERT_GT(id.generation, 1U);
+  EXPECT_EQ(e.cancel(first), rt::CancelResult::NotFound);  // the old id: stale, no stop
+  const rt::StopReport r = e.stop(rt::StopMode::Cancel);   // would hang if the request missed it
+  EXPECT_TRUE(r.balanced);
+  EXPECT_EQ(r.stats.cancelled, 1U);  // the blocker: it saw the request (its slot is free again)
+  EXPECT_EQ(r.stats.completed, 2U);
+}
+
 TEST(Engine, StopDrainRunsEverythingQueued) {
   rt::Engine e(small_config(2));
   e.start();

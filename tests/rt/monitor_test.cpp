@@ -73,7 +73,7 @@ void monitor_catches_a_running_miss(hal::TimerBackend backend) {
   EXPECT_EQ(s.completed, 0U);
   const rt::HistogramSnapshot d = e.detection_latency();
   EXPECT_EQ(d.count(), 1U);
-  EXPECT_GE(d.min(), 0);
+  EXPECT_LT(d.max(), 10 * hal::kNsPerSec);  // recorded from the deadline, not from the epoch
   const auto evs = drain_events(e);
   EXPECT_EQ(count_kind(evs, rt::EventKind::DeadlineMiss, id.value()), 1U);
   EXPECT_EQ(count_kind(evs, rt::EventKind::Timeout, id.value()), 1U);
@@ -182,8 +182,14 @@ TEST(DelayedStart, WaitsScheduledThenRunsAtItsStartTime) {
   rt::TaskId id;
   const hal::ns_t start = hal::now_ns() + 30 * kMs;
   ASSERT_EQ(p.try_submit([&] { ran_at.store(hal::now_ns()); }, {.start_at = start}, &id), rt::SubmitStatus::Ok);
-  EXPECT_TRUE(state_is(e, id, rt::State::Scheduled) || ran_at.load() != 0);
-  EXPECT_LE(e.stats().scheduled, 1U);
+  {
+    rt::TaskInfo i;
+    ASSERT_TRUE(e.status(id, i));
+    if (hal::now_ns() < start) {  // then it was read before its start too
+      EXPECT_EQ(i.state, rt::State::Scheduled);
+      EXPECT_EQ(ran_at.load(), 0);
+    }
+  }
   ASSERT_TRUE(eventually([&] { return ran_at.load() != 0; }));
   EXPECT_GE(ran_at.load(), start);  // never early
   ASSERT_TRUE(eventually([&] { return state_is(e, id, rt::State::Completed); }));

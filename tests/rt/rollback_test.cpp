@@ -130,6 +130,9 @@ TEST(Rollback, TimeoutRestoresTheState) {
       },
       {.deadline_in = 25 * hal::kNsPerMs});  // far enough that it surely starts before
   EXPECT_TRUE(state_is(f.engine, id, rt::State::RolledBack));
+  rt::TaskInfo info;
+  ASSERT_TRUE(f.engine.status(id, info));
+  EXPECT_NE(info.started, 0);  // it ran and scribbled: the restore undid real damage
   EXPECT_TRUE(f.restored());
   EXPECT_EQ(f.engine.stats().timed_out, 1U);
   EXPECT_EQ(f.engine.stats().rolled_back, 1U);

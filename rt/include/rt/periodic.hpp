@@ -17,7 +17,8 @@ namespace rt {
 enum class Precision : std::uint8_t {
   Sleep,   // block until the release (clock_nanosleep, or a futex wait with an absolute timeout)
   Hybrid,  // block until `hybrid_margin` before the release, then spin on the clock
-  Spin,    // spin on the clock (the worker burns its CPU between releases)
+  Spin,    // spin on the clock (the worker burns its CPU between releases and takes no
+           // queued task of a lower class while the task runs)
 };
 [[nodiscard]] std::string_view to_string(Precision p) noexcept;
 
