@@ -5,9 +5,19 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <vector>
 
 namespace bench_support {
+
+// The environment knobs every benchmark shares (see each program's header comment).
+inline int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::atoi(v) : fallback;
+}
+inline int prio() { return env_int("RT_BENCH_PRIO", 80); }
+inline int producer_cpu() { return env_int("RT_BENCH_CPU_PRODUCER", 0); }
+inline int worker_cpu() { return env_int("RT_BENCH_CPU_WORKER", 1); }
 
 class Samples {
  public:

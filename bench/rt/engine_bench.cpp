@@ -24,13 +24,9 @@
 
 namespace {
 
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? std::atoi(v) : fallback;
-}
-int prio() { return env_int("RT_BENCH_PRIO", 80); }
-int producer_cpu() { return env_int("RT_BENCH_CPU_PRODUCER", 0); }
-int worker_cpu() { return env_int("RT_BENCH_CPU_WORKER", 1); }
+using bench_support::prio;
+using bench_support::producer_cpu;
+using bench_support::worker_cpu;
 
 void pin_producer() {
   (void)hal::apply_to_current_thread({.name = "bench-producer", .cpu = producer_cpu(), .priority = prio()});

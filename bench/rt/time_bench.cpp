@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "../hal/latency.hpp"
 #include "hal/clock.hpp"
 #include "hal/thread.hpp"
 #include "hal/timer.hpp"
@@ -33,13 +34,10 @@
 
 namespace {
 
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? std::atoi(v) : fallback;
-}
-int prio() { return env_int("RT_BENCH_PRIO", 80); }
-int worker_cpu() { return env_int("RT_BENCH_CPU_WORKER", 1); }
-int side_cpu() { return env_int("RT_BENCH_CPU_PRODUCER", 0); }
+using bench_support::env_int;
+using bench_support::prio;
+using bench_support::worker_cpu;
+int side_cpu() { return bench_support::producer_cpu(); }
 hal::ns_t period() { return env_int("RT_BENCH_PERIOD_US", 1000) * hal::kNsPerUs; }
 int releases() { return env_int("RT_BENCH_RELEASES", 2000); }
 hal::ns_t margin() { return env_int("RT_BENCH_MARGIN_US", 150) * hal::kNsPerUs; }

@@ -44,6 +44,11 @@ rt::EngineConfig dedicated_config() {
   return c;
 }
 
+// Stops a periodic task and waits until its worker has applied the stop.
+bool stop_and_wait(rt::Engine& e, int id) {
+  return e.stop_periodic(id) && eventually([&] { return e.periodic_stats(id).state == rt::PeriodicState::Stopped; });
+}
+
 void expect_on_grid(Seen& s, hal::ns_t period) {
   std::lock_guard<std::mutex> g(s.m);
   ASSERT_FALSE(s.release.empty());
@@ -69,8 +74,7 @@ TEST(Periodic, ReleasesOnAnAbsoluteGridAndAccountsForEveryPoint) {
     e.start();
     ASSERT_TRUE(e.start_periodic(id));
     ASSERT_TRUE(eventually([&] { return seen.runs.load() >= 30; }));
-    ASSERT_TRUE(e.stop_periodic(id));
-    ASSERT_TRUE(eventually([&] { return e.periodic_stats(id).state == rt::PeriodicState::Stopped; }));
+    ASSERT_TRUE(stop_and_wait(e, id));
     const rt::PeriodicStats s = e.periodic_stats(id);
     EXPECT_EQ(s.releases, s.runs + s.skipped);
     EXPECT_EQ(s.runs, seen.runs.load());
@@ -102,8 +106,7 @@ TEST(Periodic, NoDriftOverAMillionPeriods) {
   e.start();
   ASSERT_TRUE(e.start_periodic(id));
   ASSERT_TRUE(eventually([&] { return last_index.load() >= 1'000'000; }, 120 * hal::kNsPerSec));
-  ASSERT_TRUE(e.stop_periodic(id));
-  ASSERT_TRUE(eventually([&] { return e.periodic_stats(id).state == rt::PeriodicState::Stopped; }));
+  ASSERT_TRUE(stop_and_wait(e, id));
   const rt::PeriodicStats s = e.periodic_stats(id);
   EXPECT_EQ(off_grid.load(), 0U);
   EXPECT_EQ(s.runs, runs.load());
@@ -165,8 +168,7 @@ void overrun_once(rt::Overrun policy, rt::PeriodicStats& out, Seen& seen, bool& 
     const rt::PeriodicStats s = e.periodic_stats(id);
     return s.runs >= 7 || s.state == rt::PeriodicState::Paused;
   }));
-  e.stop_periodic(id);
-  ASSERT_TRUE(eventually([&] { return e.periodic_stats(id).state == rt::PeriodicState::Stopped; }));
+  ASSERT_TRUE(stop_and_wait(e, id));
   out = e.periodic_stats(id);
   restored = static_cast<std::uint64_t>(counter.value) + 1 == out.runs;  // the late run's +1 rolled back
   EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
@@ -228,8 +230,7 @@ TEST(Periodic, MonitorCatchesAMissedRunAndItsStateIsRestored) {
   e.start();
   ASSERT_TRUE(e.start_periodic(id));
   ASSERT_TRUE(eventually([&] { return e.periodic_stats(id).runs >= 5; }));
-  ASSERT_TRUE(e.stop_periodic(id));
-  ASSERT_TRUE(eventually([&] { return e.periodic_stats(id).state == rt::PeriodicState::Stopped; }));
+  ASSERT_TRUE(stop_and_wait(e, id));
   const rt::PeriodicStats s = e.periodic_stats(id);
   EXPECT_TRUE(saw_stop.load());  // only the monitor sets it
   // At least the one the task made (a loaded machine may add a late start).
@@ -268,8 +269,7 @@ TEST(Periodic, StopThenStartBeginsANewGrid) {
   e.start();
   ASSERT_TRUE(e.start_periodic(id));
   ASSERT_TRUE(eventually([&] { return seen.runs.load() >= 3; }));
-  ASSERT_TRUE(e.stop_periodic(id));
-  ASSERT_TRUE(eventually([&] { return e.periodic_stats(id).state == rt::PeriodicState::Stopped; }));
+  ASSERT_TRUE(stop_and_wait(e, id));
   EXPECT_FALSE(e.pause_periodic(id));  // nothing to pause
   const std::uint64_t before = seen.runs.load();
   const hal::ns_t restart = hal::now_ns();
