@@ -121,8 +121,9 @@ ns_t Engine::Impl::scan_watches(ns_t now) noexcept {
     const ns_t deadline = watch.deadline.load(std::memory_order_relaxed);
     const std::uint64_t subject = watch.subject.load(std::memory_order_relaxed);
     const bool periodic_run = (subject & detail::kPeriodicSubject) != 0;
-    const TypeId type = periodic_run ? periodic[subject & ~detail::kPeriodicSubject]->spec.type
-                                     : slots[TaskId::from_value(subject).index].type.load(std::memory_order_relaxed);
+    const TypeId type = periodic_run
+                            ? periodic[static_cast<std::size_t>(subject & ~detail::kPeriodicSubject)]->spec.type
+                            : slots[TaskId::from_value(subject).index].type.load(std::memory_order_relaxed);
     if (phase == Phase::Running) {
       if (now < deadline) {
         next = std::min(next, deadline);
@@ -144,7 +145,7 @@ ns_t Engine::Impl::scan_watches(ns_t now) noexcept {
                .at = now,
                .value = now - deadline};
       if (periodic_run) {
-        detail::PeriodicTask& p = *periodic[subject & ~detail::kPeriodicSubject];
+        detail::PeriodicTask& p = *periodic[static_cast<std::size_t>(subject & ~detail::kPeriodicSubject)];
         p.stop.store(run >> 2, std::memory_order_relaxed);
         ev.subject = Subject::Periodic;
         ev.id = subject & ~detail::kPeriodicSubject;

@@ -68,7 +68,8 @@ TEST_P(FaultInjection, VictimIsRolledBackAndTheLoopKeepsEveryRelease) {
     r.store(0);
   const int loop = e.add_periodic({.name = "loop", .period = kMs, .worker = 0, .overrun = rt::Overrun::CatchUp},
                                   [](rt::TaskContext& ctx) {
-                                    if (ctx.release_index() < kMaxReleases) ran[ctx.release_index()].fetch_add(1);
+                                    if (ctx.release_index() < kMaxReleases)
+                                      ran[static_cast<std::size_t>(ctx.release_index())].fetch_add(1);
                                   });
   e.start();
   ASSERT_TRUE(e.start_periodic(loop));

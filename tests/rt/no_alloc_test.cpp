@@ -207,7 +207,7 @@ TEST(NoAllocation, TimeAndViolationPathsAfterStart) {
   std::atomic<std::uint64_t> throws{0};
   auto run = [&](std::uint64_t n) {
     for (std::uint64_t i = 0; i < n; ++i) {
-      rt::SubmitOptions o{.state = cells[i % cells.size()].binding()};
+      rt::SubmitOptions o{.state = cells[static_cast<std::size_t>(i % cells.size())].binding()};
       switch (i % 5) {
         case 0:
           o.gates = 1;  // closed: a gate violation and a rollback
@@ -222,7 +222,7 @@ TEST(NoAllocation, TimeAndViolationPathsAfterStart) {
           break;
       }
       auto body = [&throws, i](rt::TaskContext& ctx) {
-        cells[i % cells.size()].value[1] = static_cast<double>(i);
+        cells[static_cast<std::size_t>(i % cells.size())].value[1] = static_cast<double>(i);
         if (i % 5 == 3 && i % 50 == 3) {
           throws.fetch_add(1);
           throw 7;

@@ -126,7 +126,7 @@ TEST(Periodic, PauseHoldsReleasesAndResumeStaysOnTheGrid) {
   ASSERT_TRUE(eventually([&] { return seen.runs.load() >= 5; }));
   ASSERT_TRUE(e.pause_periodic(id));
   ASSERT_TRUE(eventually([&] { return e.periodic_stats(id).state == rt::PeriodicState::Paused; }));
-  const std::uint64_t paused_at = seen.runs.load();
+  const auto paused_at = static_cast<std::size_t>(seen.runs.load());
   const std::uint64_t releases_at_pause = e.periodic_stats(id).releases;
   std::this_thread::sleep_for(30ms);
   EXPECT_EQ(seen.runs.load(), paused_at);
@@ -271,7 +271,7 @@ TEST(Periodic, StopThenStartBeginsANewGrid) {
   ASSERT_TRUE(eventually([&] { return seen.runs.load() >= 3; }));
   ASSERT_TRUE(stop_and_wait(e, id));
   EXPECT_FALSE(e.pause_periodic(id));  // nothing to pause
-  const std::uint64_t before = seen.runs.load();
+  const auto before = static_cast<std::size_t>(seen.runs.load());
   const hal::ns_t restart = hal::now_ns();
   ASSERT_TRUE(e.start_periodic(id));
   ASSERT_TRUE(eventually([&] { return seen.runs.load() >= before + 2; }));
