@@ -215,6 +215,18 @@ struct Engine::Impl {
   void apply_periodic_commands(detail::Worker& w, ns_t now) noexcept HAL_NONBLOCKING;
   detail::PeriodicTask* earliest_release(const detail::Worker& w) const noexcept HAL_NONBLOCKING;
   void run_release(detail::Worker& w, detail::PeriodicTask& p) noexcept;
+  struct Release {
+    ns_t start = 0, release = 0, deadline = 0, end = 0;
+    std::uint64_t index = 0;
+    bool run = false;
+    Reason violation = Reason::None;  // found before the run (a closed gate)
+  };
+  Release release_begin(detail::Worker& w, detail::PeriodicTask& p) noexcept HAL_NONBLOCKING;
+  // Classifies the finished run (overrun policy included); returns the violation.
+  Reason release_end(detail::Worker& w, detail::PeriodicTask& p, Release& r, bool threw) noexcept HAL_NONBLOCKING;
+  // After the rollback (if any): counts it, moves the grid on, announces the next deadline.
+  void release_finish(detail::Worker& w, detail::PeriodicTask& p, const Release& r, Reason violation,
+                      bool rolled) noexcept HAL_NONBLOCKING;
   void publish_hint(detail::Worker& w) noexcept HAL_NONBLOCKING;
 
   // ---- monitor (monitor.cpp) ----

@@ -151,7 +151,7 @@ Engine::Impl::Begin Engine::Impl::begin_task(Worker& w, std::uint32_t idx) noexc
       publish_event(me, task_event(EventKind::Failed, Reason::GateViolation, s, id, w.index, b.start));
       b.violation = Reason::GateViolation;
     }
-  } else if (transition(s, b.gen, State::Running, b.start) == Tx::Ok) {
+  } else if (transition_from(s, b.gen, State::Ready, State::Running, b.start) == Tx::Ok) {  // cancel() may win
     b.run = true;
     counters.running.add();
     w.state.store(WorkerState::Busy, std::memory_order_relaxed);
@@ -258,51 +258,20 @@ void Engine::Impl::publish_hint(Worker& w) noexcept HAL_NONBLOCKING {
   w.watch.hint.store(p != nullptr ? p->next + p->deadline_rel : 0, std::memory_order_seq_cst);
 }
 
-// One release, on the worker that owns the task. The release time is the grid point,
-// whatever the wake-up's lateness, so lateness shows up as jitter and never as drift.
+// One release, on the worker that owns the task, in the same three parts as a one-shot
+// task: release_begin and release_end are HAL_NONBLOCKING (checked by RealtimeSanitizer);
+// the task, its hooks, the user's snapshot and restore, and the monitor poke run between.
+// The release time is the grid point, whatever the wake-up's lateness, so lateness shows
+// up as jitter and never as drift.
 void Engine::Impl::run_release(Worker& w, PeriodicTask& p) noexcept {
-  const auto me = static_cast<std::size_t>(w.index);
-  const ns_t period = p.spec.period;
-  ns_t start = hal::now_ns();
-  // More than one release due (a long task on this worker, a stall, an overrun): Skip
-  // keeps only the latest, CatchUp runs them all, one after another.
-  if (start >= p.next + period && p.spec.overrun != Overrun::CatchUp) {
-    const auto passed = static_cast<std::uint64_t>((start - p.next) / period);
-    p.skipped.add(passed);
-    p.releases.add(passed);
-    p.k += passed;
-    p.next = p.first + static_cast<ns_t>(p.k) * period;
-  }
-  const ns_t release = p.next;
-  ns_t deadline = release + p.deadline_rel;
-  // CatchUp runs releases that are already past their deadline: each gets its full
-  // relative deadline from its actual start, or catching up would only mean rollbacks.
-  if (p.spec.overrun == Overrun::CatchUp && start > deadline) deadline = start + p.deadline_rel;
-  const std::uint64_t index = p.k;
-  p.releases.add();
   const StateBinding& st = p.spec.state;
   if (st.bound()) st.take();
-  Reason violation = Reason::None;
-  bool overran = false;
-  ns_t end = start;
-  if (start > deadline) {
-    // F8: its deadline passed before it could start: not started, a miss, and skipped.
-    p.misses.add();
-    p.skipped.add();
-    publish_event(me, periodic_event(EventKind::DeadlineMiss, Reason::DeadlineMissed, p, start, start - deadline));
-  } else if ((p.spec.gates & ~engine.open_gates()) != 0) {
-    p.runs.add();
-    p.gate_violations.add();
-    violation = Reason::GateViolation;
-  } else {
-    p.runs.add();
-    p.jitter.record_local(start - release);
-    w.state.store(WorkerState::Busy, std::memory_order_relaxed);
-    watch_begin(w, detail::kPeriodicSubject | static_cast<std::uint64_t>(p.index), deadline);
-    poke_monitor(deadline);
-    TaskContext ctx(TaskId{static_cast<std::uint32_t>(p.index), 0}, p.stop, w.ticket, p.spec.context, release, deadline,
-                    index);
-    bool threw = false;
+  Release r = release_begin(w, p);
+  bool threw = false;
+  if (r.run) {
+    poke_monitor(r.deadline);
+    TaskContext ctx(TaskId{static_cast<std::uint32_t>(p.index), 0}, p.stop, w.ticket, p.spec.context, r.release,
+                    r.deadline, r.index);
     if (p.spec.pre != nullptr) p.spec.pre(ctx);
     try {
       p.fn(ctx);
@@ -310,13 +279,68 @@ void Engine::Impl::run_release(Worker& w, PeriodicTask& p) noexcept {
       threw = true;
     }
     if (p.spec.post != nullptr) p.spec.post(ctx);
-    end = hal::now_ns();
-    const bool missed = watch_end(w) || end > deadline;
-    w.busy_ns.fetch_add(end - start, std::memory_order_relaxed);
+  }
+  const Reason violation = release_end(w, p, r, threw);
+  const bool rolled = violation != Reason::None && st.bound();
+  if (rolled) st.roll_back(violation);
+  release_finish(w, p, r, violation, rolled);
+}
+
+Engine::Impl::Release Engine::Impl::release_begin(Worker& w, PeriodicTask& p) noexcept HAL_NONBLOCKING {
+  const auto me = static_cast<std::size_t>(w.index);
+  const ns_t period = p.spec.period;
+  Release r;
+  r.start = hal::now_ns();
+  // More than one release due (a long task on this worker, a stall, an overrun): Skip
+  // keeps only the latest, CatchUp runs them all, one after another.
+  if (r.start >= p.next + period && p.spec.overrun != Overrun::CatchUp) {
+    const auto passed = static_cast<std::uint64_t>((r.start - p.next) / period);
+    p.skipped.add(passed);
+    p.releases.add(passed);
+    p.k += passed;
+    p.next = p.first + static_cast<ns_t>(p.k) * period;
+  }
+  r.release = p.next;
+  r.deadline = r.release + p.deadline_rel;
+  // CatchUp runs releases that are already past their deadline: each gets its full
+  // relative deadline from its actual start, or catching up would only mean rollbacks.
+  if (p.spec.overrun == Overrun::CatchUp && r.start > r.deadline) r.deadline = r.start + p.deadline_rel;
+  r.index = p.k;
+  r.end = r.start;
+  p.releases.add();
+  if (r.start > r.deadline) {
+    // F8: its deadline passed before it could start: not started, a miss, and skipped.
+    p.misses.add();
+    p.skipped.add();
+    publish_event(me,
+                  periodic_event(EventKind::DeadlineMiss, Reason::DeadlineMissed, p, r.start, r.start - r.deadline));
+  } else if ((p.spec.gates & ~engine.open_gates()) != 0) {
+    p.runs.add();
+    p.gate_violations.add();
+    r.violation = Reason::GateViolation;
+  } else {
+    r.run = true;
+    p.runs.add();
+    p.jitter.record_local(r.start - r.release);
+    w.state.store(WorkerState::Busy, std::memory_order_relaxed);
+    watch_begin(w, detail::kPeriodicSubject | static_cast<std::uint64_t>(p.index), r.deadline);
+  }
+  return r;
+}
+
+Reason Engine::Impl::release_end(Worker& w, PeriodicTask& p, Release& r, bool threw) noexcept HAL_NONBLOCKING {
+  const auto me = static_cast<std::size_t>(w.index);
+  const ns_t period = p.spec.period;
+  Reason violation = r.violation;
+  bool overran = false;
+  if (r.run) {
+    r.end = hal::now_ns();
+    const bool missed = watch_end(w) || r.end > r.deadline;
+    w.busy_ns.fetch_add(r.end - r.start, std::memory_order_relaxed);
     w.tasks_done.fetch_add(1, std::memory_order_relaxed);
     w.state.store(WorkerState::Idle, std::memory_order_relaxed);
-    p.response.record_local(end - release);
-    p.execution.record_local(end - start);
+    p.response.record_local(r.end - r.release);
+    p.execution.record_local(r.end - r.start);
     if (missed) p.misses.add();
     if (threw) {
       p.exceptions.add();
@@ -327,15 +351,15 @@ void Engine::Impl::run_release(Worker& w, PeriodicTask& p) noexcept {
       p.gate_violations.add();
       violation = Reason::GateViolation;
     }
-    overran = end > release + period;
+    overran = r.end > r.release + period;
   }
   if (violation != Reason::None) {
     publish_event(me, periodic_event(violation == Reason::DeadlineMissed ? EventKind::Timeout : EventKind::Failed,
-                                     violation, p, end));
+                                     violation, p, r.end));
   }
   if (overran) {
     p.overruns.add();
-    publish_event(me, periodic_event(EventKind::Overrun, Reason::DeadlineMissed, p, end, end - release - period));
+    publish_event(me, periodic_event(EventKind::Overrun, Reason::DeadlineMissed, p, r.end, r.end - r.release - period));
     if (p.spec.overrun == Overrun::RollbackAndHold) {
       if (violation == Reason::None) violation = Reason::DeadlineMissed;
       // Held: paused until resume(); the state stays at its last safe value. Only from
@@ -347,14 +371,18 @@ void Engine::Impl::run_release(Worker& w, PeriodicTask& p) noexcept {
       }
     }
   }
-  if (violation != Reason::None && st.bound()) {
-    st.roll_back(violation);
+  return violation;
+}
+
+void Engine::Impl::release_finish(Worker& w, PeriodicTask& p, const Release& r, Reason violation,
+                                  bool rolled) noexcept HAL_NONBLOCKING {
+  if (rolled) {
     p.rollbacks.add();
     rollbacks_by_type[p.spec.type].add();
-    publish_event(me, periodic_event(EventKind::RolledBack, violation, p, end));
+    publish_event(static_cast<std::size_t>(w.index), periodic_event(EventKind::RolledBack, violation, p, r.end));
   }
   ++p.k;
-  p.next = p.applied == PeriodicState::Running ? p.first + static_cast<ns_t>(p.k) * period : kNever;
+  p.next = p.applied == PeriodicState::Running ? p.first + static_cast<ns_t>(p.k) * p.spec.period : kNever;
   p.next_release.store(p.applied == PeriodicState::Running ? p.next : 0, std::memory_order_relaxed);
   publish_hint(w);
 }

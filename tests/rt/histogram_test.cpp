@@ -346,7 +346,8 @@ TEST(Histogram, RecordLocalWhileSnapshotting) {
   });
   std::uint64_t last = 0;
   int snapshots = 0;
-  while (!done.load()) {
+  // do-while: at least one snapshot even if the writer is done before this thread looks.
+  do {
     const HistogramSnapshot s = h.snapshot();
     ASSERT_GE(s.count(), last);
     ASSERT_LE(s.count(), static_cast<std::uint64_t>(kValues));
@@ -358,7 +359,7 @@ TEST(Histogram, RecordLocalWhileSnapshotting) {
     }
     last = s.count();
     ++snapshots;
-  }
+  } while (!done.load());
   writer.join();
   const HistogramSnapshot s = h.snapshot();
   EXPECT_EQ(s.count(), static_cast<std::uint64_t>(kValues));
