@@ -166,6 +166,9 @@ Engine::Impl::Tx Engine::Impl::transition_impl(TaskSlot& s, std::uint32_t gen, c
       return Tx::Refused;
     }
     if (s.word.compare_exchange_weak(w, pack(gen, to), std::memory_order_acq_rel, std::memory_order_acquire)) {
+      // The SCHEDULED gauge follows the state machine, whoever moves the task.
+      if (to == State::Scheduled) counters.scheduled.add();
+      if (state_of(w) == State::Scheduled) counters.scheduled.v.fetch_sub(1, std::memory_order_relaxed);
       const std::uint32_t n = s.history_count.fetch_add(1, std::memory_order_relaxed);
       const auto t = static_cast<std::uint64_t>(at - epoch);
       s.history[n % kHistoryDepth].store(t << 8 | static_cast<std::uint8_t>(to), std::memory_order_relaxed);
@@ -228,12 +231,7 @@ void Engine::Impl::note_rollback(TaskSlot& s, std::uint32_t gen, Reason why, std
 }
 
 bool Engine::Impl::mark_timeout(TaskSlot& s, std::uint32_t gen, ns_t at) noexcept HAL_NONBLOCKING {
-  if (transition_from(s, gen, State::Running, State::Timeout, at) != Tx::Ok) return false;
-  counters.timed_out.add();
-  counters.deadline_misses.add();
-  s.reason.store(Reason::DeadlineMissed, std::memory_order_relaxed);
-  s.finished.store(at, std::memory_order_relaxed);
-  return true;
+  return finish_from(s, gen, State::Running, State::Timeout, Reason::DeadlineMissed, at) == Tx::Ok;
 }
 
 void Engine::Impl::release(std::uint32_t idx) noexcept HAL_NONBLOCKING {
@@ -361,9 +359,8 @@ StopReport Engine::stop(StopMode mode) {
       const bool cancel = st == State::Scheduled || (mode == StopMode::Cancel && st != State::Running &&
                                                      st != State::Free && st != State::Pending && !is_terminal(st));
       if (!cancel) break;
-      const Impl::Tx r = m.finish_from(s, gen_of(w), st, State::Cancelled, Reason::EngineStopped, hal::now_ns());
-      if (r == Impl::Tx::Ok && st == State::Scheduled) m.counters.scheduled.v.fetch_sub(1, std::memory_order_relaxed);
-      if (r != Impl::Tx::Moved) break;
+      if (m.finish_from(s, gen_of(w), st, State::Cancelled, Reason::EngineStopped, hal::now_ns()) != Impl::Tx::Moved)
+        break;
     }
   }
   if (mode == StopMode::Cancel) {
@@ -510,9 +507,7 @@ SubmitStatus Engine::publish(std::size_t producer, detail::TaskSlot& s, TaskId i
     // F2/F3: delayed start. The monitor keeps it (SCHEDULED) and releases it to its ring
     // at `start`; the ring holds a slot index per task, so it cannot be full.
     (void)m.transition(s, id.generation, State::Scheduled, now);
-    m.counters.scheduled.add();
     if (!m.scheduled_in.try_push(producer, id.index)) {
-      m.counters.scheduled.v.fetch_sub(1, std::memory_order_relaxed);
       if (m.transition_from(s, id.generation, State::Scheduled, State::Pending, now) == Impl::Tx::Ok) {
         m.counters.queue_full[k].add();
         return SubmitStatus::QueueFull;
@@ -570,16 +565,9 @@ CancelResult Engine::cancel(TaskId id) noexcept HAL_NONBLOCKING {
     }
     // Being published right now: its submitter has not been told the id yet.
     if (st == State::Pending) return CancelResult::NotFound;
-    const ns_t now = hal::now_ns();
-    const Impl::Tx r = m.transition_from(s, id.generation, st, State::Cancelled, now);
+    const Impl::Tx r = m.finish_from(s, id.generation, st, State::Cancelled, Reason::CancelledQueued, hal::now_ns());
     if (r == Impl::Tx::Refused) return CancelResult::NotFound;  // a state the table keeps (counted)
-    if (r == Impl::Tx::Ok) {
-      m.counters.cancelled.add();
-      if (st == State::Scheduled) m.counters.scheduled.v.fetch_sub(1, std::memory_order_relaxed);
-      s.reason.store(Reason::CancelledQueued, std::memory_order_relaxed);
-      s.finished.store(now, std::memory_order_relaxed);
-      return CancelResult::Removed;
-    }
+    if (r == Impl::Tx::Ok) return CancelResult::Removed;
   }
 }
 
@@ -671,7 +659,9 @@ Stats Engine::stats() const {
   s.deadline_misses = c.deadline_misses.get();
   s.detected_by_monitor = c.detected_by_monitor.get();
   s.stalls = c.stalls.get();
-  s.scheduled = c.scheduled.get();
+  // A gauge: a task can leave SCHEDULED on one thread a moment before the thread that put
+  // it there has counted it, so a read may catch it one below zero.
+  s.scheduled = static_cast<std::int64_t>(c.scheduled.get()) < 0 ? 0 : c.scheduled.get();
   s.release_deferrals = c.release_deferrals.get();
   s.events_published = c.events_published.get();
   s.events_dropped = c.events_dropped.get();
@@ -720,19 +710,19 @@ std::uint64_t Engine::in_flight() const noexcept HAL_NONBLOCKING {
   return submitted > done ? submitted - done : 0;
 }
 
-HistogramSnapshot Engine::dispatch_latency() const {
-  HistogramSnapshot all = impl_->workers.front()->dispatch.snapshot();
-  for (std::size_t i = 1; i < impl_->workers.size(); ++i)
-    all.merge(impl_->workers[i]->dispatch.snapshot());
+namespace {
+// One distribution from the per-worker histograms (one writer each, no shared line).
+HistogramSnapshot merged(const std::vector<std::unique_ptr<detail::Worker>>& workers,
+                         Histogram detail::Worker::*which) {
+  HistogramSnapshot all;
+  for (const auto& w : workers)
+    all.merge(((*w).*which).snapshot());
   return all;
 }
+}  // namespace
 
-HistogramSnapshot Engine::execution_time() const {
-  HistogramSnapshot all = impl_->workers.front()->execution.snapshot();
-  for (std::size_t i = 1; i < impl_->workers.size(); ++i)
-    all.merge(impl_->workers[i]->execution.snapshot());
-  return all;
-}
+HistogramSnapshot Engine::dispatch_latency() const { return merged(impl_->workers, &detail::Worker::dispatch); }
+HistogramSnapshot Engine::execution_time() const { return merged(impl_->workers, &detail::Worker::execution); }
 
 HistogramSnapshot Engine::detection_latency() const { return impl_->detection.snapshot(); }
 hal::TimerBackend Engine::monitor_backend() const noexcept { return impl_->timer.active; }
@@ -827,10 +817,16 @@ int Engine::periodic_index(std::string_view name) const noexcept {
   return -1;
 }
 
+namespace {
+const detail::PeriodicTask& periodic_at(const std::vector<std::unique_ptr<detail::PeriodicTask>>& all, int id) {
+  if (id < 0 || static_cast<std::size_t>(id) >= all.size())
+    throw std::out_of_range("no periodic task " + std::to_string(id));
+  return *all[static_cast<std::size_t>(id)];
+}
+}  // namespace
+
 PeriodicStats Engine::periodic_stats(int id) const {
-  if (id < 0 || static_cast<std::size_t>(id) >= impl_->periodic.size())
-    throw std::out_of_range("periodic_stats: no periodic task " + std::to_string(id));
-  const detail::PeriodicTask& p = *impl_->periodic[static_cast<std::size_t>(id)];
+  const detail::PeriodicTask& p = periodic_at(impl_->periodic, id);
   PeriodicStats s;
   s.name = p.spec.name;
   s.state = p.state.load(std::memory_order_acquire);
@@ -851,11 +847,7 @@ PeriodicStats Engine::periodic_stats(int id) const {
   return s;
 }
 
-HistogramSnapshot Engine::periodic_jitter(int id) const {
-  if (id < 0 || static_cast<std::size_t>(id) >= impl_->periodic.size())
-    throw std::out_of_range("periodic_jitter: no periodic task " + std::to_string(id));
-  return impl_->periodic[static_cast<std::size_t>(id)]->jitter.snapshot();
-}
+HistogramSnapshot Engine::periodic_jitter(int id) const { return periodic_at(impl_->periodic, id).jitter.snapshot(); }
 
 std::size_t Engine::clear_completed(std::size_t keep) {
   Impl& m = *impl_;

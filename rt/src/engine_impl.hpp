@@ -182,7 +182,8 @@ struct Engine::Impl {
   // RUNNING -> TIMEOUT, counted once by whichever of the monitor and the worker gets
   // there first. RT: lock-free; no allocation.
   bool mark_timeout(detail::TaskSlot& s, std::uint32_t gen, ns_t at) noexcept HAL_NONBLOCKING;
-  // RT: wait-free; a full ring drops the event and counts it.
+  // RT: lock-free (moodycamel's try_enqueue); no allocation; a full ring drops the event
+  // and counts it.
   void publish_event(std::size_t token, const Event& ev) noexcept HAL_NONBLOCKING;
   // RT: lock-free; one futex wake only when a worker serving `k` sleeps.
   void wake_one(std::size_t k) noexcept;
@@ -192,9 +193,15 @@ struct Engine::Impl {
   void poke_monitor(ns_t t) noexcept;
 
   // ---- workers (worker.cpp) ----
+  // RT: no allocation; syscalls only on the way to sleep and one eventfd write per
+  // one-shot deadline earlier than the monitor's arming (worker.cpp says which).
   void worker_loop(detail::Worker& w) noexcept;
+  // RT: lock-free; no allocation, no syscall. Classes below `below` only.
   bool pop_any(const detail::Worker& w, std::uint32_t& idx, std::size_t below) noexcept HAL_NONBLOCKING;
+  // RT: wait-free; loads only.
   bool has_work(const detail::Worker& w) const noexcept HAL_NONBLOCKING;
+  // One dequeued task: the checked begin/end around the unchecked user code.
+  // RT: no allocation by the engine; the eventfd write of poke_monitor at most.
   void execute(detail::Worker& w, std::uint32_t idx) noexcept;
   struct Begin {
     bool run = false;
@@ -204,16 +211,22 @@ struct Engine::Impl {
     ns_t ready = 0;
     Reason violation = Reason::None;  // why it was not started, if it ended at once
   };
+  // RT: lock-free; no allocation, no syscall.
   Begin begin_task(detail::Worker& w, std::uint32_t idx) noexcept HAL_NONBLOCKING;
   // Classifies the finished run; returns the violation to roll back (or None).
+  // RT: lock-free; no allocation, no syscall.
   Reason end_task(detail::Worker& w, std::uint32_t idx, const Begin& b, bool threw, ns_t& end) noexcept HAL_NONBLOCKING;
-  // Watch bookkeeping around a run with a deadline. RT: no allocation; end returns true
-  // when the monitor classified the run as missed first.
+  // Watch bookkeeping around a run with a deadline; end returns true when the monitor
+  // classified the run as missed first. RT: wait-free (one store; one exchange); no
+  // allocation, no syscall.
   void watch_begin(detail::Worker& w, std::uint64_t subject, ns_t deadline) noexcept HAL_NONBLOCKING;
   bool watch_end(detail::Worker& w) noexcept HAL_NONBLOCKING;
   // Periodic: commands, the earliest due release, one release.
+  // RT (all three): no allocation, no syscall; loops over this worker's periodic tasks.
   void apply_periodic_commands(detail::Worker& w, ns_t now) noexcept HAL_NONBLOCKING;
   detail::PeriodicTask* earliest_release(const detail::Worker& w) const noexcept HAL_NONBLOCKING;
+  // RT: as execute: no allocation by the engine; the eventfd write of poke_monitor at most
+  // (never in steady state: publish_hint has armed the monitor already).
   void run_release(detail::Worker& w, detail::PeriodicTask& p) noexcept;
   struct Release {
     ns_t start = 0, release = 0, deadline = 0, end = 0;
@@ -225,13 +238,21 @@ struct Engine::Impl {
   // Classifies the finished run (overrun policy included); returns the violation.
   Reason release_end(detail::Worker& w, detail::PeriodicTask& p, Release& r, bool threw) noexcept HAL_NONBLOCKING;
   // After the rollback (if any): counts it, moves the grid on, announces the next deadline.
+  // RT (the three parts): lock-free; no allocation, no syscall.
   void release_finish(detail::Worker& w, detail::PeriodicTask& p, const Release& r, Reason violation,
                       bool rolled) noexcept HAL_NONBLOCKING;
+  // RT: wait-free; one seq_cst store.
   void publish_hint(detail::Worker& w) noexcept HAL_NONBLOCKING;
 
   // ---- monitor (monitor.cpp) ----
+  // The monitor thread. RT: no allocation (the heap is reserved for max_tasks); blocks
+  // only in the timer's wait; writes to stderr only for a stall (and a timer it cannot
+  // arm, reported once: those two failure paths may allocate and block).
   void monitor_loop() noexcept;
+  // RT: lock-free; no allocation, no syscall, but for the stall failure path above.
   ns_t scan_watches(ns_t now) noexcept;
+  // RT: lock-free; no allocation; a futex wake when a worker sleeps. The callable of a
+  // cancelled task is destroyed here (user code).
   void release_scheduled(const detail::Scheduled& e, ns_t now) noexcept;
   void start_monitor();
   void stop_monitor();

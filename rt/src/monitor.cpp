@@ -56,9 +56,7 @@ void Engine::Impl::drain_scheduled_after_stop() {
   auto drop = [this](std::uint32_t idx) {
     TaskSlot& s = slots[idx];
     const std::uint64_t w = s.word.load(std::memory_order_acquire);
-    if (finish_from(s, detail::gen_of(w), State::Scheduled, State::Cancelled, Reason::EngineStopped, hal::now_ns()) ==
-        Tx::Ok)
-      counters.scheduled.v.fetch_sub(1, std::memory_order_relaxed);
+    (void)finish_from(s, detail::gen_of(w), State::Scheduled, State::Cancelled, Reason::EngineStopped, hal::now_ns());
     s.fn.reset();
     retire(setup_token(), idx);
   };
@@ -80,8 +78,7 @@ void Engine::Impl::release_scheduled(const Scheduled& e, ns_t now) noexcept {
   if (state_of(s.word.load(std::memory_order_acquire)) != State::Scheduled) return drop();
   if (!engine.accepting_.load(std::memory_order_acquire)) {
     // Stopping: no worker may be left to run it.
-    if (finish_from(s, gen, State::Scheduled, State::Cancelled, Reason::EngineStopped, now) == Tx::Ok)
-      counters.scheduled.v.fetch_sub(1, std::memory_order_relaxed);
+    (void)finish_from(s, gen, State::Scheduled, State::Cancelled, Reason::EngineStopped, now);
     return drop();
   }
   const auto k = static_cast<std::size_t>(s.priority.load(std::memory_order_relaxed));
@@ -95,11 +92,9 @@ void Engine::Impl::release_scheduled(const Scheduled& e, ns_t now) noexcept {
     rings[k]->unreserve();
     return drop();
   }
-  counters.scheduled.v.fetch_sub(1, std::memory_order_relaxed);
   if (!rings[k]->push_reserved(engine.cfg_.max_producers, e.id.index)) {
     counters.ring_push_refusals.add();
     if (transition_from(s, gen, State::Ready, State::Scheduled, now) != Tx::Ok) return drop();
-    counters.scheduled.add();
     return defer();
   }
   wake_one(k);

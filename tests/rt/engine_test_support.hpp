@@ -4,6 +4,7 @@
 // failure).
 #include <atomic>
 #include <thread>
+#include <vector>
 
 #include "hal/clock.hpp"
 #include "rt/engine.hpp"
@@ -49,6 +50,23 @@ inline rt::EngineConfig small_config(std::size_t workers = 1) {
   c.ring_capacity = {256, 256, 256, 256, 256};
   c.retain_completed = 512;
   return c;
+}
+
+// Every event the engine holds now, oldest first (the test is the one consumer).
+inline std::vector<rt::Event> drain_events(rt::Engine& e) {
+  std::vector<rt::Event> out;
+  rt::Event buf[64];
+  for (std::size_t n; (n = e.poll_events(buf, 64)) > 0;)
+    out.insert(out.end(), buf, buf + n);
+  return out;
+}
+
+// How many events of `kind` are about `id` (a TaskId value, a periodic or worker index).
+inline std::size_t count_events(const std::vector<rt::Event>& evs, rt::EventKind kind, std::uint64_t id) {
+  std::size_t n = 0;
+  for (const auto& ev : evs)
+    n += ev.kind == kind && ev.id == id ? 1U : 0U;
+  return n;
 }
 
 inline bool state_is(const rt::Engine& e, rt::TaskId id, rt::State s) {

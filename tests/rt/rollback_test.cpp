@@ -65,14 +65,8 @@ struct Fixture {
     }));
     return id;
   }
-  std::uint64_t rolled_back_events(rt::TaskId id) {
-    std::uint64_t n = 0;
-    rt::Event ev[16];
-    for (std::size_t k; (k = engine.poll_events(ev, 16)) > 0;) {
-      for (std::size_t i = 0; i < k; ++i)
-        n += ev[i].kind == rt::EventKind::RolledBack && ev[i].id == id.value() ? 1U : 0U;
-    }
-    return n;
+  std::size_t rolled_back_events(rt::TaskId id) {
+    return testing_support::count_events(testing_support::drain_events(engine), rt::EventKind::RolledBack, id.value());
   }
 };
 
