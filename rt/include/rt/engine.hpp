@@ -129,14 +129,23 @@ struct ListQuery {
 class Engine;
 
 namespace detail {
-// Stores a task callable, f(TaskContext&) or f(), in its inline buffer. RT: no allocation.
+// Adapts a callable taken as f() to the engine's f(TaskContext&). A named aggregate, not a
+// lambda: it is trivially copyable exactly when F is (InlineFn's rule).
+template <class F>
+struct IgnoreContext {
+  F f;
+  void operator()(TaskContext&) { f(); }
+};
+
+// Stores a task callable, f(rt::TaskContext&) or f(), in its inline buffer.
+// RT: wait-free; no allocation (InlineFn: trivially copyable callables only).
 template <class F>
 void emplace_task_fn(TaskFn& slot, F&& fn) noexcept {
   if constexpr (std::is_invocable_v<std::decay_t<F>&, TaskContext&>) {
     slot.emplace(std::forward<F>(fn));
   } else {
     static_assert(std::is_invocable_v<std::decay_t<F>&>, "a task is callable as f(rt::TaskContext&) or f()");
-    slot.emplace([f = std::forward<F>(fn)](TaskContext&) mutable { f(); });
+    slot.emplace(IgnoreContext<std::decay_t<F>>{std::forward<F>(fn)});
   }
 }
 }  // namespace detail
