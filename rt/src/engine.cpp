@@ -105,6 +105,7 @@ void validate(const EngineConfig& c) {
   if (c.max_periodic > 4096) bad("max_periodic must be 0..4096");
   if (c.monitor.priority < -1 || c.monitor.priority > 99) bad("monitor.priority must be -1 (auto) or 0..99");
   if (c.monitor.stall_after <= 0) bad("monitor.stall_after must be positive");
+  if (c.pm_qos.latency_us < 0) bad("pm_qos.latency_us must not be negative");
 }
 
 ClassMask covered(const EngineConfig& c, std::size_t n) {
@@ -308,6 +309,20 @@ void Engine::Impl::stop_worker(detail::Worker& w) {
   w.active.store(false, std::memory_order_release);
 }
 
+void Engine::Impl::hold_pm_qos() {
+  const PmQosConfig& q = engine.cfg_.pm_qos;
+  bool rt_worker = false;
+  for (std::size_t i = 0; i < engine.cfg_.initial_workers; ++i)
+    rt_worker = rt_worker || engine.cfg_.workers[i].priority > 0;
+  if (!q.enabled || !rt_worker) return;
+  if (const hal::Status st = pm_qos.request(q.latency_us); !st.ok()) {
+    hal::report_once("pm_qos:" + st.message(),
+                     "cannot hold /dev/cpu_dma_latency at " + std::to_string(q.latency_us) + " us (" + st.message() +
+                         "): idle CPUs may enter deep C-states and wake-ups may come twice as late. Run as root or "
+                         "give write access to /dev/cpu_dma_latency; set pm_qos.enabled = false to run without it.");
+  }
+}
+
 bool Engine::Impl::quiet() const noexcept {
   for (const auto& r : rings) {
     if (r->depth() != 0) return false;
@@ -331,7 +346,9 @@ Engine::~Engine() {
 void Engine::start() {
   Impl& m = *impl_;
   if (m.active > 0) throw std::logic_error("Engine::start: already running");
+  // As cyclictest: memory locked and C-states held before any RT thread starts.
   if (cfg_.lock_memory) (void)hal::lock_memory_or_report();
+  m.hold_pm_qos();
   m.started_at = hal::now_ns();
   m.start_monitor();
   for (std::size_t i = 0; i < cfg_.initial_workers; ++i)
@@ -388,6 +405,7 @@ StopReport Engine::stop(StopMode mode) {
     w->watch.hint.store(0, std::memory_order_relaxed);
   m.stop_monitor();
   m.drain_scheduled_after_stop();
+  m.pm_qos = hal::DmaLatencyRequest{};  // the kernel drops the request with the fd
   StopReport r;
   r.stats = stats();
   std::int64_t depth = 0;
@@ -694,6 +712,8 @@ Stats Engine::stats() const {
     s.workers.push_back(ws);
   }
   s.monitor_backend = m.timer.active;
+  s.pm_qos_held = m.pm_qos.active();
+  s.pm_qos_latency_us = s.pm_qos_held ? cfg_.pm_qos.latency_us : -1;
   s.dispatch = dispatch_latency().summary();
   s.execution = execution_time().summary();
   s.detection = detection_latency().summary();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "hal/annotations.hpp"
+#include "hal/cpu.hpp"
 #include "hal/thread.hpp"
 #include "hal/timer.hpp"
 #include "ring.hpp"
@@ -260,6 +261,9 @@ struct Engine::Impl {
 
   // ---- setup ----
   void start_worker(detail::Worker& w);
+  // Holds the PM QoS request when configured and a started worker is SCHED_FIFO;
+  // a refusal is reported once and the engine runs on without it.
+  void hold_pm_qos();
   void stop_worker(detail::Worker& w);
   [[nodiscard]] bool quiet() const noexcept;
 
@@ -294,6 +298,7 @@ struct Engine::Impl {
   std::size_t producers_handed = 0;
   ns_t epoch = hal::now_ns();
   ns_t started_at = 0;
+  hal::DmaLatencyRequest pm_qos;  // held from start() to stop() (PmQosConfig)
 
   // The monitor.
   hal::TimerChoice timer;

@@ -149,7 +149,7 @@ TEST(SysCheck, IoUringDisabledBySysctl) {
   FakeTree::make_rt_machine(t);
   t.write("proc/sys/kernel/io_uring_disabled", "2\n");
   EXPECT_EQ(find(report_of(t), "io_uring").verdict, Verdict::Warn);
-  hal::LiveFacts live{1, false, "io_uring is refused"};
+  hal::LiveFacts live{1, false, "io_uring is refused", true, ""};
   const hal::Report r = report_of(t, &live);
   const hal::Check& c = find(r, "io_uring");
   EXPECT_EQ(c.verdict, Verdict::Warn);
@@ -159,10 +159,30 @@ TEST(SysCheck, IoUringDisabledBySysctl) {
 TEST(SysCheck, TimerResolution) {
   FakeTree t;
   FakeTree::make_rt_machine(t);
-  hal::LiveFacts hres{1, true, ""};
+  hal::LiveFacts hres{1, true, "", true, ""};
   EXPECT_EQ(find(report_of(t, &hres), "timer_resolution").verdict, Verdict::Ok);
-  hal::LiveFacts jiffies{4'000'000, true, ""};
+  hal::LiveFacts jiffies{4'000'000, true, "", true, ""};
   EXPECT_EQ(find(report_of(t, &jiffies), "timer_resolution").verdict, Verdict::Fail);
+}
+
+// The engine holds a PM QoS request while RT workers run; doctor says whether it can.
+TEST(SysCheck, PmQosHeldRefusedOrAbsent) {
+  FakeTree t;
+  FakeTree::make_rt_machine(t);
+  t.write("dev/cpu_dma_latency", "");
+  hal::LiveFacts held{1, true, "", true, ""};
+  const hal::Report with = report_of(t, &held);
+  const hal::Check& ok = find(with, "cpu_dma_latency");
+  EXPECT_EQ(ok.verdict, Verdict::Ok);
+  EXPECT_NE(ok.value.find("holds it at 0 us"), std::string::npos) << ok.value;
+  hal::LiveFacts refused{1, true, "", false, "open(cpu_dma_latency): Permission denied"};
+  const hal::Report r = report_of(t, &refused);
+  const hal::Check& no = find(r, "cpu_dma_latency");
+  EXPECT_EQ(no.verdict, Verdict::Warn);
+  EXPECT_NE(no.value.find("Permission denied"), std::string::npos) << no.value;
+  EXPECT_NE(no.advice.find("udev"), std::string::npos) << no.advice;
+  t.remove("dev/cpu_dma_latency");
+  EXPECT_EQ(find(report_of(t, &held), "cpu_dma_latency").verdict, Verdict::Info);
 }
 
 TEST(SysCheck, SlowClockSourceWarns) {

@@ -41,9 +41,12 @@ struct LiveFacts {
   std::int64_t clock_resolution_ns = -1;
   bool io_uring_usable = false;
   std::string io_uring_reason;
+  // A real PM QoS request (the engine holds one while RT workers run): held, or why not.
+  bool dma_latency_held = false;
+  std::string dma_latency_reason;
 };
 
-// One clock_getres and one io_uring probe on this machine.
+// One clock_getres, one io_uring probe and one PM QoS request (dropped at once) on this machine.
 LiveFacts probe_live_facts();
 
 enum class Verdict : std::uint8_t { Ok, Info, Warn, Fail };

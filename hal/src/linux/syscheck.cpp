@@ -132,6 +132,10 @@ LiveFacts probe_live_facts() {
   const UringSupport u = probe_io_uring();
   live.io_uring_usable = u.usable;
   live.io_uring_reason = u.reason;
+  DmaLatencyRequest pm;
+  const Status st = pm.request(0);
+  live.dma_latency_held = st.ok();
+  if (!st.ok()) live.dma_latency_reason = st.message();
   return live;
 }
 
@@ -371,13 +375,20 @@ Check governor_check(const SystemFacts& f) {
   return c;
 }
 
-Check dma_check(const SystemFacts& f) {
+Check dma_check(const SystemFacts& f, const LiveFacts* live) {
   Check c{"cpu_dma_latency", "PM QoS (/dev/cpu_dma_latency)", "", Verdict::Ok, ""};
-  if (f.dma_latency_device) {
-    c.value = "available: holding it at 0 us keeps CPUs out of deep C-states";
-  } else {
-    c.value = "absent";
+  if (!f.dma_latency_device) {
+    c.value = "absent: the engine runs without a PM QoS request";
     c.verdict = Verdict::Info;
+  } else if (live == nullptr) {
+    c.value = "present (not probed)";
+  } else if (live->dma_latency_held) {
+    c.value = "the engine holds it at 0 us while RT workers run (as cyclictest does), keeping CPUs out of deep C-states";
+  } else {
+    c.value = "refused: " + live->dma_latency_reason;
+    c.verdict = Verdict::Warn;
+    c.advice = "without it, idle CPUs sleep deeply and wake-ups can come twice as late; run as root or give the "
+               "user write access to /dev/cpu_dma_latency (a udev rule)";
   }
   return c;
 }
@@ -403,7 +414,7 @@ Report evaluate(const SystemFacts& f, const LiveFacts* live) {
   Report r;
   r.checks = {kernel_check(f), rtprio_check(f),      memlock_check(f),       cap_check(f),   throttling_check(f),
               cgroup_check(f), uring_check(f, live), resolution_check(live), slack_check(f), clocksource_check(f),
-              smt_check(f),    isolation_check(f),   governor_check(f),      dma_check(f)};
+              smt_check(f),    isolation_check(f),   governor_check(f),      dma_check(f, live)};
   for (const Check& c : r.checks) {
     switch (c.verdict) {
       case Verdict::Ok:

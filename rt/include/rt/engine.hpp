@@ -47,6 +47,14 @@ struct MonitorConfig {
   int exit_code = 70;  // Escalation::Exit's status (EX_SOFTWARE)
 };
 
+// cyclictest holds /dev/cpu_dma_latency for its whole run (unless --laptop): CPUs then stay
+// out of deep idle states, and a sleeping loop wakes about twice as early. The engine does
+// the same from start() to stop() whenever it runs an RT (SCHED_FIFO) worker.
+struct PmQosConfig {
+  bool enabled = true;          // false: no request, as cyclictest --laptop (battery-powered devices)
+  std::int32_t latency_us = 0;  // the exit latency CPUs may take; 0 keeps them in C0/poll
+};
+
 struct EngineConfig {
   std::vector<WorkerConfig> workers{WorkerConfig{}};  // the most workers scale_workers may run
   std::size_t initial_workers = 0;                    // started by start(); 0: all of them
@@ -62,6 +70,7 @@ struct EngineConfig {
   MonitorConfig monitor;
   std::size_t event_capacity = 1024;  // events waiting for poll_events; more are dropped and counted
   std::size_t max_periodic = 16;      // add_periodic() records
+  PmQosConfig pm_qos;
 };
 
 enum class StopMode : std::uint8_t { Drain, Cancel };
@@ -104,6 +113,8 @@ struct Stats {
   std::vector<WorkerStats> workers;
   ns_t uptime_ns = 0;
   hal::TimerBackend monitor_backend = hal::TimerBackend::TimerFd;  // the one really in use
+  bool pm_qos_held = false;        // a /dev/cpu_dma_latency request is held now
+  std::int32_t pm_qos_latency_us = -1;  // its target; -1 when none is held
   HistogramSummary dispatch;                                       // ready -> started, one-shot tasks (F10)
   HistogramSummary execution;                                      // started -> finished, one-shot tasks
   HistogramSummary detection;                                      // deadline -> the monitor's detection, all tasks
