@@ -1,7 +1,8 @@
 // F8: the deadline monitor. One top-priority thread, asleep on a hal::Timer armed for
 // the earliest of: a running task's deadline, a stall limit, the next periodic deadline
-// a worker announced (so a periodic run never has to wake it), and the next delayed
-// start. Workers never wait for it; it never waits for them.
+// a worker announced (so a periodic run never has to wake it), the next delayed start,
+// and the next one-shot deadline its submitter announced (so a worker starting a task
+// never has to wake it). Workers never wait for it; it never waits for them.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -51,41 +52,56 @@ void Engine::Impl::stop_monitor() {
 }
 
 // Everything still waiting for a start time once the monitor has stopped: cancelled
-// (stop() explains why) and retired, so every task is accounted for.
+// (stop() explains why) and retired, so every task is accounted for. Deadline entries
+// need nothing: their tasks have ended.
 void Engine::Impl::drain_scheduled_after_stop() {
-  auto drop = [this](std::uint32_t idx) {
-    TaskSlot& s = slots[idx];
-    const std::uint64_t w = s.word.load(std::memory_order_acquire);
-    (void)finish_from(s, detail::gen_of(w), State::Scheduled, State::Cancelled, Reason::EngineStopped, hal::now_ns());
-    s.fn.reset();
-    retire(setup_token(), idx);
+  auto drop = [this](const Scheduled& e) {
+    if (e.kind != Scheduled::Kind::Start) return;
+    TaskSlot& s = slots[e.id.index];
+    (void)finish_from(monitor_out, s, e.id.generation, State::Scheduled, State::Cancelled, Reason::EngineStopped,
+                      hal::now_ns());
+    retire(setup_token(), e.id.index);
   };
-  std::uint32_t idx = 0;
-  while (scheduled_in.try_pop(0, idx))
-    drop(idx);
-  for (const Scheduled& e : heap)
-    drop(e.id.index);
+  Scheduled e;
+  while (scheduled_in.try_pop(0, e))
+    drop(e);
+  for (const Scheduled& h : heap)
+    drop(h);
   heap.clear();
 }
 
+void Engine::Impl::push_heap_entry(const Scheduled& e) noexcept {
+  if (heap.size() == heap.capacity()) {
+    // Full only of deadlines whose tasks ended early (a live slot has at most one start
+    // and one deadline entry): drop those, then rebuild. Rare and bounded: O(heap).
+    auto stale = [this](const Scheduled& h) {
+      if (h.kind != Scheduled::Kind::Deadline) return false;
+      const std::uint64_t w = slots[h.id.index].word.load(std::memory_order_acquire);
+      return detail::gen_of(w) != h.id.generation || is_terminal(state_of(w));
+    };
+    heap.erase(std::remove_if(heap.begin(), heap.end(), stale), heap.end());
+    std::make_heap(heap.begin(), heap.end(), std::greater<>());
+    if (heap.size() == heap.capacity()) return;  // cannot happen; never grow on this thread
+  }
+  heap.push_back(e);
+  std::push_heap(heap.begin(), heap.end(), std::greater<>());
+}
+
 void Engine::Impl::release_scheduled(const Scheduled& e, ns_t now) noexcept {
+  if (e.kind == Scheduled::Kind::Deadline) return;  // a wake-up only: scan_watches does the work
   TaskSlot& s = slots[e.id.index];
   const std::uint32_t gen = e.id.generation;
-  auto drop = [&] {
-    s.fn.reset();  // cancelled while it waited: its captures are destroyed here
-    retire(monitor_token(), e.id.index);
-  };
+  auto drop = [&] { retire(monitor_token(), e.id.index); };  // cancelled while it waited
   if (state_of(s.word.load(std::memory_order_acquire)) != State::Scheduled) return drop();
   if (!engine.accepting_.load(std::memory_order_acquire)) {
     // Stopping: no worker may be left to run it.
-    (void)finish_from(s, gen, State::Scheduled, State::Cancelled, Reason::EngineStopped, now);
+    (void)finish_from(monitor_out, s, gen, State::Scheduled, State::Cancelled, Reason::EngineStopped, now);
     return drop();
   }
   const auto k = static_cast<std::size_t>(s.priority.load(std::memory_order_relaxed));
   auto defer = [&] {
     counters.release_deferrals.add();
-    heap.push_back(Scheduled{now + kReleaseRetry, e.id});  // reserved for max_tasks: never grows
-    std::push_heap(heap.begin(), heap.end(), std::greater<>());
+    push_heap_entry(Scheduled{now + kReleaseRetry, e.id, Scheduled::Kind::Start});
   };
   if (!rings[k]->try_reserve()) return defer();
   if (transition_from(s, gen, State::Scheduled, State::Ready, now) != Tx::Ok) {
@@ -97,6 +113,9 @@ void Engine::Impl::release_scheduled(const Scheduled& e, ns_t now) noexcept {
     if (transition_from(s, gen, State::Ready, State::Scheduled, now) != Tx::Ok) return drop();
     return defer();
   }
+  // Its deadline, if any, is this thread's to watch for from now on.
+  if (const ns_t d = s.deadline.load(std::memory_order_relaxed); d != 0)
+    push_heap_entry(Scheduled{d, e.id, Scheduled::Kind::Deadline});
   wake_one(k);
 }
 
@@ -150,7 +169,7 @@ ns_t Engine::Impl::scan_watches(ns_t now) noexcept {
         TaskSlot& s = slots[id.index];
         s.stop.store(id.generation, std::memory_order_relaxed);
         publish_event(monitor_token(), ev);
-        if (mark_timeout(s, id.generation, now)) {
+        if (mark_timeout(monitor_out, s, id.generation, now)) {
           ev.kind = EventKind::Timeout;
           ev.value = 0;
           publish_event(monitor_token(), ev);
@@ -193,15 +212,10 @@ ns_t Engine::Impl::scan_watches(ns_t now) noexcept {
 void Engine::Impl::monitor_loop() noexcept {
   hal::Timer& t = *timer.timer;
   ns_t armed = kNever;  // what the timer is armed for now
-  std::uint32_t idx = 0;
   auto take_new = [&] {
     bool any = false;
-    while (scheduled_in.try_pop(0, idx)) {
-      heap.push_back(Scheduled{slots[idx].start_at.load(std::memory_order_relaxed),
-                               TaskId{idx, detail::gen_of(slots[idx].word.load(std::memory_order_acquire))}});
-      std::push_heap(heap.begin(), heap.end(), std::greater<>());
-      any = true;
-    }
+    for (Scheduled e; scheduled_in.try_pop(0, e); any = true)
+      push_heap_entry(e);
     return any;
   };
   while (!monitor_stop.load(std::memory_order_acquire)) {

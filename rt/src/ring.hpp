@@ -2,8 +2,8 @@
 // F1/F5: one bounded ring per priority class on moodycamel::ConcurrentQueue. The queue
 // takes every byte it will ever use from the engine arena at setup (RingTraits), and
 // only try_ calls with tokens are made on it, which never allocate. moodycamel's own
-// capacity is per-producer and approximate, so an atomic depth counter in front makes
-// the bound exact: the (capacity + 1)th item is refused, counted, and never enqueued.
+// capacity is per-producer and approximate, so counters in front make the bound exact:
+// the (capacity + 1)th item is refused, counted, and never enqueued.
 #include <concurrentqueue/concurrentqueue.h>
 
 #include <atomic>
@@ -61,17 +61,28 @@ struct SetupArena {
 inline constexpr std::size_t kSlackPerProducer =
     4 * RingTraits::EXPLICIT_CONSUMER_CONSUMPTION_QUOTA_BEFORE_ROTATE + 2 * 32;
 
+// The ring's exact bound without a counter that bounces between producer and consumer on
+// every item: producers count places taken (`reserved_`, one read-modify-write on a line
+// only producers write), each consumer counts what it took on a line of its own (a plain
+// store), and the depth is their difference. A producer reads the consumers' lines only
+// when its cached view says the ring may be full.
 template <class T>
 class BasicRing {
   static_assert(std::is_trivially_copyable_v<T>, "ring items are copied, never constructed");
   using Queue = moodycamel::ConcurrentQueue<T, RingTraits>;
 
+  // One consumer's count of items taken: written by that consumer only.
+  struct alignas(hal::kCacheLine) Taken {
+    std::atomic<std::int64_t> n{0};
+  };
+
  public:
   // Setup only: carves the queue, `producers` producer tokens and `consumers` consumer
   // tokens from `arena`. Throws std::length_error when the arena is exhausted.
   BasicRing(Arena& arena, std::size_t capacity, std::size_t producers, std::size_t consumers)
-      : capacity_(static_cast<std::int64_t>(capacity)) {
+      : capacity_(static_cast<std::int64_t>(capacity)), consumer_count_(consumers) {
     if (capacity == 0) throw std::invalid_argument("ring capacity must be at least 1");
+    if (consumers == 0) throw std::invalid_argument("a ring needs at least one consumer");
     SetupArena scope(arena);
     void* q = arena.try_allocate(sizeof(Queue), alignof(Queue));
     if (q == nullptr) throw_ring_exhausted("a ring");
@@ -92,31 +103,39 @@ class BasicRing {
       if (p == nullptr) throw_ring_exhausted("ring tokens");
       consumers_.push_back(::new (p) moodycamel::ConsumerToken(*queue_));
     }
+    void* t = arena.try_allocate(sizeof(Taken) * consumers, alignof(Taken));
+    if (t == nullptr) throw_ring_exhausted("ring counters");
+    taken_ = static_cast<Taken*>(t);
+    for (std::size_t i = 0; i < consumers; ++i)
+      ::new (static_cast<void*>(taken_ + i)) Taken();
   }
   BasicRing(const BasicRing&) = delete;
   BasicRing& operator=(const BasicRing&) = delete;
 
   // Takes one place of the capacity; false when the ring is full (the caller counts it).
-  // RT: wait-free; one atomic add (and one more to undo when full).
+  // RT: wait-free; one atomic add (and one more to undo when full); the consumers' lines
+  // are read only when the cached count says full, about once per `capacity` items.
   [[nodiscard]] bool try_reserve() noexcept HAL_NONBLOCKING {
     // seq_cst: the increment is half of the sleep/wake handshake with idle workers
-    // (Engine's wake_one and worker_loop), which must not reorder with their loads.
-    if (depth_.fetch_add(1, std::memory_order_seq_cst) >= capacity_) {
-      depth_.fetch_sub(1, std::memory_order_relaxed);
-      return false;
-    }
-    return true;
+    // (wake_one and the worker loop), which must not reorder with their loads.
+    const std::int64_t r = reserved_.fetch_add(1, std::memory_order_seq_cst);
+    if (r - taken_seen_.load(std::memory_order_relaxed) < capacity_) return true;
+    const std::int64_t t = taken();
+    taken_seen_.store(t, std::memory_order_relaxed);  // a lower (older) value only costs a re-read
+    if (r - t < capacity_) return true;
+    reserved_.fetch_sub(1, std::memory_order_relaxed);
+    return false;
   }
 
   // Gives back a place taken by try_reserve that will not be used. RT: wait-free.
-  void unreserve() noexcept HAL_NONBLOCKING { depth_.fetch_sub(1, std::memory_order_relaxed); }
+  void unreserve() noexcept HAL_NONBLOCKING { reserved_.fetch_sub(1, std::memory_order_relaxed); }
 
   // Enqueues into a place taken by try_reserve. The queue is sized so this should not
   // fail; if it does, the place is given back and false returned.
   // RT: lock-free; no allocation, no syscall.
   [[nodiscard]] bool push_reserved(std::size_t producer, const T& v) noexcept HAL_NONBLOCKING {
     if (queue_->try_enqueue(*producers_[producer], v)) return true;
-    depth_.fetch_sub(1, std::memory_order_relaxed);
+    unreserve();
     return false;
   }
 
@@ -125,22 +144,43 @@ class BasicRing {
     return try_reserve() && push_reserved(producer, v);
   }
 
+  // One consumer index is used by one thread at a time (as its moodycamel token).
   // RT: lock-free; no allocation, no syscall.
   [[nodiscard]] bool try_pop(std::size_t consumer, T& v) noexcept HAL_NONBLOCKING {
-    if (depth_.load(std::memory_order_acquire) <= 0) return false;
+    // A cheap look first: an empty ring costs two loads, not a walk over every producer's
+    // sub-queue (reserved counts places being filled too: then the dequeue may find none).
+    if (reserved_.load(std::memory_order_acquire) <= taken_seen_by_consumers()) return false;
     if (!queue_->try_dequeue(*consumers_[consumer], v)) return false;
-    depth_.fetch_sub(1, std::memory_order_acq_rel);
+    std::atomic<std::int64_t>& n = taken_[consumer].n;
+    n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     return true;
   }
 
-  // RT: wait-free.
-  [[nodiscard]] std::int64_t depth() const noexcept HAL_NONBLOCKING { return depth_.load(std::memory_order_seq_cst); }
+  // Items in the ring, places being filled included. RT: wait-free; one load per consumer.
+  [[nodiscard]] std::int64_t depth() const noexcept HAL_NONBLOCKING {
+    const std::int64_t d = reserved_.load(std::memory_order_seq_cst) - taken();
+    return d > 0 ? d : 0;
+  }
   [[nodiscard]] std::size_t capacity() const noexcept { return static_cast<std::size_t>(capacity_); }
 
  private:
-  alignas(hal::kCacheLine) std::atomic<std::int64_t> depth_{0};
-  std::int64_t capacity_;
+  [[nodiscard]] std::int64_t taken() const noexcept HAL_NONBLOCKING {
+    std::int64_t t = 0;
+    for (std::size_t i = 0; i < consumer_count_; ++i)
+      t += taken_[i].n.load(std::memory_order_acquire);
+    return t;
+  }
+  // For the consumers' quick look: with one consumer its own count, read on its own line.
+  [[nodiscard]] std::int64_t taken_seen_by_consumers() const noexcept HAL_NONBLOCKING {
+    return consumer_count_ == 1 ? taken_[0].n.load(std::memory_order_relaxed) : taken();
+  }
+
+  alignas(hal::kCacheLine) std::atomic<std::int64_t> reserved_{0};  // producers' line
+  std::atomic<std::int64_t> taken_seen_{0};                          // producers' cached sum of taken_
+  alignas(hal::kCacheLine) std::int64_t capacity_;
+  std::size_t consumer_count_;
   Queue* queue_;
+  Taken* taken_ = nullptr;
   std::vector<moodycamel::ProducerToken*> producers_;
   std::vector<moodycamel::ConsumerToken*> consumers_;
 };

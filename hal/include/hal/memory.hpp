@@ -59,4 +59,9 @@ Status prefault_heap(std::size_t bytes) noexcept;
 // Setup only: one syscall (tests and metrics sample it around run phases).
 [[nodiscard]] long minor_faults_this_thread() noexcept;
 
+// Minor page faults of thread `tid` of this process, read from /proc/self/task/TID/stat
+// by the calling thread, so the measured thread makes no syscall for it; -1 when
+// unreadable. Setup only: opens a file.
+[[nodiscard]] long minor_faults_of_thread(int tid) noexcept;
+
 }  // namespace hal

@@ -71,4 +71,7 @@ class Thread {
   ThreadApplied applied_;
 };
 
+// The calling thread's kernel id (gettid). Setup only: one syscall.
+[[nodiscard]] int current_tid() noexcept;
+
 }  // namespace hal

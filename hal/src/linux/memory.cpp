@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -129,6 +130,27 @@ long minor_faults_this_thread() noexcept {
   rusage ru{};
   if (getrusage(RUSAGE_THREAD, &ru) != 0) return -1;
   return ru.ru_minflt;
+}
+
+long minor_faults_of_thread(int tid) noexcept {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+  std::FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return -1;
+  char buf[1024];
+  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  // The name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+  const char* p = std::strrchr(buf, ')');
+  if (p == nullptr) return -1;
+  // Fields 3.. follow: state ppid pgrp session tty_nr tpgid flags minflt (field 10).
+  for (int field = 2; field < 10 && p != nullptr; ++field)
+    p = std::strchr(p + 1, ' ');
+  if (p == nullptr) return -1;
+  char* end = nullptr;
+  const long v = std::strtol(p + 1, &end, 10);
+  return end == p + 1 ? -1 : v;
 }
 
 }  // namespace hal

@@ -2,6 +2,7 @@
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -197,5 +198,7 @@ void Thread::join() {
   started_ = false;
   pthread_join(handle_, nullptr);
 }
+
+int current_tid() noexcept { return static_cast<int>(syscall(SYS_gettid)); }
 
 }  // namespace hal

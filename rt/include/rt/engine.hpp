@@ -148,6 +148,15 @@ struct IgnoreContext {
   void operator()(TaskContext&) { f(); }
 };
 
+// What a submission holds between its two untemplated steps (Engine::acquire, publish).
+struct Claim {
+  TaskSlot* slot = nullptr;  // nullptr: refused, `status` says why
+  TaskId id;
+  ns_t now = 0;    // the submission's one clock reading
+  ns_t start = 0;  // a delayed start; 0 when it is ready now
+  SubmitStatus status = SubmitStatus::Ok;
+};
+
 // Stores a task callable, f(rt::TaskContext&) or f(), in its inline buffer.
 // RT: wait-free; no allocation (InlineFn: trivially copyable callables only).
 template <class F>
@@ -163,13 +172,17 @@ void emplace_task_fn(TaskFn& slot, F&& fn) noexcept {
 
 // A submission handle. Each thread that submits owns one (setup: Engine::make_producer);
 // with it, try_submit never blocks, never allocates and never makes a syscall unless a
-// worker sleeps (then one futex wake) or a delayed start is earlier than anything the
-// monitor waits for (then one eventfd write).
+// worker sleeps (then one futex wake) or a delayed start or a deadline is earlier than
+// anything the monitor waits for (then one eventfd write, after the task is enqueued).
+// A handle keeps a few free slots of its own (at most 16; fewer when max_tasks is small),
+// so NoFreeSlot means no slot is free outside the other handles' caches.
 class Producer {
  public:
   Producer() = default;
 
-  // RT: lock-free; no allocation; a futex wake only if a serving worker sleeps.
+  // F must be trivially copy-constructible and trivially destructible (InlineFn), and take
+  // (rt::TaskContext&) or nothing. RT: lock-free; no allocation; a futex wake only if a
+  // serving worker sleeps, an eventfd write only as said above.
   template <class F>
   [[nodiscard]] SubmitStatus try_submit(F&& fn, const SubmitOptions& opts = {}, TaskId* id = nullptr) noexcept;
 
@@ -281,17 +294,19 @@ class Engine {
   friend class Producer;
   struct Impl;
 
-  // The untemplated parts of try_submit. RT: lock-free; no allocation, no syscall.
-  detail::TaskSlot* acquire(const SubmitOptions& opts, SubmitStatus& status, TaskId& id) noexcept HAL_NONBLOCKING;
-  // `scheduled_at`: the start time when the task waits for one (delayed start), else 0.
-  SubmitStatus publish(std::size_t producer, detail::TaskSlot& slot, TaskId id, const SubmitOptions& opts,
-                       ns_t& scheduled_at) noexcept HAL_NONBLOCKING;
-  // Gives back a slot whose submission was refused (its callable already destroyed).
-  void abandon(TaskId id) noexcept HAL_NONBLOCKING;
-  // Wakes a sleeping worker that serves `p`, or, for a delayed start, tells the monitor
-  // when it is earlier than anything it is armed for. RT: lock-free; one futex wake or
-  // eventfd write at most.
-  void wake(Priority p, ns_t scheduled_at) noexcept;
+  // The untemplated parts of try_submit. acquire: checks the options, takes the ring
+  // place (for a task ready now) and a slot from the producer's cache; refused, it says
+  // why and takes nothing. RT: lock-free; no allocation, no syscall.
+  detail::Claim acquire(std::size_t producer, const SubmitOptions& opts) noexcept HAL_NONBLOCKING;
+  // Fills the slot, makes it READY (enqueued) or SCHEDULED (to the monitor); refused, the
+  // slot goes back. `notify`: a time the monitor must know of (a delayed start, a
+  // deadline), else 0. RT: lock-free; no allocation, no syscall.
+  SubmitStatus publish(std::size_t producer, detail::Claim& c, const SubmitOptions& opts,
+                       ns_t& notify) noexcept HAL_NONBLOCKING;
+  // Wakes a sleeping worker that serves `p` (a task ready now), and tells the monitor
+  // about `notify` when it is armed for later. RT: lock-free; a futex wake and an eventfd
+  // write at most.
+  void wake(Priority p, const detail::Claim& c, ns_t notify) noexcept;
   int prepare_periodic(const PeriodicSpec& spec);
   TaskFn& periodic_fn(int id) noexcept;
   void commit_periodic(int id);
@@ -306,20 +321,14 @@ class Engine {
 template <class F>
 SubmitStatus Producer::try_submit(F&& fn, const SubmitOptions& opts, TaskId* id) noexcept {
   if (engine_ == nullptr) return SubmitStatus::Invalid;
-  SubmitStatus status = SubmitStatus::Ok;
-  TaskId tid;
-  detail::TaskSlot* slot = engine_->acquire(opts, status, tid);
-  if (slot == nullptr) return status;
-  detail::emplace_task_fn(slot->fn, std::forward<F>(fn));
-  ns_t scheduled_at = 0;
-  status = engine_->publish(index_, *slot, tid, opts, scheduled_at);
-  if (status != SubmitStatus::Ok) {
-    slot->fn.reset();  // the callable's destructor is the submitter's code: run it here
-    engine_->abandon(tid);
-    return status;
-  }
-  if (id != nullptr) *id = tid;
-  engine_->wake(opts.priority, scheduled_at);
+  detail::Claim c = engine_->acquire(index_, opts);
+  if (c.slot == nullptr) return c.status;
+  detail::emplace_task_fn(c.slot->fn, std::forward<F>(fn));  // a byte copy (InlineFn)
+  ns_t notify = 0;
+  const SubmitStatus status = engine_->publish(index_, c, opts, notify);
+  if (status != SubmitStatus::Ok) return status;
+  if (id != nullptr) *id = c.id;
+  engine_->wake(opts.priority, c, notify);
   return status;
 }
 

@@ -1,8 +1,10 @@
 #pragma once
-// A task's slot: preallocated in the arena, reused, never freed. The generation and the
-// state share one atomic word so a transition on a stale id can never land on the task
-// that reuses the slot.
+// A task's slot: preallocated in the arena, reused, never freed. The generation, the
+// state and the count of recorded transitions share one atomic word, so a transition on
+// a stale id can never land on the task that reuses the slot, and a transition claims its
+// history entry in the same CAS that makes it (no second read-modify-write).
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "hal/annotations.hpp"
@@ -10,38 +12,49 @@
 
 namespace rt::detail {
 
-constexpr std::uint64_t pack(std::uint32_t gen, State s) noexcept {
-  return (std::uint64_t{gen} << 32) | static_cast<std::uint8_t>(s);
+// word = generation << 32 | transitions recorded << 8 | state
+constexpr std::uint64_t pack(std::uint32_t gen, std::uint32_t count, State s) noexcept {
+  return (std::uint64_t{gen} << 32) | (std::uint64_t{count & 0xFFFFFFU} << 8) | static_cast<std::uint8_t>(s);
 }
 constexpr std::uint32_t gen_of(std::uint64_t w) noexcept { return static_cast<std::uint32_t>(w >> 32); }
+constexpr std::uint32_t count_of(std::uint64_t w) noexcept { return static_cast<std::uint32_t>(w >> 8) & 0xFFFFFFU; }
 constexpr State state_of(std::uint64_t w) noexcept { return static_cast<State>(w & 0xFF); }
 
-// alignas: two workers finishing neighbouring tasks must not share a cache line. The
-// fields a worker needs to start and run a task come first (two cache lines); what only
-// queries read comes after, so a submit -> start handoff moves as few lines as it can.
+// alignas: two workers finishing neighbouring tasks must not share a cache line.
+// Line 0 holds everything a worker reads or writes to start a task and to record its
+// end, so starting one touches that line, the callable's lines (the hooks sit beside the
+// callable's invoke pointer) and the history entry it adds. The producer writes the whole
+// slot before it publishes READY (a release store on `word`); what only queries read
+// comes last.
 struct alignas(hal::kCacheLine) TaskSlot {
-  std::atomic<std::uint64_t> word{pack(1, State::Free)};
-  std::atomic<ns_t> deadline{0};
-  std::atomic<GateMask> gates{0};
+  // -- line 0: start and end --
+  std::atomic<std::uint64_t> word{pack(1, 0, State::Free)};
+  std::atomic<ns_t> deadline{0};       // absolute; 0 none
+  std::atomic<ns_t> ready{0};          // when it may start: submission, or its delayed start
+  std::atomic<GateMask> gates{0};      // required open at start and at end
   std::atomic<std::uint64_t> stop{0};  // the generation asked to stop (F7, F8); 0 none
+  std::atomic<ns_t> started{0};        // written by the worker that starts it
+  std::atomic<ns_t> finished{0};       // written with the outcome
+  std::atomic<std::int16_t> worker{-1};
+  std::atomic<Reason> reason{Reason::None};
+  // -- lines 1-2: the callable, its hooks and the bound state --
+  TaskFn fn;
   Hook pre = nullptr;
   Hook post = nullptr;
-  TaskFn fn;
   StateBinding state;
   // -- queries, history and payload --
-  std::atomic<Reason> reason{Reason::None};
   std::atomic<Priority> priority{Priority::Normal};
   std::atomic<TypeId> type{0};
   std::atomic<WorkflowId> workflow{0};
-  std::atomic<std::int16_t> worker{-1};
-  std::atomic<ns_t> created{0}, started{0}, finished{0};
+  std::atomic<ns_t> created{0};
   std::atomic<ns_t> start_at{0};  // delayed start; 0 when none
-  std::atomic<std::uint32_t> history_count{0};
-  // ns since the engine's epoch (56 bits: 2.2 years) << 8 | state
+  // Entry count_of(word) % kHistoryDepth is the next one: ns since the engine's epoch
+  // (56 bits: 2.2 years) << 8 | state.
   std::array<std::atomic<std::uint64_t>, kHistoryDepth> history{};
   Context context{};
 };
 
+static_assert(offsetof(TaskSlot, fn) == hal::kCacheLine, "line 0 is exactly what starting a task needs");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<ns_t>::is_always_lock_free);
 

@@ -1,0 +1,170 @@
+// A worker's one-shot task: the engine's checked steps before and after (begin_task,
+// end_task, after_task: HAL_NONBLOCKING, checked by RealtimeSanitizer in the rtsan
+// preset) around the task's own code, its hooks and the user's snapshot and restore,
+// which run unchecked between them (mark your task function HAL_NONBLOCKING to have it
+// checked too). Starting a task makes no syscall: the monitor learned its deadline from
+// the submitter.
+#include "engine_impl.hpp"
+
+namespace rt {
+
+using detail::Phase;
+using detail::run_word;
+using detail::state_of;
+using detail::TaskSlot;
+using detail::Worker;
+
+namespace {
+
+Event task_event(EventKind kind, Reason why, const TaskSlot& s, TaskId id, int worker, ns_t at,
+                 ns_t value = 0) noexcept {
+  return Event{.kind = kind,
+               .subject = Subject::Task,
+               .reason = why,
+               .type = s.type.load(std::memory_order_relaxed),
+               .worker = static_cast<std::int16_t>(worker),
+               .id = id.value(),
+               .at = at,
+               .value = value};
+}
+
+
+}  // namespace
+
+void Engine::Impl::watch_begin(Worker& w, std::uint64_t subject, ns_t deadline) noexcept HAL_NONBLOCKING {
+  ++w.ticket;
+  w.watch.subject.store(subject, std::memory_order_relaxed);
+  w.watch.deadline.store(deadline, std::memory_order_relaxed);
+  // seq_cst: half of the handshake with the monitor's arming (poke_monitor, monitor.cpp).
+  w.watch.run.store(run_word(w.ticket, Phase::Running), std::memory_order_seq_cst);
+}
+
+bool Engine::Impl::watch_end(Worker& w) noexcept HAL_NONBLOCKING {
+  const Phase was = detail::phase_of(w.watch.run.exchange(run_word(w.ticket, Phase::Idle), std::memory_order_acq_rel));
+  if (was == Phase::Stalled) {
+    publish_event(static_cast<std::size_t>(w.index), Event{.kind = EventKind::WorkerRecovered,
+                                                           .subject = Subject::Worker,
+                                                           .worker = static_cast<std::int16_t>(w.index),
+                                                           .id = static_cast<std::uint64_t>(w.index),
+                                                           .at = hal::now_ns()});
+  }
+  return was != Phase::Running;  // Missed or Stalled: the monitor called it first
+}
+
+
+void Engine::Impl::execute(Worker& w, std::uint32_t idx) noexcept {
+  TaskSlot& s = slots[idx];
+  const bool bound = s.state.bound();
+  // Before the checks, so that a violation found at the start restores exactly this.
+  if (bound && state_of(s.word.load(std::memory_order_acquire)) == State::Ready) s.state.take();
+  const Begin b = begin_task(w, idx);
+  Reason violation = b.violation;
+  ns_t end = b.start;
+  if (b.run) {
+    TaskContext ctx(TaskId{idx, b.gen}, s.stop, b.gen, s.context, b.ready, b.deadline);
+    bool threw = false;
+    if (s.pre != nullptr) s.pre(ctx);
+    try {
+      s.fn(ctx);
+    } catch (...) {  // F12: an exception is a violation of this task, never of the engine
+      threw = true;
+    }
+    if (s.post != nullptr) s.post(ctx);
+    violation = end_task(w, idx, b, threw, end);
+  }
+  if (violation != Reason::None && bound) {
+    s.state.roll_back(violation);
+    note_rollback(w.out, s, b.gen, violation, static_cast<std::size_t>(w.index), end);
+  }
+  after_task(w, idx, b);
+}
+
+Engine::Impl::Begin Engine::Impl::begin_task(Worker& w, std::uint32_t idx) noexcept HAL_NONBLOCKING {
+  TaskSlot& s = slots[idx];
+  const auto me = static_cast<std::size_t>(w.index);
+  Begin b;
+  const std::uint64_t word = s.word.load(std::memory_order_acquire);
+  b.gen = detail::gen_of(word);
+  if (state_of(word) != State::Ready) return b;  // cancelled while queued: already counted
+  const TaskId id{idx, b.gen};
+  b.start = hal::now_ns();
+  b.deadline = s.deadline.load(std::memory_order_relaxed);
+  b.ready = s.ready.load(std::memory_order_relaxed);
+  if (b.deadline != 0 && b.start > b.deadline) {
+    if (finish(w.out, s, b.gen, State::Timeout, Reason::DeadlineMissed, b.start)) {
+      publish_event(me, task_event(EventKind::Timeout, Reason::DeadlineMissed, s, id, w.index, b.start));
+      b.violation = Reason::DeadlineMissed;
+    }
+  } else if ((s.gates.load(std::memory_order_relaxed) & ~engine.open_gates()) != 0) {
+    w.out.add(w.out.gate_violations);
+    if (finish(w.out, s, b.gen, State::Failed, Reason::GateViolation, b.start)) {
+      publish_event(me, task_event(EventKind::Failed, Reason::GateViolation, s, id, w.index, b.start));
+      b.violation = Reason::GateViolation;
+    }
+  } else if (transition_from(s, b.gen, State::Ready, State::Running, b.start) == Tx::Ok) {  // cancel() may win
+    b.run = true;
+    w.running.store(true, std::memory_order_relaxed);
+    w.state.store(WorkerState::Busy, std::memory_order_relaxed);
+    s.started.store(b.start, std::memory_order_relaxed);
+    s.worker.store(static_cast<std::int16_t>(w.index), std::memory_order_relaxed);
+    w.dispatch.record_local(b.start - b.ready);
+    if (b.deadline != 0) watch_begin(w, id.value(), b.deadline);
+  }
+  return b;
+}
+
+Reason Engine::Impl::end_task(Worker& w, std::uint32_t idx, const Begin& b, bool threw,
+                              ns_t& end) noexcept HAL_NONBLOCKING {
+  TaskSlot& s = slots[idx];
+  const auto me = static_cast<std::size_t>(w.index);
+  const TaskId id{idx, b.gen};
+  end = hal::now_ns();
+  w.busy_ns.add(static_cast<std::uint64_t>(end - b.start));
+  w.tasks_done.add();
+  w.execution.record_local(end - b.start);
+  // The monitor may have declared it TIMEOUT while it ran: then it already counted and
+  // published the miss, and what is left is the rollback.
+  const bool missed = b.deadline != 0 && watch_end(w);
+  const bool gate_closed = (s.gates.load(std::memory_order_relaxed) & ~engine.open_gates()) != 0;
+  Reason violation = Reason::None;
+  if (missed) {
+    // The monitor may still be between its CAS and its own TIMEOUT transition.
+    violation = Reason::DeadlineMissed;
+    if (mark_timeout(w.out, s, b.gen, end))
+      publish_event(me, task_event(EventKind::Timeout, Reason::DeadlineMissed, s, id, w.index, end));
+  } else if (threw) {
+    w.out.add(w.out.exceptions);
+    violation = Reason::Exception;
+    if (finish(w.out, s, b.gen, State::Failed, Reason::Exception, end))
+      publish_event(me, task_event(EventKind::Failed, Reason::Exception, s, id, w.index, end));
+  } else if (gate_closed) {
+    // F6: a required gate closed while it ran; its output must not stand.
+    w.out.add(w.out.gate_violations);
+    violation = Reason::GateViolation;
+    if (finish(w.out, s, b.gen, State::Failed, Reason::GateViolation, end))
+      publish_event(me, task_event(EventKind::Failed, Reason::GateViolation, s, id, w.index, end));
+  } else if (s.stop.load(std::memory_order_relaxed) == b.gen) {
+    finish(w.out, s, b.gen, State::Cancelled, Reason::CancelledRunning, end);
+  } else if (b.deadline != 0 && end > b.deadline) {
+    violation = Reason::DeadlineMissed;
+    if (mark_timeout(w.out, s, b.gen, end)) {
+      publish_event(me,
+                    task_event(EventKind::DeadlineMiss, Reason::DeadlineMissed, s, id, w.index, end, end - b.deadline));
+      publish_event(me, task_event(EventKind::Timeout, Reason::DeadlineMissed, s, id, w.index, end));
+    }
+  } else {
+    finish(w.out, s, b.gen, State::Completed, Reason::None, end);
+  }
+  return violation;
+}
+
+void Engine::Impl::after_task(Worker& w, std::uint32_t idx, const Begin& b) noexcept HAL_NONBLOCKING {
+  slots[idx].fn.reset();  // trivially destructible (InlineFn): nothing of the user's runs here
+  if (b.run) {  // only now: whoever waits for the worker to be free sees the rollback done
+    w.running.store(false, std::memory_order_release);
+    w.state.store(WorkerState::Idle, std::memory_order_relaxed);
+  }
+  retire(static_cast<std::size_t>(w.index), idx);
+}
+
+}  // namespace rt

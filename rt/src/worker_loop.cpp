@@ -1,0 +1,124 @@
+// The worker thread's loop: one-shot tasks from the rings, highest class first; its own
+// periodic releases on their grid; between both a short spin, then sleep on a futex.
+#include "engine_impl.hpp"
+#include "hal/futex.hpp"
+#include "hal/memory.hpp"
+#include "hal/thread.hpp"
+
+namespace rt {
+
+using detail::PeriodicTask;
+using detail::Worker;
+
+bool Engine::Impl::pop_any(Worker& w, std::uint32_t& idx, std::size_t below) noexcept HAL_NONBLOCKING {
+  const auto me = static_cast<std::size_t>(w.index);
+  for (std::size_t k = 0; k < below; ++k) {
+    if ((w.cfg.classes & (1U << k)) != 0 && rings[k]->try_pop(me, idx)) return true;
+  }
+  return false;
+}
+
+bool Engine::Impl::has_work(const Worker& w) const noexcept HAL_NONBLOCKING {
+  for (std::size_t k = 0; k < kClassCount; ++k) {
+    if ((w.cfg.classes & (1U << k)) != 0 && rings[k]->depth() > 0) return true;
+  }
+  return false;
+}
+
+
+// ---- the loop ----
+
+// Highest class first; a due periodic release before queued tasks of lower classes;
+// between both, spin briefly, then sleep on the futex until new work, a command, or the
+// next release (minus its spin margin). RT: no allocation; the futex wait on the way to
+// sleep is the only syscall, but for the one eventfd write of a periodic task's first
+// release (run_release; after that the worker announces its deadlines ahead).
+void Engine::Impl::worker_loop(Worker& w) noexcept {
+  w.tid.store(hal::current_tid(), std::memory_order_release);  // queries read its faults from /proc
+  w.started_at.store(hal::now_ns(), std::memory_order_relaxed);
+  w.state.store(WorkerState::Idle, std::memory_order_relaxed);
+  const ns_t spin = engine.cfg_.idle_spin;
+  std::uint32_t idx = 0;
+  for (;;) {
+    ns_t wake_at = kNever;
+    if (w.periodic_count.load(std::memory_order_relaxed) != 0) {
+      if (w.periodic_commands.load(std::memory_order_acquire) != w.periodic_seen)
+        apply_periodic_commands(w, hal::now_ns());
+      if (PeriodicTask* p = earliest_release(w); p != nullptr) {
+        const ns_t at = p->next - detail::periodic_margin(*p);
+        if (hal::now_ns() >= at) {
+          if (pop_any(w, idx, static_cast<std::size_t>(p->spec.priority))) {
+            execute(w, idx);
+            continue;
+          }
+          // The spin up to the release; a command (stop, pause) or the engine's stop ends it.
+          bool interrupted = false;
+          while (hal::now_ns() < p->next && !interrupted) {
+            detail::cpu_relax();
+            interrupted = w.stop.load(std::memory_order_relaxed) ||
+                          w.periodic_commands.load(std::memory_order_relaxed) != w.periodic_seen;
+          }
+          if (w.stop.load(std::memory_order_acquire)) break;
+          if (interrupted) continue;
+          run_release(w, *p);
+          continue;
+        }
+        wake_at = at;
+      }
+    }
+    if (pop_any(w, idx, kClassCount)) {
+      execute(w, idx);
+      continue;
+    }
+    if (w.stop.load(std::memory_order_acquire)) break;
+    bool got = false;
+    // The clock is read once per 32 polls: a poll is a few loads, a clock read is not. A
+    // stop or a periodic command ends the spin (stop() must not wait out idle_spin).
+    for (const ns_t until = std::min(hal::now_ns() + spin, wake_at); !got && hal::now_ns() < until;) {
+      for (int i = 0; i < 32; ++i) {
+        if ((got = pop_any(w, idx, kClassCount))) break;
+        detail::cpu_relax();
+      }
+      if (w.stop.load(std::memory_order_relaxed) ||
+          w.periodic_commands.load(std::memory_order_relaxed) != w.periodic_seen)
+        break;
+    }
+    if (got) {
+      execute(w, idx);
+      continue;
+    }
+    if (wake_at != kNever && hal::now_ns() >= wake_at) continue;
+    const std::uint32_t s = w.seq.load(std::memory_order_acquire);
+    // Dekker handshake with wake_one and command_periodic, all seq_cst: either the waker
+    // sees `sleeping` or this worker sees the new depth or command. (No fences: TSan
+    // cannot model them.)
+    w.sleeping.store(true, std::memory_order_seq_cst);
+    if (w.stop.load(std::memory_order_seq_cst) ||
+        w.periodic_commands.load(std::memory_order_seq_cst) != w.periodic_seen) {
+      w.sleeping.store(false, std::memory_order_relaxed);
+      continue;
+    }
+    if (has_work(w)) {
+      if (pop_any(w, idx, kClassCount)) {
+        w.sleeping.store(false, std::memory_order_relaxed);
+        execute(w, idx);
+        continue;
+      }
+      // A place is reserved but its item not enqueued yet: its producer wakes this worker
+      // after the enqueue (it sees `sleeping`). Spinning for it could starve a preempted
+      // producer on this CPU at this worker's priority.
+    }
+    if (wake_at == kNever) {
+      (void)hal::futex_wait(w.seq, s);
+    } else {
+      (void)hal::futex_wait_until(w.seq, s, wake_at);
+    }
+    w.sleeping.store(false, std::memory_order_relaxed);
+  }
+  w.minor_faults.store(hal::minor_faults_this_thread(), std::memory_order_relaxed);  // on the way out
+  w.stopped_at.store(hal::now_ns(), std::memory_order_relaxed);
+  w.state.store(WorkerState::Stopped, std::memory_order_relaxed);
+}
+
+
+}  // namespace rt

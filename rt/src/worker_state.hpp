@@ -1,0 +1,148 @@
+#pragma once
+// What the engine keeps per worker, per producer, per periodic task and per delayed
+// event, laid out by who writes each line. All of it is built at setup.
+#include <atomic>
+#include <cstdint>
+#include <limits>
+#include <memory>
+
+#include "counters.hpp"
+#include "free_list.hpp"
+#include "hal/annotations.hpp"
+#include "hal/thread.hpp"
+#include "rt/engine.hpp"
+#include "rt/histogram.hpp"
+
+namespace rt {
+
+inline constexpr ns_t kNever = std::numeric_limits<ns_t>::max();
+
+namespace detail {
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+// What a worker is running, for the deadline monitor. The worker owns it; the monitor
+// may move a run Running -> Missed (its deadline passed) -> Stalled (stall_after later),
+// each by CAS on the whole word, so it can never act on a run that has ended; the worker
+// ends a run by exchanging the word for Idle and learns in the same step what the
+// monitor decided.
+enum class Phase : std::uint64_t { Idle = 0, Running = 1, Missed = 2, Stalled = 3 };
+constexpr std::uint64_t run_word(std::uint64_t ticket, Phase p) noexcept {
+  return ticket << 2 | static_cast<std::uint64_t>(p);
+}
+constexpr Phase phase_of(std::uint64_t w) noexcept { return static_cast<Phase>(w & 3U); }
+inline constexpr std::uint64_t kPeriodicSubject = std::uint64_t{1} << 63;  // | periodic index
+
+struct alignas(hal::kCacheLine) Watch {
+  std::atomic<std::uint64_t> run{0};      // run_word(ticket, phase)
+  std::atomic<ns_t> deadline{0};          // of the current run
+  std::atomic<std::uint64_t> subject{0};  // TaskId::value() or kPeriodicSubject | index
+  std::atomic<ns_t> hint{0};              // the deadline of this worker's next periodic release; 0 none
+  [[nodiscard]] bool stalled() const noexcept {
+    return phase_of(run.load(std::memory_order_acquire)) == Phase::Stalled;
+  }
+};
+
+struct PeriodicTask;
+
+struct Worker {
+  explicit Worker(Arena& arena) : dispatch(arena), execution(arena) {}
+
+  // -- read by every producer (wake_one) and by commands: written only when the worker
+  // goes to sleep or wakes, or at start and stop. Apart from the lines the worker writes
+  // per task, or each submit would miss in its cache.
+  alignas(hal::kCacheLine) std::atomic<bool> active{false};
+  std::atomic<bool> stop{false};
+  std::atomic<bool> sleeping{false};
+  std::atomic<std::uint32_t> seq{0};                // futex word
+  std::atomic<std::uint32_t> periodic_commands{0};  // bumped when any of its periodic tasks has a command
+
+  // -- written by the worker per task; read by queries --
+  alignas(hal::kCacheLine) std::atomic<WorkerState> state{WorkerState::Stopped};
+  std::atomic<bool> running{false};  // inside a one-shot task (stop() waits for none)
+  Tally tasks_done, busy_ns;
+  Outcomes out;  // owned: plain tallies
+  std::uint64_t ticket = 0;  // the worker thread's own run counter
+
+  // -- set up once per start --
+  alignas(hal::kCacheLine) int index = 0;
+  WorkerConfig cfg;
+  std::atomic<ns_t> started_at{0}, stopped_at{0};
+  std::atomic<int> tid{0};               // for fault counts read from /proc at query time
+  std::atomic<long> minor_faults{-1};    // sampled at exit
+  hal::ThreadApplied applied;
+  hal::Thread thread;
+  // Periodic tasks this worker releases; entries are published by `periodic_count`.
+  std::unique_ptr<PeriodicTask*[]> periodic;
+  std::atomic<std::size_t> periodic_count{0};
+  std::uint32_t periodic_seen = 0;  // worker thread only
+
+  Watch watch;                     // its own line: the monitor CASes it
+  Histogram dispatch, execution;  // single writer: this worker
+};
+
+// One per Producer handle, on its own lines: only the thread that owns the handle writes
+// it (stop() and queries read it).
+struct alignas(hal::kCacheLine) ProducerState {
+  std::atomic<bool> inside{false};  // in try_submit: stop() waits until it is out
+  Tally submitted;                  // accepted tasks
+  SlotCache slots;
+};
+
+struct PeriodicTask {
+  PeriodicTask(Arena& arena, const PeriodicSpec& s) : spec(s), jitter(arena), response(arena), execution(arena) {}
+  TaskFn fn;
+  PeriodicSpec spec;
+  Worker* worker = nullptr;
+  ns_t deadline_rel = 0;
+  // The worker thread's own bookkeeping.
+  ns_t first = 0;
+  std::uint64_t k = 0;  // index of the next release
+  ns_t next = kNever;   // first + k * period while running
+  // Commands from any thread, applied by the worker between runs. Every start bumps
+  // `starts`, so start-stop-start before the worker looks still begins a new grid.
+  std::atomic<ns_t> start_base{0};
+  std::atomic<std::uint32_t> starts{0};
+  std::uint32_t applied_starts = 0;  // the worker's
+  // Published for queries.
+  std::atomic<ns_t> next_release{0};
+  std::atomic<std::uint64_t> stop{0};  // the run ticket the monitor asked to stop (on a miss)
+  Tally releases, runs, skipped, overruns, misses, rollbacks, exceptions, gate_violations;
+  Histogram jitter, response, execution;
+  int index = 0;
+  std::atomic<PeriodicState> want{PeriodicState::Stopped};
+  PeriodicState applied = PeriodicState::Stopped;
+  std::atomic<PeriodicState> state{PeriodicState::Stopped};
+};
+
+// How long before a release its worker stops sleeping and spins.
+inline ns_t periodic_margin(const PeriodicTask& p) noexcept {
+  switch (p.spec.precision) {
+    case Precision::Hybrid:
+      return p.spec.hybrid_margin;
+    case Precision::Spin:
+      return p.spec.period;
+    case Precision::Sleep:
+      break;
+  }
+  return 0;
+}
+
+// A time the monitor must act at: a delayed start to release, or a one-shot deadline
+// to watch for (so no worker has to tell the monitor when it starts a task).
+struct Scheduled {
+  enum class Kind : std::uint8_t { Start, Deadline };
+  ns_t at = 0;
+  TaskId id;
+  Kind kind = Kind::Start;
+  friend bool operator>(const Scheduled& a, const Scheduled& b) noexcept { return a.at > b.at; }
+};
+
+}  // namespace detail
+}  // namespace rt
