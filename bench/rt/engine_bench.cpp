@@ -17,10 +17,10 @@
 #include <queue>
 #include <thread>
 
-#include "../hal/latency.hpp"
 #include "hal/thread.hpp"
 #include "ring.hpp"
 #include "rt/engine.hpp"
+#include "support/latency.hpp"
 
 namespace {
 

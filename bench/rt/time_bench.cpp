@@ -25,12 +25,12 @@
 #include <thread>
 #include <vector>
 
-#include "../hal/latency.hpp"
 #include "hal/clock.hpp"
 #include "hal/thread.hpp"
 #include "hal/timer.hpp"
 #include "rt/engine.hpp"
 #include "rt/histogram.hpp"
+#include "support/latency.hpp"
 
 namespace {
 
