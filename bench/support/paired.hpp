@@ -56,8 +56,8 @@ class PairedRun {
   PairedRun(std::string title, std::string block);
 
   // Contenders are held by reference: they must outlive run() (the tables keep only
-  // their names). `key` names the
-  // comparison in benchmark counters ("hot/raw" gives "hot/raw_p50"...).
+  // their names). `key` names the comparison in benchmark counters ("hot/raw" gives
+  // "hot/raw_p50"...).
   void compare(const Contender& contender, const Contender& baseline, std::string key,
                std::vector<Target> targets = {});
 
