@@ -8,7 +8,7 @@
 
 #include "hal/thread.hpp"
 #include "hal/timer.hpp"
-#include "latency.hpp"
+#include "support/latency.hpp"
 
 namespace {
 

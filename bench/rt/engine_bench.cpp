@@ -1,36 +1,56 @@
-// P2/P4: submit -> start latency of the engine next to two baselines measured in the same
-// run: a mutex + condition_variable + priority_queue pool (what most task pools are) and
-// a raw moodycamel handoff (the floor for our rings). One producer, one consumer, one
-// task in flight at a time, so each sample is a latency, not a queueing delay.
+// P2: submit -> start latency of the engine next to two baselines: a mutex +
+// condition_variable + priority_queue pool (what most task pools are) and a raw moodycamel
+// handoff (the floor under our rings). PAIRED (support/paired.hpp, issue 14): each
+// comparison measures its contender and its baseline in adjacent short blocks, many times,
+// and reports the median over pairs of the per-pair ratios of p50, p99 and p99.9, then the
+// targets met or not. One producer, one consumer, one task in flight at a time, so each
+// sample is a latency, not a queueing delay. Then ring throughput (one thread, push then
+// pop) next to raw moodycamel.
 //
-//   build/release/bench/rt_bench --benchmark_filter=Latency
-// Pin with RT_BENCH_CPU_PRODUCER / RT_BENCH_CPU_WORKER (default 0 and 1) and give
-// SCHED_FIFO with RT_BENCH_PRIO (default 80; 0 keeps SCHED_OTHER).
+//   build/release/bench/rt_bench                              both, then the tables
+//   build/release/bench/rt_bench --benchmark_filter=Latency   the paired latency schedule
+//   build/release/bench/rt_bench --benchmark_filter=-Latency  ring throughput
+// Environment: RT_BENCH_PAIRS (default 30; RT_BENCH_REPS is its older name),
+// RT_BENCH_BLOCK (samples per block, default 500), RT_BENCH_CPU_PRODUCER and
+// RT_BENCH_CPU_WORKER (default 0 and 1), RT_BENCH_PRIO (SCHED_FIFO priority of producer
+// and consumer, default 80; 0 keeps SCHED_OTHER).
 #include <benchmark/benchmark.h>
 #include <concurrentqueue/concurrentqueue.h>
 
 #include <atomic>
 #include <condition_variable>
-#include <cstdlib>
-#include <functional>
+#include <cstdio>
 #include <mutex>
 #include <queue>
-#include <thread>
+#include <string>
 
-#include "../hal/latency.hpp"
 #include "hal/thread.hpp"
 #include "ring.hpp"
 #include "rt/engine.hpp"
+#include "support/conditions.hpp"
+#include "support/env.hpp"
+#include "support/paired.hpp"
 
 namespace {
 
+using bench_support::BlockResult;
+using bench_support::Contender;
+using bench_support::PmQosHold;
 using bench_support::prio;
 using bench_support::producer_cpu;
+using bench_support::Stat;
 using bench_support::worker_cpu;
 
-void pin_producer() {
-  (void)hal::apply_to_current_thread({.name = "bench-producer", .cpu = producer_cpu(), .priority = prio()});
-}
+int block_samples() { return std::max(10, bench_support::env_int("RT_BENCH_BLOCK", 500)); }
+// Taken at the start of every block and dropped: the consumer thread has just been
+// created (or the engine just started) and its first hand-offs meet cold caches.
+constexpr int kWarmup = 20;
+// A consumer that has not started a handed-off item after this long is broken, not slow.
+constexpr hal::ns_t kStuck = hal::kNsPerSec;
+// The engine's default PM QoS target, which the baselines hold too (support/conditions.hpp).
+const std::int32_t kPmQosUs = rt::PmQosConfig{}.latency_us;
+
+bool baseline_pm_qos() { return bench_support::engine_would_hold_pm_qos(prio()); }
 
 // Leaves the consumer time to go idle (and, for blocking contenders, to sleep) between
 // samples, as a control loop that submits once per period would.
@@ -40,41 +60,71 @@ void gap() {
   }
 }
 
-// ---- rtengine ----
-
-void engine_latency(benchmark::State& state, hal::ns_t idle_spin) {
-  pin_producer();
-  rt::EngineConfig c;
-  c.workers = {rt::WorkerConfig{.cpu = worker_cpu(), .priority = prio(), .classes = rt::kAllClasses}};
-  c.idle_spin = idle_spin;
-  c.lock_memory = false;
-  rt::Engine e(c);
-  e.start();
-  rt::Producer p = e.make_producer();
-  bench_support::Samples lat(static_cast<std::size_t>(state.max_iterations));
-  std::atomic<hal::ns_t> started{0};
-  for (auto _ : state) {
+// The producer's side of a block, the same for every contender: stamp, hand off, spin
+// until the consumer stamps its start, leave a gap. `hand_off(t0)` returns false when the
+// contender refused the item. Set-up and tear-down are the caller's, outside the samples.
+template <class HandOff>
+BlockResult take_samples(std::atomic<hal::ns_t>& started, HandOff&& hand_off) {
+  const int n = block_samples();
+  bench_support::Samples lat(static_cast<std::size_t>(n));
+  for (int i = 0; i < kWarmup + n; ++i) {
     started.store(0, std::memory_order_relaxed);
     const hal::ns_t t0 = hal::now_ns();
-    (void)p.try_submit([&started] { started.store(hal::now_ns(), std::memory_order_release); },
-                       {.priority = rt::Priority::Critical});
+    if (!hand_off(t0)) return {{}, "the hand-off was refused"};
     hal::ns_t t1;
+    std::uint32_t spins = 0;
     while ((t1 = started.load(std::memory_order_acquire)) == 0) {
+      if (++spins % 4096 == 0 && hal::now_ns() - t0 > kStuck) return {{}, "no start within 1 s of a hand-off"};
     }
-    lat.add(t1 - t0);
+    if (i >= kWarmup) lat.add(t1 - t0);
     gap();
   }
-  (void)e.stop(rt::StopMode::Drain);
-  lat.report(state);
+  return {lat.percentiles(), {}};
 }
 
-void BM_LatencyEngineHotWorker(benchmark::State& state) { engine_latency(state, hal::kNsPerSec); }
-void BM_LatencyEngineIdleWorker(benchmark::State& state) { engine_latency(state, 0); }
+// ---- rtengine ----
 
-// ---- baseline: mutex + condition_variable + priority_queue ----
+// One worker pinned beside the producer. Built once; started and stopped around each
+// block (Engine::start/stop are restartable), so its worker -- which the hot
+// configuration keeps spinning for a second after each task -- is gone before a
+// baseline's consumer runs on that CPU.
+class EngineContender {
+ public:
+  EngineContender(std::string name, hal::ns_t idle_spin) : name_(std::move(name)), engine_(config(idle_spin)) {}
 
-void BM_LatencyCondvarPoolBaseline(benchmark::State& state) {
-  pin_producer();
+  BlockResult block() {
+    engine_.start();
+    if (!producer_.valid()) producer_ = engine_.make_producer();
+    std::atomic<hal::ns_t>* started = &started_;
+    BlockResult r = take_samples(started_, [this, started](hal::ns_t) {
+      return producer_.try_submit([started] { started->store(hal::now_ns(), std::memory_order_release); },
+                                  {.priority = rt::Priority::Critical}) == rt::SubmitStatus::Ok;
+    });
+    bench_support::note_pm_qos(name_, engine_.stats().pm_qos_held);
+    (void)engine_.stop(rt::StopMode::Drain);
+    return r;
+  }
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+
+ private:
+  // Defaults but for the worker and its idle spin: memory locked and PM QoS held, as the
+  // baselines get them.
+  static rt::EngineConfig config(hal::ns_t idle_spin) {
+    rt::EngineConfig c;
+    c.workers = {rt::WorkerConfig{.cpu = worker_cpu(), .priority = prio(), .classes = rt::kAllClasses}};
+    c.idle_spin = idle_spin;
+    return c;
+  }
+  std::string name_;
+  rt::Engine engine_;
+  rt::Producer producer_;
+  std::atomic<hal::ns_t> started_{0};
+};
+
+// ---- baseline: mutex + condition_variable + priority_queue, thread per block ----
+
+BlockResult condvar_pool_block(const std::string& name) {
+  PmQosHold qos(name, baseline_pm_qos(), kPmQosUs);
   struct Item {
     int prio;
     hal::ns_t t0;
@@ -94,34 +144,27 @@ void BM_LatencyCondvarPoolBaseline(benchmark::State& state) {
       started.store(hal::now_ns(), std::memory_order_release);
     }
   });
-  bench_support::Samples lat(static_cast<std::size_t>(state.max_iterations));
-  for (auto _ : state) {
-    started.store(0, std::memory_order_relaxed);
-    const hal::ns_t t0 = hal::now_ns();
+  BlockResult r = take_samples(started, [&](hal::ns_t t0) {
     {
       std::lock_guard lock(mu);
       q.push({4, t0});
     }
     cv.notify_one();
-    hal::ns_t t1;
-    while ((t1 = started.load(std::memory_order_acquire)) == 0) {
-    }
-    lat.add(t1 - t0);
-    gap();
-  }
+    return true;
+  });
   {
     std::lock_guard lock(mu);
     quit = true;
   }
   cv.notify_one();
   worker.join();
-  lat.report(state);
+  return r;
 }
 
-// ---- baseline: raw moodycamel handoff, spinning consumer ----
+// ---- baseline: raw moodycamel handoff, spinning consumer, thread per block ----
 
-void BM_LatencyRawMoodycamelBaseline(benchmark::State& state) {
-  pin_producer();
+BlockResult raw_moodycamel_block(const std::string& name) {
+  PmQosHold qos(name, baseline_pm_qos(), kPmQosUs);
   moodycamel::ConcurrentQueue<hal::ns_t> q(1024, 1, 0);
   moodycamel::ProducerToken ptok(q);
   std::atomic<bool> quit{false};
@@ -133,28 +176,44 @@ void BM_LatencyRawMoodycamelBaseline(benchmark::State& state) {
       if (q.try_dequeue(ctok, v)) started.store(hal::now_ns(), std::memory_order_release);
     }
   });
-  bench_support::Samples lat(static_cast<std::size_t>(state.max_iterations));
-  for (auto _ : state) {
-    started.store(0, std::memory_order_relaxed);
-    const hal::ns_t t0 = hal::now_ns();
-    (void)q.try_enqueue(ptok, t0);
-    hal::ns_t t1;
-    while ((t1 = started.load(std::memory_order_acquire)) == 0) {
-    }
-    lat.add(t1 - t0);
-    gap();
-  }
+  BlockResult r = take_samples(started, [&](hal::ns_t t0) { return q.try_enqueue(ptok, t0); });
   quit = true;
   worker.join();
-  lat.report(state);
+  return r;
 }
 
-// Interleaved and repeated (SPEC's method): a noisy moment hits every contender alike.
-constexpr int kSamples = 20000;
-BENCHMARK(BM_LatencyEngineHotWorker)->Iterations(kSamples)->Repetitions(5)->UseRealTime();
-BENCHMARK(BM_LatencyRawMoodycamelBaseline)->Iterations(kSamples)->Repetitions(5)->UseRealTime();
-BENCHMARK(BM_LatencyEngineIdleWorker)->Iterations(kSamples)->Repetitions(5)->UseRealTime();
-BENCHMARK(BM_LatencyCondvarPoolBaseline)->Iterations(kSamples)->Repetitions(5)->UseRealTime();
+// ---- the paired schedule ----
+
+// Kept for main, which prints its tables after every benchmark has run.
+bench_support::PairedRun& latency_run() {
+  static bench_support::PairedRun run("", "");
+  return run;
+}
+
+void BM_LatencyPaired(benchmark::State& state) {
+  (void)bench_support::lock_process_memory();
+  (void)hal::apply_to_current_thread({.name = "bench-producer", .cpu = producer_cpu(), .priority = prio()});
+  EngineContender hot_engine("engine hot (idle_spin 1 s)", hal::kNsPerSec);
+  EngineContender idle_engine("engine idle (idle_spin 0)", 0);
+  const Contender hot{hot_engine.name(), [&] { return hot_engine.block(); }, {}};
+  const Contender idle{idle_engine.name(), [&] { return idle_engine.block(); }, {}};
+  const Contender raw{"raw moodycamel", [] { return raw_moodycamel_block("raw moodycamel"); }, {}};
+  const Contender pool{"condvar pool", [] { return condvar_pool_block("condvar pool"); }, {}};
+
+  const int samples = block_samples();
+  bench_support::PairedRun& run = latency_run();
+  run = bench_support::PairedRun("Submit -> start latency: producer CPU " + std::to_string(producer_cpu()) +
+                                     ", consumer CPU " + std::to_string(worker_cpu()) + ", " +
+                                     bench_support::policy(prio()),
+                                 std::to_string(samples) + " samples (after " + std::to_string(kWarmup) + " dropped)");
+  run.compare(hot, raw, "hot/raw", {{"SPEC P2", Stat::P50, 2.0}});
+  run.compare(hot, pool, "hot/pool", {{"SPEC P2", Stat::P50, 0.1}, {"SPEC P2", Stat::P99, 0.2}});
+  run.compare(idle, pool, "idle/pool", {{"SPEC P2", Stat::P50, 1.0}});
+  for (auto _ : state)
+    run.run(bench_support::pairs(30));
+  run.set_counters(state);
+}
+BENCHMARK(BM_LatencyPaired)->Iterations(1)->UseRealTime()->Unit(benchmark::kSecond);
 
 // ---- ring throughput: one thread, push then pop ----
 
@@ -184,3 +243,18 @@ void BM_RawMoodycamelEnqueueDequeueBaseline(benchmark::State& state) {
 BENCHMARK(BM_RawMoodycamelEnqueueDequeueBaseline);
 
 }  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  const bench_support::PairedRun& run = latency_run();
+  if (run.ran()) {
+    bench_support::print_conditions(stdout);
+    run.print(stdout);
+    bench_support::PairedRun::print_targets_header(stdout);
+    run.print_targets(stdout);
+  }
+  benchmark::Shutdown();
+  return 0;
+}
