@@ -132,8 +132,12 @@ void Engine::Impl::start_worker(detail::Worker& w) {
   spec.name = "rt-worker-" + std::to_string(w.index);
   spec.cpu = w.cfg.cpu;
   spec.priority = w.cfg.priority;
+  w.tid.store(0, std::memory_order_relaxed);
   w.thread = hal::Thread(spec, [this, &w] { worker_loop(w); });
   w.applied = w.thread.applied();
+  // Its first act: from here on a query can read its faults (stats()).
+  while (w.tid.load(std::memory_order_acquire) == 0)
+    std::this_thread::yield();
 }
 
 void Engine::Impl::stop_worker(detail::Worker& w) {
@@ -175,7 +179,7 @@ void Engine::Impl::sum_outcomes(Outcomes& into) const noexcept {
     w->out.add_to(into);
 }
 
-std::uint64_t Engine::Impl::submitted() const noexcept {
+std::uint64_t Engine::Impl::submitted() const noexcept HAL_NONBLOCKING {
   std::uint64_t n = 0;
   for (std::size_t i = 0; i < engine.cfg_.max_producers; ++i)
     n += producers[i].submitted.get();

@@ -163,7 +163,8 @@ struct Engine::Impl {
   [[nodiscard]] bool quiet() const noexcept;
   // Every counter block added up (queries).
   void sum_outcomes(Outcomes& into) const noexcept;
-  [[nodiscard]] std::uint64_t submitted() const noexcept;
+  // RT: wait-free; one load per producer.
+  [[nodiscard]] std::uint64_t submitted() const noexcept HAL_NONBLOCKING;
 
   // Token indices: rings take one producer token per submitting handle and one for the
   // monitor; the retired and event rings one per worker, one for the monitor, one for

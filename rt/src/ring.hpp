@@ -144,12 +144,26 @@ class BasicRing {
     return try_reserve() && push_reserved(producer, v);
   }
 
-  // One consumer index is used by one thread at a time (as its moodycamel token).
+  // As try_push, and tells whether the ring was half full or more (by a count that may
+  // run ahead, never behind): a producer whose consumer only wakes when told can tell it
+  // before the ring fills. The consumers' lines are re-read once the count says so.
+  // RT: lock-free; no allocation, no syscall.
+  [[nodiscard]] bool try_push_watching(std::size_t producer, const T& v, bool& half_full) noexcept HAL_NONBLOCKING {
+    const std::int64_t r = reserved_.load(std::memory_order_relaxed);
+    half_full = 2 * (r - taken_seen_.load(std::memory_order_relaxed)) >= capacity_;
+    if (half_full) {
+      const std::int64_t t = taken();
+      taken_seen_.store(t, std::memory_order_relaxed);
+      half_full = 2 * (r - t) >= capacity_;
+    }
+    return try_push(producer, v);
+  }
+
+  // One consumer index is used by one thread at a time (as its moodycamel token). No
+  // look at `reserved_` first: a consumer polling it would make every producer's
+  // reservation wait for the line to come back.
   // RT: lock-free; no allocation, no syscall.
   [[nodiscard]] bool try_pop(std::size_t consumer, T& v) noexcept HAL_NONBLOCKING {
-    // A cheap look first: an empty ring costs two loads, not a walk over every producer's
-    // sub-queue (reserved counts places being filled too: then the dequeue may find none).
-    if (reserved_.load(std::memory_order_acquire) <= taken_seen_by_consumers()) return false;
     if (!queue_->try_dequeue(*consumers_[consumer], v)) return false;
     std::atomic<std::int64_t>& n = taken_[consumer].n;
     n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_release);
@@ -169,10 +183,6 @@ class BasicRing {
     for (std::size_t i = 0; i < consumer_count_; ++i)
       t += taken_[i].n.load(std::memory_order_acquire);
     return t;
-  }
-  // For the consumers' quick look: with one consumer its own count, read on its own line.
-  [[nodiscard]] std::int64_t taken_seen_by_consumers() const noexcept HAL_NONBLOCKING {
-    return consumer_count_ == 1 ? taken_[0].n.load(std::memory_order_relaxed) : taken();
   }
 
   alignas(hal::kCacheLine) std::atomic<std::int64_t> reserved_{0};  // producers' line

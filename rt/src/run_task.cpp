@@ -3,7 +3,7 @@
 // preset) around the task's own code, its hooks and the user's snapshot and restore,
 // which run unchecked between them (mark your task function HAL_NONBLOCKING to have it
 // checked too). Starting a task makes no syscall: the monitor learned its deadline from
-// the submitter.
+// the submitter (but for a full monitor ring: then one eventfd write, before the task).
 #include "engine_impl.hpp"
 
 namespace rt {
@@ -54,6 +54,7 @@ bool Engine::Impl::watch_end(Worker& w) noexcept HAL_NONBLOCKING {
 
 void Engine::Impl::execute(Worker& w, std::uint32_t idx) noexcept {
   TaskSlot& s = slots[idx];
+  detail::prefetch_slot(s);
   const bool bound = s.state.bound();
   // Before the checks, so that a violation found at the start restores exactly this.
   if (bound && state_of(s.word.load(std::memory_order_acquire)) == State::Ready) s.state.take();
@@ -61,6 +62,9 @@ void Engine::Impl::execute(Worker& w, std::uint32_t idx) noexcept {
   Reason violation = b.violation;
   ns_t end = b.start;
   if (b.run) {
+    // Only when the monitor's ring was full at submission (publish): otherwise the
+    // monitor already knows this deadline and the start makes no syscall.
+    if (b.deadline != 0 && s.announce_at_start.load(std::memory_order_relaxed)) poke_monitor(b.deadline);
     TaskContext ctx(TaskId{idx, b.gen}, s.stop, b.gen, s.context, b.ready, b.deadline);
     bool threw = false;
     if (s.pre != nullptr) s.pre(ctx);

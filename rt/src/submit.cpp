@@ -64,6 +64,9 @@ detail::Claim Engine::acquire(std::size_t producer, const SubmitOptions& opts) n
     return refuse(SubmitStatus::NoFreeSlot);
   }
   TaskSlot& s = m.slots[idx];
+  // The next submission's slot, fetched for writing now: its lines were last written by a
+  // worker, and the stores of the next publish then wait for none of them.
+  if (p.slots.n > 0) detail::prefetch_slot_for_write(m.slots[p.slots.idx[p.slots.n - 1]]);
   const std::uint64_t w = s.word.load(std::memory_order_relaxed);  // FREE: this producer's alone
   m.owner_transition(s, w, State::Pending, c.now);
   c.id = TaskId{idx, gen_of(w)};
@@ -112,9 +115,12 @@ SubmitStatus Engine::publish(std::size_t producer, detail::Claim& c, const Submi
   const auto k = static_cast<std::size_t>(o.priority);
   if (c.start != 0) {
     // F2/F3: delayed start. The monitor keeps it (SCHEDULED) and releases it to its ring
-    // at `start`; the ring holds an entry per slot and more, so it cannot be full.
+    // at `start`. Its ring is woken before it fills (above); still full, it is QueueFull.
+    s.announce_at_start.store(false, std::memory_order_relaxed);  // the monitor releases it: it knows
     m.owner_transition(s, pending, State::Scheduled, c.now);
-    if (!m.scheduled_in.try_push(producer, detail::Scheduled{c.start, c.id, detail::Scheduled::Kind::Start})) {
+    bool half_full = false;
+    if (!m.scheduled_in.try_push_watching(producer, detail::Scheduled{c.start, c.id, detail::Scheduled::Kind::Start},
+                                          half_full)) {
       if (m.transition_from(s, c.id.generation, State::Scheduled, State::Pending, c.now) == Impl::Tx::Ok) {
         m.counters.queue_full[k].add();
         give_back();
@@ -122,30 +128,39 @@ SubmitStatus Engine::publish(std::size_t producer, detail::Claim& c, const Submi
       }
       return accepted();  // stop() cancelled it in that instant: submitted and cancelled
     }
-    notify = c.start;  // the caller tells the monitor, off this checked path, if it is armed later
+    notify = half_full ? c.now : c.start;  // the caller tells the monitor, off this checked path, if armed later
     return accepted();
+  }
+  if (deadline != 0) {
+    // The monitor learns every one-shot deadline from the submitter, not from the worker
+    // that starts the task: the start then needs no syscall. The monitor drains its ring
+    // only when it wakes, so a ring half full of deadlines (far ones, of tasks that ended
+    // early) wakes it now; a full one leaves the telling to the worker.
+    bool half_full = false;
+    const bool told =
+        m.scheduled_in.try_push_watching(producer, detail::Scheduled{deadline, c.id, detail::Scheduled::Kind::Deadline},
+                                         half_full);
+    s.announce_at_start.store(!told, std::memory_order_relaxed);
+    notify = half_full || !told ? c.now : deadline;
+  } else {
+    s.announce_at_start.store(false, std::memory_order_relaxed);
   }
   m.owner_transition(s, pending, State::Ready, c.now);
   if (!m.rings[k]->push_reserved(producer, c.id.index)) {
     // moodycamel refused although the count allowed it (ring.hpp, kSlackPerProducer).
     // Take the task back to PENDING -- unless stop() got to it first -- and refuse it as
-    // a full ring, so the submitter sees QueueFull and nothing is lost.
+    // a full ring, so the submitter sees QueueFull and nothing is lost. (Its deadline
+    // entry, if any, is only a wake-up for the monitor.)
     m.counters.ring_push_refusals.add();
     if (m.transition_from(s, c.id.generation, State::Ready, State::Pending, c.now) == Impl::Tx::Ok) {
       m.counters.queue_full[k].add();
       give_back();
+      notify = 0;
       return SubmitStatus::QueueFull;
     }
     // Cancelled in that instant: it counts as submitted and cancelled; its slot stays
     // CANCELLED (queryable) until the engine is destroyed.
     return accepted();
-  }
-  if (deadline != 0) {
-    // The monitor learns every one-shot deadline from the submitter, not from the worker
-    // that starts the task: the start then needs no syscall. The ring holds two entries
-    // per slot; a refusal (which cannot happen) would only cost the monitor's precision.
-    if (m.scheduled_in.try_push(producer, detail::Scheduled{deadline, c.id, detail::Scheduled::Kind::Deadline}))
-      notify = deadline;
   }
   return accepted();
 }

@@ -37,6 +37,9 @@ struct alignas(hal::kCacheLine) TaskSlot {
   std::atomic<ns_t> finished{0};       // written with the outcome
   std::atomic<std::int16_t> worker{-1};
   std::atomic<Reason> reason{Reason::None};
+  // The monitor could not be told of the deadline at submission (its ring was full):
+  // the worker that starts the task tells it instead.
+  std::atomic<bool> announce_at_start{false};
   // -- lines 1-2: the callable, its hooks and the bound state --
   TaskFn fn;
   Hook pre = nullptr;

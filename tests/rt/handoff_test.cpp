@@ -1,0 +1,154 @@
+// The handoff's redesign (issue 14, items 1 and 2): what it changed must not change what
+// the engine does. Deadlines reach the monitor from the submitter (no worker syscall at
+// start), and the monitor's bounded heap survives any number of deadlines of tasks that
+// end early; a stop never waits out a worker's idle spin; worker faults are read at query
+// time; producers' slot caches lose no slot.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include "engine_test_support.hpp"
+#include "hal/memory.hpp"
+#include "hal/thread.hpp"
+#include "rt/engine.hpp"
+
+namespace {
+
+using testing_support::eventually;
+using testing_support::small_config;
+
+constexpr hal::ns_t kMs = hal::kNsPerMs;
+
+// Runs until told to stop by the monitor (or `limit`): true when the monitor stopped it.
+auto until_stopped(std::atomic<int>& stopped_by_monitor, hal::ns_t limit = 20 * hal::kNsPerSec) {
+  return [&stopped_by_monitor, limit](rt::TaskContext& ctx) {
+    const hal::ns_t until = hal::now_ns() + limit;
+    while (!ctx.stop_requested() && hal::now_ns() < until) {
+    }
+    if (ctx.stop_requested()) stopped_by_monitor.fetch_add(1);
+  };
+}
+
+// Every deadline is announced to the monitor's heap, which holds two entries per slot.
+// Tasks with far deadlines that end at once leave stale entries behind; far more of them
+// than the heap holds must still leave room for the deadline that matters.
+TEST(Handoff, StaleDeadlinesNeverCrowdOutALiveOne) {
+  rt::EngineConfig c = small_config();
+  c.max_tasks = 8;  // heap: 17 entries
+  c.retain_completed = 2;
+  rt::Engine e(c);
+  e.start();
+  rt::Producer p = e.make_producer();
+  std::atomic<int> ran{0};
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_EQ(p.try_submit([&ran] { ran.fetch_add(1); }, {.deadline_in = 3600 * hal::kNsPerSec}),
+              rt::SubmitStatus::Ok)
+        << i;
+    ASSERT_TRUE(eventually([&] { return ran.load() == i + 1; }));
+  }
+  std::atomic<int> stopped{0};
+  rt::TaskId id;
+  ASSERT_EQ(p.try_submit(until_stopped(stopped), {.deadline_in = 50 * kMs}, &id), rt::SubmitStatus::Ok);
+  ASSERT_TRUE(eventually([&] { return stopped.load() == 1; }));
+  const rt::StopReport r = e.stop(rt::StopMode::Drain);
+  EXPECT_TRUE(r.balanced);
+  EXPECT_EQ(r.stats.detected_by_monitor, 1U);
+  EXPECT_EQ(r.stats.completed, 200U);
+  EXPECT_EQ(r.stats.timed_out, 1U);
+}
+
+// A delayed start's deadline is the monitor's from its release: no one else announces it.
+TEST(Handoff, DelayedStartDeadlineIsWatchedFromItsRelease) {
+  rt::Engine e(small_config());
+  e.start();
+  rt::Producer p = e.make_producer();
+  std::atomic<int> stopped{0};
+  ASSERT_EQ(p.try_submit(until_stopped(stopped), {.start_in = 20 * kMs, .deadline_in = 30 * kMs}),
+            rt::SubmitStatus::Ok);
+  ASSERT_TRUE(eventually([&] { return stopped.load() == 1; }));
+  const rt::StopReport r = e.stop(rt::StopMode::Drain);
+  EXPECT_EQ(r.stats.detected_by_monitor, 1U);
+  EXPECT_EQ(r.stats.timed_out, 1U);
+  EXPECT_TRUE(r.balanced);
+}
+
+// Many producers on few slots: every accepted task is accounted for, and a slot a
+// producer's cache held is never handed out twice (two tasks in one slot would break the
+// counts: one outcome would be lost).
+TEST(Handoff, ProducerSlotCachesLoseNoSlot) {
+  rt::EngineConfig c = small_config(2);
+  c.max_tasks = 64;
+  c.retain_completed = 0;
+  c.max_producers = 4;
+  rt::Engine e(c);
+  e.start();
+  std::atomic<std::uint64_t> ran{0}, accepted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, prod = e.make_producer()]() mutable {
+      for (int i = 0; i < 5000; ++i) {
+        if (prod.try_submit([&ran] { ran.fetch_add(1); }) == rt::SubmitStatus::Ok) accepted.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  ASSERT_TRUE(eventually([&] { return ran.load() == accepted.load(); }));
+  const rt::Stats s = e.stats();
+  EXPECT_EQ(s.submitted, accepted.load());
+  EXPECT_EQ(s.completed, accepted.load());
+  EXPECT_EQ(e.in_flight(), 0U);
+  const rt::StopReport r = e.stop(rt::StopMode::Drain);
+  EXPECT_TRUE(r.balanced);
+}
+
+// stop() asks a spinning worker to leave at once, not after idle_spin.
+TEST(Handoff, StopDoesNotWaitOutTheIdleSpin) {
+  rt::EngineConfig c = small_config();
+  c.idle_spin = 3600 * hal::kNsPerSec;  // an hour: a stop that waited for it would hang the test
+  rt::Engine e(c);
+  e.start();
+  rt::Producer p = e.make_producer();
+  std::atomic<int> ran{0};
+  ASSERT_EQ(p.try_submit([&ran] { ran.fetch_add(1); }), rt::SubmitStatus::Ok);
+  ASSERT_TRUE(eventually([&] { return ran.load() == 1; }));
+  auto stopped = std::async(std::launch::async, [&] { return e.stop(rt::StopMode::Drain).balanced; });
+  ASSERT_EQ(stopped.wait_for(std::chrono::seconds(60)), std::future_status::ready)
+      << "stop() waited for the worker's idle spin";
+  EXPECT_TRUE(stopped.get());
+}
+
+// The worker never samples its own faults (a syscall): a query reads them from /proc.
+TEST(Handoff, WorkerFaultsAreReadAtQueryTime) {
+  rt::Engine e(small_config());
+  e.start();
+  const rt::Stats running = e.stats();
+  ASSERT_EQ(running.workers.size(), 1U);
+  EXPECT_GE(running.workers[0].minor_faults, 0) << "read from /proc/self/task/TID/stat while it runs";
+  const rt::StopReport r = e.stop(rt::StopMode::Drain);
+  EXPECT_GE(r.stats.workers[0].minor_faults, running.workers[0].minor_faults);  // its exit sample
+}
+
+TEST(HalFaults, ProcCountOfAThreadMatchesItsOwnCount) {
+  const long own_before = hal::minor_faults_this_thread();
+  const long proc_before = hal::minor_faults_of_thread(hal::current_tid());
+  ASSERT_GE(own_before, 0);
+  ASSERT_GE(proc_before, own_before);  // read after: never fewer
+  // Touch fresh pages: both counts grow by at least that many.
+  constexpr std::size_t kPages = 64;
+  const std::size_t page = hal::page_size();
+  std::vector<char> mem(kPages * page);
+  for (std::size_t i = 0; i < mem.size(); i += page)
+    mem[i] = 1;
+  const long own_after = hal::minor_faults_this_thread();
+  const long proc_after = hal::minor_faults_of_thread(hal::current_tid());
+  EXPECT_GE(proc_after - proc_before, static_cast<long>(kPages) / 2) << "the mapping may come pre-faulted in part";
+  EXPECT_GE(proc_after, own_after);
+  EXPECT_EQ(hal::minor_faults_of_thread(-5), -1);
+}
+
+}  // namespace
