@@ -3,12 +3,14 @@
 #include "rt/engine.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
 #include "engine_impl.hpp"
 #include "hal/clock.hpp"
+#include "hal/fence.hpp"
 #include "hal/futex.hpp"
 #include "hal/memory.hpp"
 #include "hal/report.hpp"
@@ -193,6 +195,7 @@ Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)) {
     throw std::invalid_argument("EngineConfig: the first initial_workers workers leave a priority class unserved");
   }
   impl_ = std::make_unique<Impl>(*this, cfg_);
+  asymmetric_entry_ = hal::enable_asymmetric_fence().ok();
 }
 
 Engine::~Engine() {
@@ -216,6 +219,12 @@ void Engine::start() {
 StopReport Engine::stop(StopMode mode) {
   Impl& m = *impl_;
   accepting_.store(false, std::memory_order_seq_cst);
+  // The heavy side of acquire()'s asymmetric entry: after it, a producer that saw the
+  // engine accepting is seen inside.
+  if (asymmetric_entry_ && !hal::heavy_fence().ok()) {
+    // Cannot happen once registered; were it to, wait out any submission in flight.
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   for (std::size_t i = 0; i < cfg_.max_producers; ++i) {  // Dekker with acquire(): none is left inside
     while (m.producers[i].inside.load(std::memory_order_seq_cst))
       std::this_thread::yield();

@@ -3,6 +3,7 @@
 // counters; the ring place taken before any slot line is written, so a refusal touches
 // no slot and the stores that follow never wait behind a locked instruction.
 #include "engine_impl.hpp"
+#include "hal/fence.hpp"
 #include "hal/futex.hpp"
 #include "rt/state_machine.hpp"
 
@@ -34,9 +35,15 @@ detail::Claim Engine::acquire(std::size_t producer, const SubmitOptions& opts) n
   Impl& m = *impl_;
   detail::ProducerState& p = m.producers[producer];
   detail::Claim c;
-  // Dekker with stop(), both seq_cst: either stop() sees this producer inside, or this
-  // producer sees the engine no longer accepting.
-  p.inside.store(true, std::memory_order_seq_cst);
+  // Dekker with stop(): either stop() sees this producer inside, or this producer sees the
+  // engine no longer accepting. With membarrier, stop() pays for the full barrier and this
+  // side orders only the compiler; without it, both sides are seq_cst.
+  if (asymmetric_entry_) {
+    p.inside.store(true, std::memory_order_relaxed);
+    hal::light_fence();
+  } else {
+    p.inside.store(true, std::memory_order_seq_cst);
+  }
   auto refuse = [&](SubmitStatus why) {
     p.inside.store(false, std::memory_order_release);
     c.status = why;

@@ -315,6 +315,9 @@ class Engine {
   EngineConfig cfg_;
   std::unique_ptr<Impl> impl_;
   std::atomic<bool> accepting_{false};
+  // membarrier is usable: a submission enters with a compiler barrier only, and stop()
+  // makes every thread pass a full barrier instead (hal/fence.hpp).
+  bool asymmetric_entry_ = false;
   std::atomic<GateMask> gates_{~GateMask{0}};
 };
 
