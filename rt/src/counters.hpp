@@ -21,9 +21,7 @@ struct alignas(hal::kCacheLine) Counter {
 // Bumped by one thread only (its owner); read by any. RT: wait-free; a load and a store.
 struct Tally {
   std::atomic<std::uint64_t> v{0};
-  void add(std::uint64_t n = 1) noexcept {
-    v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_release);
-  }
+  void add(std::uint64_t n = 1) noexcept { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_release); }
   [[nodiscard]] std::uint64_t get() const noexcept { return v.load(std::memory_order_acquire); }
 };
 

@@ -42,7 +42,7 @@ std::size_t estimate_arena(const EngineConfig& c) {
   std::size_t bytes = c.max_tasks * (sizeof(TaskSlot) + sizeof(std::uint32_t)) + std::size_t{64} * 1024;
   for (std::size_t cap : c.ring_capacity)
     bytes += ring(cap, c.max_producers + 1, sizeof(std::uint32_t));
-  bytes += ring(c.max_tasks, workers + 2, sizeof(std::uint32_t));      // retired
+  bytes += ring(c.max_tasks, workers + 2, sizeof(std::uint32_t));              // retired
   bytes += ring(2 * c.max_tasks, c.max_producers, sizeof(detail::Scheduled));  // scheduled
   bytes += c.max_producers * sizeof(detail::ProducerState) + hal::kCacheLine;
   bytes += ring(c.event_capacity, workers + 2, sizeof(Event));
@@ -123,7 +123,6 @@ Engine::Impl::Impl(Engine& e, const EngineConfig& c)
   // tasks are pruned (push_heap_entry).
   heap.reserve(2 * c.max_tasks + 1);
 }
-
 
 // ---- setup ----
 

@@ -8,7 +8,6 @@
 
 namespace rt {
 
-
 int Engine::prepare_periodic(const PeriodicSpec& spec) {
   Impl& m = *impl_;
   auto bad = [&](const std::string& what) { throw std::invalid_argument("PeriodicSpec '" + spec.name + "': " + what); };

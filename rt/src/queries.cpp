@@ -126,7 +126,7 @@ Stats Engine::stats() const {
     // Read from /proc by this (query) thread: the worker never makes a syscall for it.
     const int tid = w->tid.load(std::memory_order_acquire);
     ws.minor_faults = ws.state != WorkerState::Stopped && tid > 0 ? hal::minor_faults_of_thread(tid)
-                                                                   : w->minor_faults.load(std::memory_order_relaxed);
+                                                                  : w->minor_faults.load(std::memory_order_relaxed);
     s.workers.push_back(ws);
   }
   s.monitor_backend = m.timer.active;
@@ -172,7 +172,6 @@ std::size_t Engine::poll_events(Event* out, std::size_t max) noexcept HAL_NONBLO
     ++n;
   return n;
 }
-
 
 std::size_t Engine::clear_completed(std::size_t keep) {
   Impl& m = *impl_;

@@ -66,8 +66,10 @@ inline constexpr std::size_t kSlackPerProducer =
 // only producers write), each consumer counts what it took on a line of its own (a plain
 // store), and the depth is their difference. A producer reads the consumers' lines only
 // when its cached view says the ring may be full.
+// The padding is the point: the producers' counter, the consumers' and the read-only
+// fields each have their own cache line.
 template <class T>
-class BasicRing {
+class BasicRing {  // NOLINT(clang-analyzer-optin.performance.Padding)
   static_assert(std::is_trivially_copyable_v<T>, "ring items are copied, never constructed");
   using Queue = moodycamel::ConcurrentQueue<T, RingTraits>;
 
@@ -186,7 +188,7 @@ class BasicRing {
   }
 
   alignas(hal::kCacheLine) std::atomic<std::int64_t> reserved_{0};  // producers' line
-  std::atomic<std::int64_t> taken_seen_{0};                          // producers' cached sum of taken_
+  std::atomic<std::int64_t> taken_seen_{0};                         // producers' cached sum of taken_
   alignas(hal::kCacheLine) std::int64_t capacity_;
   std::size_t consumer_count_;
   Queue* queue_;

@@ -22,9 +22,7 @@ Event periodic_event(EventKind kind, Reason why, const PeriodicTask& p, ns_t at,
                .value = value};
 }
 
-
 }  // namespace
-
 
 void Engine::Impl::apply_periodic_commands(Worker& w, ns_t now) noexcept HAL_NONBLOCKING {
   w.periodic_seen = w.periodic_commands.load(std::memory_order_acquire);

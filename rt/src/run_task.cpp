@@ -28,7 +28,6 @@ Event task_event(EventKind kind, Reason why, const TaskSlot& s, TaskId id, int w
                .value = value};
 }
 
-
 }  // namespace
 
 void Engine::Impl::watch_begin(Worker& w, std::uint64_t subject, ns_t deadline) noexcept HAL_NONBLOCKING {
@@ -50,7 +49,6 @@ bool Engine::Impl::watch_end(Worker& w) noexcept HAL_NONBLOCKING {
   }
   return was != Phase::Running;  // Missed or Stalled: the monitor called it first
 }
-
 
 void Engine::Impl::execute(Worker& w, std::uint32_t idx) noexcept {
   TaskSlot& s = slots[idx];
@@ -164,7 +162,7 @@ Reason Engine::Impl::end_task(Worker& w, std::uint32_t idx, const Begin& b, bool
 
 void Engine::Impl::after_task(Worker& w, std::uint32_t idx, const Begin& b) noexcept HAL_NONBLOCKING {
   slots[idx].fn.reset();  // trivially destructible (InlineFn): nothing of the user's runs here
-  if (b.run) {  // only now: whoever waits for the worker to be free sees the rollback done
+  if (b.run) {            // only now: whoever waits for the worker to be free sees the rollback done
     w.running.store(false, std::memory_order_release);
     w.state.store(WorkerState::Idle, std::memory_order_relaxed);
   }

@@ -22,8 +22,8 @@ bool options_valid(const SubmitOptions& o, const EngineConfig& c) noexcept {
   const ns_t start = o.start_at;  // a deadline before the start can never be met
   const bool times_ok = o.deadline_in >= 0 && o.deadline_at >= 0 && o.start_in >= 0 && o.start_at >= 0 &&
                         (start == 0 || o.deadline_at == 0 || o.deadline_at > start);
-  return static_cast<std::size_t>(o.priority) < kClassCount && o.type < c.task_types.size() && gates_ok &&
-         state_ok && times_ok;
+  return static_cast<std::size_t>(o.priority) < kClassCount && o.type < c.task_types.size() && gates_ok && state_ok &&
+         times_ok;
 }
 
 static_assert(transition_allowed(State::Free, State::Pending) && transition_allowed(State::Pending, State::Ready) &&
@@ -144,9 +144,8 @@ SubmitStatus Engine::publish(std::size_t producer, detail::Claim& c, const Submi
     // only when it wakes, so a ring half full of deadlines (far ones, of tasks that ended
     // early) wakes it now; a full one leaves the telling to the worker.
     bool half_full = false;
-    const bool told =
-        m.scheduled_in.try_push_watching(producer, detail::Scheduled{deadline, c.id, detail::Scheduled::Kind::Deadline},
-                                         half_full);
+    const bool told = m.scheduled_in.try_push_watching(
+        producer, detail::Scheduled{deadline, c.id, detail::Scheduled::Kind::Deadline}, half_full);
     s.announce_at_start.store(!told, std::memory_order_relaxed);
     notify = half_full || !told ? c.now : deadline;
   } else {

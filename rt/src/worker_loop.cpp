@@ -25,7 +25,6 @@ bool Engine::Impl::has_work(const Worker& w) const noexcept HAL_NONBLOCKING {
   return false;
 }
 
-
 // ---- the loop ----
 
 // Highest class first; a due periodic release before queued tasks of lower classes;
@@ -119,6 +118,5 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
   w.stopped_at.store(hal::now_ns(), std::memory_order_relaxed);
   w.state.store(WorkerState::Stopped, std::memory_order_relaxed);
 }
-
 
 }  // namespace rt

@@ -12,7 +12,8 @@ namespace {
 
 TEST(AsymmetricFence, RegistersAndFences) {
   const hal::Status s = hal::enable_asymmetric_fence();
-  if (!s.ok()) GTEST_SKIP() << "membarrier unavailable here: " << s.message() << " (the engine keeps its seq_cst entry)";
+  if (!s.ok())
+    GTEST_SKIP() << "membarrier unavailable here: " << s.message() << " (the engine keeps its seq_cst entry)";
   EXPECT_TRUE(hal::heavy_fence().ok());
   hal::light_fence();
 }

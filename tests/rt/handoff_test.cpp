@@ -45,8 +45,7 @@ TEST(Handoff, StaleDeadlinesNeverCrowdOutALiveOne) {
   rt::Producer p = e.make_producer();
   std::atomic<int> ran{0};
   for (int i = 0; i < 200; ++i) {
-    ASSERT_EQ(p.try_submit([&ran] { ran.fetch_add(1); }, {.deadline_in = 3600 * hal::kNsPerSec}),
-              rt::SubmitStatus::Ok)
+    ASSERT_EQ(p.try_submit([&ran] { ran.fetch_add(1); }, {.deadline_in = 3600 * hal::kNsPerSec}), rt::SubmitStatus::Ok)
         << i;
     ASSERT_TRUE(eventually([&] { return ran.load() == i + 1; }));
   }

@@ -2,12 +2,11 @@
 // workers, as cyclictest holds it, visible in its stats and to the kernel, and refused
 // loudly once, never fatally.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "child.hpp"
 #include "engine_test_support.hpp"
@@ -126,7 +125,8 @@ TEST(PmQos, RefusedRequestIsReportedOnceAndTheEngineRuns) {
     if (g_lines.find("pm_qos.enabled = false") == std::string::npos) _exit(14);
     _exit(0);
   });
-  if (rc == testing_support::kChildSkip) GTEST_SKIP() << "could not become an unprivileged user, or the device is open to all";
+  if (rc == testing_support::kChildSkip)
+    GTEST_SKIP() << "could not become an unprivileged user, or the device is open to all";
   EXPECT_EQ(rc, 0) << "10 held, 11 refused a task, 12 lost a task, 13 not exactly one report line, 14 no way out named";
 }
 

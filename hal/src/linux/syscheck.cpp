@@ -383,12 +383,14 @@ Check dma_check(const SystemFacts& f, const LiveFacts* live) {
   } else if (live == nullptr) {
     c.value = "present (not probed)";
   } else if (live->dma_latency_held) {
-    c.value = "the engine holds it at 0 us while RT workers run (as cyclictest does), keeping CPUs out of deep C-states";
+    c.value =
+        "the engine holds it at 0 us while RT workers run (as cyclictest does), keeping CPUs out of deep C-states";
   } else {
     c.value = "refused: " + live->dma_latency_reason;
     c.verdict = Verdict::Warn;
-    c.advice = "without it, idle CPUs sleep deeply and wake-ups can come twice as late; run as root or give the "
-               "user write access to /dev/cpu_dma_latency (a udev rule)";
+    c.advice =
+        "without it, idle CPUs sleep deeply and wake-ups can come twice as late; run as root or give the "
+        "user write access to /dev/cpu_dma_latency (a udev rule)";
   }
   return c;
 }
@@ -412,8 +414,8 @@ Check clocksource_check(const SystemFacts& f) {
 
 Report evaluate(const SystemFacts& f, const LiveFacts* live) {
   Report r;
-  r.checks = {kernel_check(f), rtprio_check(f),      memlock_check(f),       cap_check(f),   throttling_check(f),
-              cgroup_check(f), uring_check(f, live), resolution_check(live), slack_check(f), clocksource_check(f),
+  r.checks = {kernel_check(f), rtprio_check(f),      memlock_check(f),       cap_check(f),      throttling_check(f),
+              cgroup_check(f), uring_check(f, live), resolution_check(live), slack_check(f),    clocksource_check(f),
               smt_check(f),    isolation_check(f),   governor_check(f),      dma_check(f, live)};
   for (const Check& c : r.checks) {
     switch (c.verdict) {

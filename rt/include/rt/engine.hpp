@@ -113,8 +113,8 @@ struct Stats {
   std::vector<WorkerStats> workers;
   ns_t uptime_ns = 0;
   hal::TimerBackend monitor_backend = hal::TimerBackend::TimerFd;  // the one really in use
-  bool pm_qos_held = false;        // a /dev/cpu_dma_latency request is held now
-  std::int32_t pm_qos_latency_us = -1;  // its target; -1 when none is held
+  bool pm_qos_held = false;                                        // a /dev/cpu_dma_latency request is held now
+  std::int32_t pm_qos_latency_us = -1;                             // its target; -1 when none is held
   HistogramSummary dispatch;                                       // ready -> started, one-shot tasks (F10)
   HistogramSummary execution;                                      // started -> finished, one-shot tasks
   HistogramSummary detection;                                      // deadline -> the monitor's detection, all tasks

@@ -17,8 +17,7 @@ namespace rt {
 // by reference has a deleted copy assignment, which the engine never uses.
 template <class F>
 concept InlineStorable = std::is_trivially_copy_constructible_v<std::decay_t<F>> &&
-                         std::is_trivially_move_constructible_v<std::decay_t<F>> &&
-                         std::is_trivially_destructible_v<std::decay_t<F>>;
+    std::is_trivially_move_constructible_v<std::decay_t<F>> && std::is_trivially_destructible_v<std::decay_t<F>>;
 
 template <std::size_t Capacity, class... Args>
 class InlineFn {
@@ -39,11 +38,12 @@ class InlineFn {
                   "rt::kTaskFnCapacity");
     static_assert(alignof(Fn) <= alignof(std::max_align_t), "callable over-aligned for the task's inline storage");
     static_assert(std::is_invocable_v<Fn&, Args...>, "callable does not take the task's arguments");
-    static_assert(InlineStorable<Fn>,
-                  "a task callable must be trivially copy-constructible and trivially destructible: it is copied into the "
-                  "engine on the submitting thread and dropped on a worker, both real-time threads. Capture ids, "
-                  "pointers or references, and fixed-size values (std::array, structs of scalars), not owners of "
-                  "heap memory (std::string, std::vector, std::function, smart pointers)");
+    static_assert(
+        InlineStorable<Fn>,
+        "a task callable must be trivially copy-constructible and trivially destructible: it is copied into the "
+        "engine on the submitting thread and dropped on a worker, both real-time threads. Capture ids, "
+        "pointers or references, and fixed-size values (std::array, structs of scalars), not owners of "
+        "heap memory (std::string, std::vector, std::function, smart pointers)");
     ::new (static_cast<void*>(buf_)) Fn(std::forward<F>(f));
     invoke_ = [](void* p, Args... args) { (*static_cast<Fn*>(p))(std::forward<Args>(args)...); };
   }
