@@ -87,6 +87,7 @@ TEST(Handoff, ProducerSlotCachesLoseNoSlot) {
   e.start();
   std::atomic<std::uint64_t> ran{0}, accepted{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, prod = e.make_producer()]() mutable {
       for (int i = 0; i < 5000; ++i) {
