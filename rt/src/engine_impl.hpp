@@ -71,9 +71,8 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   void publish_event(std::size_t token, const Event& ev) noexcept HAL_NONBLOCKING;
 
   // ---- the producer's side (submit.cpp) ----
-  // Returns the index of the worker it woke, or -1.
   // RT: lock-free; loads only, and one futex wake when a worker serving `k` sleeps.
-  int wake_one(std::size_t k) noexcept;
+  void wake_one(std::size_t k) noexcept;
   // RT: wait-free; one futex wake when it sleeps.
   void wake_worker(detail::Worker& w) noexcept;
   // Tells the monitor about a time earlier than it is armed for. RT: one eventfd write

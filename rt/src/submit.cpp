@@ -171,22 +171,8 @@ SubmitStatus Engine::publish(std::size_t producer, detail::Claim& c, const Submi
   return accepted();
 }
 
-void Engine::wake_early(Priority p, detail::Claim& c) noexcept {
-  // The ring place is taken (a seq_cst add): a worker going to sleep sees it or is seen.
-  c.woken = impl_->wake_one(static_cast<std::size_t>(p));
-}
-
 void Engine::wake(Priority p, const detail::Claim& c, ns_t notify) noexcept {
-  if (c.start == 0) {
-    // The worker woken early may have looked before the enqueue and gone back to sleep
-    // (it sees the place taken and leaves the wake to us): wake that one again, not a
-    // second worker for the same task.
-    if (c.woken >= 0) {
-      impl_->wake_worker(*impl_->workers[static_cast<std::size_t>(c.woken)]);
-    } else {
-      (void)impl_->wake_one(static_cast<std::size_t>(p));
-    }
-  }
+  if (c.start == 0) impl_->wake_one(static_cast<std::size_t>(p));
   if (notify != 0) impl_->poke_monitor(notify);
 }
 
@@ -197,17 +183,16 @@ void Engine::Impl::wake_worker(detail::Worker& w) noexcept {
   }
 }
 
-int Engine::Impl::wake_one(std::size_t k) noexcept {
+void Engine::Impl::wake_one(std::size_t k) noexcept {
   for (detail::Worker* w : serving[k]) {
     // A stalled worker is stuck in a task: it is not fed (F8).
     if (w->active.load(std::memory_order_relaxed) && w->sleeping.load(std::memory_order_seq_cst) &&
         !w->watch.stalled() && w->sleeping.exchange(false, std::memory_order_acq_rel)) {
       w->seq.fetch_add(1, std::memory_order_release);
       (void)hal::futex_wake(w->seq, 1);
-      return w->index;
+      return;
     }
   }
-  return -1;
 }
 
 void Engine::Impl::poke_monitor(ns_t t) noexcept {

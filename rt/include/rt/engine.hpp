@@ -155,7 +155,6 @@ struct Claim {
   ns_t now = 0;    // the submission's one clock reading
   ns_t start = 0;  // a delayed start; 0 when it is ready now
   SubmitStatus status = SubmitStatus::Ok;
-  int woken = -1;  // the worker woken before the publish (Engine::wake_early), or -1
 };
 
 // Stores a task callable, f(rt::TaskContext&) or f(), in its inline buffer.
@@ -304,12 +303,7 @@ class Engine {
   // deadline), else 0. RT: lock-free; no allocation, no syscall.
   SubmitStatus publish(std::size_t producer, detail::Claim& c, const SubmitOptions& opts,
                        ns_t& notify) noexcept HAL_NONBLOCKING;
-  // For a task ready now: wakes a sleeping worker that serves `p` before the slot is even
-  // written, so its wake-up (microseconds) overlaps the publish (nanoseconds).
-  // RT: lock-free; loads only, or one futex wake.
-  void wake_early(Priority p, detail::Claim& c) noexcept;
-  // After the enqueue: makes sure a worker serving `p` is awake (the one woken early, if
-  // it went back to sleep before the task was there; else any), and tells the monitor
+  // Wakes a sleeping worker that serves `p` (a task ready now), and tells the monitor
   // about `notify` when it is armed for later. RT: lock-free; a futex wake and an eventfd
   // write at most.
   void wake(Priority p, const detail::Claim& c, ns_t notify) noexcept;
@@ -332,7 +326,6 @@ SubmitStatus Producer::try_submit(F&& fn, const SubmitOptions& opts, TaskId* id)
   if (engine_ == nullptr) return SubmitStatus::Invalid;
   detail::Claim c = engine_->acquire(index_, opts);
   if (c.slot == nullptr) return c.status;
-  if (c.start == 0) engine_->wake_early(opts.priority, c);
   detail::emplace_task_fn(c.slot->fn, std::forward<F>(fn));  // a byte copy (InlineFn)
   ns_t notify = 0;
   const SubmitStatus status = engine_->publish(index_, c, opts, notify);
