@@ -3,7 +3,8 @@
 #include "rt/engine.hpp"
 
 #include <algorithm>
-#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -220,9 +221,13 @@ StopReport Engine::stop(StopMode mode) {
   accepting_.store(false, std::memory_order_seq_cst);
   // The heavy side of acquire()'s asymmetric entry: after it, a producer that saw the
   // engine accepting is seen inside.
-  if (asymmetric_entry_ && !hal::heavy_fence().ok()) {
-    // Cannot happen once registered; were it to, wait out any submission in flight.
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (asymmetric_entry_) {
+    if (const hal::Status st = hal::heavy_fence(); !st.ok()) {
+      // The kernel promises it cannot fail once registered; without it the handshake is
+      // unsound and a task could be accepted after this check: stop loudly.
+      std::fprintf(stderr, "rtengine: %s after registration; aborting\n", st.message().c_str());
+      std::abort();
+    }
   }
   for (std::size_t i = 0; i < cfg_.max_producers; ++i) {  // Dekker with acquire(): none is left inside
     while (m.producers[i].inside.load(std::memory_order_seq_cst))

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine_impl.hpp"
+#include "hal/fence.hpp"
 #include "hal/report.hpp"
 
 namespace rt {
@@ -26,6 +27,9 @@ namespace {
 // A delayed start that meets a full ring tries again this much later: long enough for a
 // worker to drain some of it, short next to any deadline a queued task could have.
 constexpr ns_t kReleaseRetry = 100 * hal::kNsPerUs;
+// Where membarrier is missing: how soon the monitor looks again at its ring after seeing
+// an entry reserved but not yet visible.
+constexpr ns_t kRecheck = 50 * hal::kNsPerUs;
 
 int auto_priority(const EngineConfig& c) {
   int top = 0;
@@ -70,16 +74,18 @@ void Engine::Impl::drain_scheduled_after_stop() {
   heap.clear();
 }
 
+bool Engine::Impl::stale_deadline(const Scheduled& h) const noexcept {
+  if (h.kind != Scheduled::Kind::Deadline) return false;
+  const std::uint64_t w = slots[h.id.index].word.load(std::memory_order_acquire);
+  return detail::gen_of(w) != h.id.generation || is_terminal(state_of(w));
+}
+
 void Engine::Impl::push_heap_entry(const Scheduled& e) noexcept {
   if (heap.size() == heap.capacity()) {
     // Full only of deadlines whose tasks ended early (a live slot has at most one start
     // and one deadline entry): drop those, then rebuild. Rare and bounded: O(heap).
-    auto stale = [this](const Scheduled& h) {
-      if (h.kind != Scheduled::Kind::Deadline) return false;
-      const std::uint64_t w = slots[h.id.index].word.load(std::memory_order_acquire);
-      return detail::gen_of(w) != h.id.generation || is_terminal(state_of(w));
-    };
-    heap.erase(std::remove_if(heap.begin(), heap.end(), stale), heap.end());
+    heap.erase(std::remove_if(heap.begin(), heap.end(), [this](const Scheduled& h) { return stale_deadline(h); }),
+               heap.end());
     std::make_heap(heap.begin(), heap.end(), std::greater<>());
     if (heap.size() == heap.capacity()) return;  // cannot happen; never grow on this thread
   }
@@ -88,7 +94,15 @@ void Engine::Impl::push_heap_entry(const Scheduled& e) noexcept {
 }
 
 void Engine::Impl::release_scheduled(const Scheduled& e, ns_t now) noexcept {
-  if (e.kind == Scheduled::Kind::Deadline) return;  // a wake-up only: scan_watches does the work
+  if (e.kind == Scheduled::Kind::Deadline) {
+    // A wake-up only: scan_watches does the work. But its task may have started just
+    // before this deadline and not yet shown its watch (a worker preempted between its
+    // CAS and watch_begin): while it is RUNNING, look again shortly.
+    const std::uint64_t w = slots[e.id.index].word.load(std::memory_order_acquire);
+    if (detail::gen_of(w) == e.id.generation && state_of(w) == State::Running)
+      push_heap_entry(Scheduled{now + kReleaseRetry, e.id, Scheduled::Kind::Deadline});
+    return;
+  }
   TaskSlot& s = slots[e.id.index];
   const std::uint32_t gen = e.id.generation;
   auto drop = [&] { retire(monitor_token(), e.id.index); };  // cancelled while it waited
@@ -228,16 +242,31 @@ void Engine::Impl::monitor_loop() noexcept {
       release_scheduled(e, now);
     }
     ns_t next = scan_watches(now);
+    // Deadlines of tasks that already ended are not worth a wake-up.
+    while (!heap.empty() && stale_deadline(heap.front())) {
+      std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+      heap.pop_back();
+    }
     if (!heap.empty()) next = std::min(next, heap.front().at);
     // Dekker with poke_monitor, all seq_cst: a worker that stored an earlier deadline
     // before this store is seen by the re-scan below; one that stores after it sees the
     // new arming and notifies if it is earlier.
     armed_for.store(next, std::memory_order_seq_cst);
     now = hal::now_ns();
-    // A delayed start pushed before the store above is taken now. One whose producer is
-    // still between reserving and enqueuing is not waited for (that would spin at the
-    // monitor's priority): its producer pokes after the enqueue and sees this arming.
+    // An entry pushed before the store above is taken now. One reserved but not visible
+    // yet (its producer between reserving and enqueuing, or its enqueue's stores still
+    // buffered while its look at armed_for passed them) is settled as the worker's sleep
+    // is (worker_loop.cpp): membarrier, then it is visible or its producer sees this
+    // arming; without membarrier, look again within kRecheck. Never a spin at this
+    // priority.
     if (take_new() || scan_watches(now) < next) continue;
+    if (scheduled_in.depth() > 0) {
+      if (engine.asymmetric_entry_ && hal::heavy_fence().ok()) {
+        if (take_new()) continue;
+      } else {
+        next = std::min(next, now + kRecheck);
+      }
+    }
     if (next != armed) {
       const hal::Status s = next == kNever ? t.disarm() : t.arm_at(next);
       if (!s.ok()) {

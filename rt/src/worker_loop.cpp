@@ -1,6 +1,7 @@
 // The worker thread's loop: one-shot tasks from the rings, highest class first; its own
 // periodic releases on their grid; between both a short spin, then sleep on a futex.
 #include "engine_impl.hpp"
+#include "hal/fence.hpp"
 #include "hal/futex.hpp"
 #include "hal/memory.hpp"
 #include "hal/thread.hpp"
@@ -9,6 +10,12 @@ namespace rt {
 
 using detail::PeriodicTask;
 using detail::Worker;
+
+namespace {
+// How long a worker that saw a reserved-but-invisible item sleeps at most, where the
+// kernel has no membarrier to settle it at once.
+constexpr ns_t kRecheck = 50 * hal::kNsPerUs;
+}  // namespace
 
 bool Engine::Impl::pop_any(Worker& w, std::uint32_t& idx, std::size_t below) noexcept HAL_NONBLOCKING {
   const auto me = static_cast<std::size_t>(w.index);
@@ -30,8 +37,10 @@ bool Engine::Impl::has_work(const Worker& w) const noexcept HAL_NONBLOCKING {
 // Highest class first; a due periodic release before queued tasks of lower classes;
 // between both, spin briefly, then sleep on the futex until new work, a command, or the
 // next release (minus its spin margin). RT: no allocation; the futex wait on the way to
-// sleep is the only syscall, but for the one eventfd write of a periodic task's first
-// release (run_release; after that the worker announces its deadlines ahead).
+// sleep is the only syscall in steady state. Rare ones: a membarrier when it goes to sleep
+// the instant a producer is between reserving and enqueuing, and the eventfd write of a
+// periodic task's first release (run_release; after that the worker announces its
+// deadlines ahead).
 void Engine::Impl::worker_loop(Worker& w) noexcept {
   w.tid.store(hal::current_tid(), std::memory_order_release);  // queries read its faults from /proc
   w.started_at.store(hal::now_ns(), std::memory_order_relaxed);
@@ -103,9 +112,21 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
         execute(w, idx);
         continue;
       }
-      // A place is reserved but its item not enqueued yet: its producer wakes this worker
-      // after the enqueue (it sees `sleeping`). Spinning for it could starve a preempted
-      // producer on this CPU at this worker's priority.
+      // A place is reserved but its item not visible yet. Its producer looks at `sleeping`
+      // after the enqueue, but that load may pass the enqueue's own stores (a store
+      // buffer), so the two could miss each other. membarrier makes every thread pass a
+      // full barrier: after it the item is visible, or the producer's look comes later and
+      // sees `sleeping`. Without membarrier, sleep no longer than kRecheck. (Spinning for
+      // the item instead could starve a preempted producer on this CPU.)
+      if (engine.asymmetric_entry_ && hal::heavy_fence().ok()) {
+        if (pop_any(w, idx, kClassCount)) {
+          w.sleeping.store(false, std::memory_order_relaxed);
+          execute(w, idx);
+          continue;
+        }
+      } else {
+        wake_at = std::min(wake_at, hal::now_ns() + kRecheck);
+      }
     }
     if (wake_at == kNever) {
       (void)hal::futex_wait(w.seq, s);

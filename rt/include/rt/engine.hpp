@@ -86,7 +86,7 @@ struct WorkerStats {
   ns_t busy_ns = 0;
   ns_t uptime_ns = 0;
   double utilization = 0;  // busy / uptime
-  long minor_faults = -1;  // of the worker thread, sampled whenever it goes to sleep and at exit
+  long minor_faults = -1;  // of the worker thread: read from /proc at query time, sampled by it at exit
 };
 
 struct Stats {
@@ -249,6 +249,7 @@ class Engine {
   [[nodiscard]] std::uint64_t in_flight() const noexcept HAL_NONBLOCKING;
   [[nodiscard]] Stats stats() const;
   // Frees finished tasks until at most `keep` (the most recent) remain; returns how many.
+  // Setup only: one thread at a time, not while stop() runs (they share a ring token).
   std::size_t clear_completed(std::size_t keep);
 
   // F19: takes up to `max` events, oldest first. One consuming thread at a time.
