@@ -116,12 +116,15 @@ void with_start_margin(Scenario&& scenario) {
                 << " ms after it became ready";
 }
 
-// The median of `v` (the upper one for an even count); 0 when empty.
-inline hal::ns_t median(std::vector<hal::ns_t> v) {
+// The q-quantile of `v` (q in [0, 1]; the element at rank floor(q * (n - 1)) in order);
+// 0 when empty. A lateness that shifts a whole run (a drift, a loop stuck behind) moves its
+// low quantiles as much as its median, while a busy machine (a worker descheduled, then
+// catching up) mostly fattens the upper part: checks of the shift use a low quantile.
+inline hal::ns_t quantile(std::vector<hal::ns_t> v, double q) {
   if (v.empty()) return 0;
-  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
-  std::nth_element(v.begin(), mid, v.end());
-  return *mid;
+  const auto at = v.begin() + static_cast<std::ptrdiff_t>(q * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), at, v.end());
+  return *at;
 }
 
 }  // namespace testing_support

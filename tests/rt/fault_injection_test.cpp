@@ -74,12 +74,12 @@ struct LoopLog {
     ran[static_cast<std::size_t>(k)].fetch_add(1);
     late[static_cast<std::size_t>(k)].store(now - (o + kp));
   }
-  // The median real lateness of grid indices [from, to).
-  hal::ns_t median_late(std::uint64_t from, std::uint64_t to) const {
+  // The first quartile of the real lateness of grid indices [from, to).
+  hal::ns_t low_late(std::uint64_t from, std::uint64_t to) const {
     std::vector<hal::ns_t> v;
     for (std::uint64_t k = from; k < to && k < kMaxReleases; ++k)
       v.push_back(late[static_cast<std::size_t>(k)].load());
-    return testing_support::median(std::move(v));
+    return testing_support::quantile(std::move(v), 0.25);
   }
 };
 
@@ -181,12 +181,13 @@ TEST_P(FaultInjection, VictimIsRolledBackAndTheLoopKeepsEveryRelease) {
       ASSERT_EQ(g_loop.ran[k].load(), 1) << "release " << k << " of the 1 kHz loop";
     // Back on the grid: a loop that fell behind during the fault and never caught up, or
     // that moved its grid to where it got to (first + k * period no longer holds), starts
-    // a period or more late for good. Behaviour, not speed: the bound is a whole period,
-    // or 10x what this machine showed before the fault if that is more.
-    const hal::ns_t pre = g_loop.median_late(0, before_fault);
-    const hal::ns_t post = g_loop.median_late(fault_over + 20, fault_over + 70);
+    // every later run late. Compared: first quartiles (a shift moves all points; a busy
+    // machine's slow wake-ups only some). Behaviour, not speed: the bound is a whole
+    // period, or 10x what this machine showed before the fault if that is more.
+    const hal::ns_t pre = g_loop.low_late(0, before_fault);
+    const hal::ns_t post = g_loop.low_late(fault_over + 20, fault_over + 70);
     EXPECT_LE(post, std::max(kPeriod, 10 * pre))
-        << "median lateness after the fault " << post << " ns, before it " << pre << " ns";
+        << "lateness (first quartile) after the fault " << post << " ns, before it " << pre << " ns";
     EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
   });
 }
