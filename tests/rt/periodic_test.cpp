@@ -402,9 +402,11 @@ TEST(Periodic, StartedBeforeTheEngineBeginsItsGridAtTheEngineStart) {
   e.start();
   ASSERT_TRUE(eventually([&] { return seen.runs.load() >= 3; }));
   {
+    // The grid's origin (release - index * period) is at or after the engine's start. Not
+    // "the first run is index 0": a release started a period late is skipped, and a busy
+    // machine (TSan, ctest -j2) does that now and then.
     std::lock_guard<std::mutex> g(seen.m);
-    EXPECT_EQ(seen.index.front(), 0U);
-    EXPECT_GE(seen.release.front(), started);
+    EXPECT_GE(seen.release.front() - static_cast<hal::ns_t>(seen.index.front()) * 10 * kMs, started);
   }
   EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
 }
@@ -420,12 +422,18 @@ TEST(Periodic, StopThenStartBeginsANewGrid) {
   ASSERT_TRUE(stop_and_wait(e, id));
   EXPECT_FALSE(e.pause_periodic(id));  // nothing to pause
   const auto before = static_cast<std::size_t>(seen.runs.load());
+  const std::uint64_t skipped_before = e.periodic_stats(id).skipped;
   const hal::ns_t restart = hal::now_ns();
   ASSERT_TRUE(e.start_periodic(id));
   ASSERT_TRUE(eventually([&] { return seen.runs.load() >= before + 2; }));
+  const std::uint64_t skipped = e.periodic_stats(id).skipped - skipped_before;
   std::lock_guard<std::mutex> g(seen.m);
-  EXPECT_EQ(seen.index[before], 0U);                   // the index starts again
-  EXPECT_GE(seen.release[before], restart + 3 * kMs);  // at the new start + phase
+  // The new grid's origin (release - index * period) is at the new start + phase, which an
+  // index or a grid that went on from the old one would put before the restart; and the
+  // index starts again at 0: the first run's index is 0 but for the points Skip dropped
+  // (counted) when that run started a period late, as a busy machine does now and then.
+  EXPECT_GE(seen.release[before] - static_cast<hal::ns_t>(seen.index[before]) * 2 * kMs, restart + 3 * kMs);
+  EXPECT_LE(seen.index[before], skipped);
   EXPECT_EQ(seen.early.load(), 0U);
 }
 
