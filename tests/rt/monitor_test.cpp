@@ -188,71 +188,98 @@ TEST(Monitor, ExitEscalationEndsTheProcessWithItsStatus) {
 
 // ---- delayed start ----
 
+// The delayed-start tests ask for starts `margin` ahead and check what happens at them;
+// when the test thread is preempted past a start before its submission (or cancel)
+// returned, the scenario is inconclusive and runs again with twice the margin.
+constexpr const char* kStartPassed = "the submissions never returned before the start they asked for";
+
 TEST(DelayedStart, WaitsScheduledThenRunsAtItsStartTime) {
-  rt::Engine e(small_config());
-  e.start();
-  rt::Producer p = e.make_producer();
-  std::atomic<hal::ns_t> ran_at{0};
-  rt::TaskId id;
-  const hal::ns_t start = hal::now_ns() + 30 * kMs;
-  ASSERT_EQ(p.try_submit([&] { ran_at.store(hal::now_ns()); }, {.start_at = start}, &id), rt::SubmitStatus::Ok);
-  {
-    rt::TaskInfo i;
-    ASSERT_TRUE(e.status(id, i));
-    if (hal::now_ns() < start) {  // then it was read before its start too
-      EXPECT_EQ(i.state, rt::State::Scheduled);
-      EXPECT_EQ(ran_at.load(), 0);
-    }
-  }
-  ASSERT_TRUE(eventually([&] { return ran_at.load() != 0; }));
-  EXPECT_GE(ran_at.load(), start);  // never early
-  ASSERT_TRUE(eventually([&] { return state_is(e, id, rt::State::Completed); }));
-  rt::TaskInfo info;
-  ASSERT_TRUE(e.status(id, info));
-  EXPECT_EQ(info.start_at, start);
-  EXPECT_GE(info.started, start);
-  bool saw_scheduled = false;
-  for (std::size_t i = 0; i < info.history_size; ++i)
-    saw_scheduled = saw_scheduled || info.history[i].state == rt::State::Scheduled;
-  EXPECT_TRUE(saw_scheduled);
-  EXPECT_EQ(e.stats().scheduled, 0U);
-  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+  with_start_margin(
+      [](hal::ns_t margin, bool& too_late) {
+        rt::Engine e(small_config());
+        e.start();
+        rt::Producer p = e.make_producer();
+        std::atomic<hal::ns_t> ran_at{0};
+        rt::TaskId id;
+        const hal::ns_t start = hal::now_ns() + margin;
+        ASSERT_EQ(p.try_submit([&] { ran_at.store(hal::now_ns()); }, {.start_at = start}, &id), rt::SubmitStatus::Ok);
+        rt::TaskInfo i;
+        ASSERT_TRUE(e.status(id, i));
+        if (hal::now_ns() >= start) {
+          too_late = true;
+          return;
+        }
+        EXPECT_EQ(i.state, rt::State::Scheduled);  // read before its start
+        EXPECT_EQ(ran_at.load(), 0);
+        ASSERT_TRUE(eventually([&] { return ran_at.load() != 0; }));
+        EXPECT_GE(ran_at.load(), start);  // never early
+        ASSERT_TRUE(eventually([&] { return state_is(e, id, rt::State::Completed); }));
+        rt::TaskInfo info;
+        ASSERT_TRUE(e.status(id, info));
+        EXPECT_EQ(info.start_at, start);
+        EXPECT_GE(info.started, start);
+        bool saw_scheduled = false;
+        for (std::size_t k = 0; k < info.history_size; ++k)
+          saw_scheduled = saw_scheduled || info.history[k].state == rt::State::Scheduled;
+        EXPECT_TRUE(saw_scheduled);
+        EXPECT_EQ(e.stats().scheduled, 0U);
+        EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+      },
+      kStartPassed);
 }
 
 TEST(DelayedStart, ReleasesInStartOrderWhateverTheSubmitOrder) {
-  rt::Engine e(small_config());
-  e.start();
-  rt::Producer p = e.make_producer();
-  std::vector<int> order;
-  std::atomic<int> done{0};
-  const hal::ns_t base = hal::now_ns() + 20 * kMs;
-  for (int i : {3, 1, 4, 0, 2}) {
-    ASSERT_EQ(p.try_submit(
-                  [&order, &done, i] {
-                    order.push_back(i);
-                    done.fetch_add(1);
-                  },
-                  {.start_at = base + hal::ns_t{i} * 5 * kMs}),
-              rt::SubmitStatus::Ok);
-  }
-  ASSERT_TRUE(eventually([&] { return done.load() == 5; }));
-  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
-  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+  with_start_margin(
+      [](hal::ns_t margin, bool& too_late) {
+        rt::Engine e(small_config());
+        e.start();
+        rt::Producer p = e.make_producer();
+        std::vector<int> order;
+        std::atomic<int> done{0};
+        const hal::ns_t base = hal::now_ns() + margin;
+        for (int i : {3, 1, 4, 0, 2}) {
+          ASSERT_EQ(p.try_submit(
+                        [&order, &done, i] {
+                          order.push_back(i);
+                          done.fetch_add(1);
+                        },
+                        {.start_at = base + hal::ns_t{i} * 5 * kMs}),
+                    rt::SubmitStatus::Ok);
+        }
+        const bool all_ahead = hal::now_ns() < base;  // every start still ahead: all SCHEDULED
+        ASSERT_TRUE(eventually([&] { return done.load() == 5; }));
+        if (!all_ahead) {
+          too_late = true;
+          return;
+        }
+        EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+        EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+      },
+      kStartPassed);
 }
 
 TEST(DelayedStart, DeadlineCountsFromTheStartAndMustFollowIt) {
-  rt::Engine e(small_config());
-  e.start();
-  rt::Producer p = e.make_producer();
-  rt::TaskId id;
-  const hal::ns_t start = hal::now_ns() + 10 * kMs;
-  ASSERT_EQ(p.try_submit([] {}, {.start_at = start, .deadline_in = 10 * hal::kNsPerSec}, &id), rt::SubmitStatus::Ok);
-  rt::TaskInfo info;
-  ASSERT_TRUE(e.status(id, info));
-  EXPECT_EQ(info.deadline, start + 10 * hal::kNsPerSec);
-  EXPECT_EQ(p.try_submit([] {}, {.start_at = start, .deadline_at = start - 1}), rt::SubmitStatus::Invalid);
-  ASSERT_TRUE(eventually([&] { return state_is(e, id, rt::State::Completed); }));
-  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+  with_start_margin(
+      [](hal::ns_t margin, bool& too_late) {
+        rt::Engine e(small_config());
+        e.start();
+        rt::Producer p = e.make_producer();
+        rt::TaskId id;
+        const hal::ns_t start = hal::now_ns() + margin;
+        ASSERT_EQ(p.try_submit([] {}, {.start_at = start, .deadline_in = 10 * hal::kNsPerSec}, &id),
+                  rt::SubmitStatus::Ok);
+        if (hal::now_ns() >= start) {  // then it was ready at once, its deadline from then
+          too_late = true;
+          return;
+        }
+        rt::TaskInfo info;
+        ASSERT_TRUE(e.status(id, info));
+        EXPECT_EQ(info.deadline, start + 10 * hal::kNsPerSec);
+        EXPECT_EQ(p.try_submit([] {}, {.start_at = start, .deadline_at = start - 1}), rt::SubmitStatus::Invalid);
+        ASSERT_TRUE(eventually([&] { return state_is(e, id, rt::State::Completed); }));
+        EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+      },
+      kStartPassed);
 }
 
 // A start far away would never come during the test, and "it did not run" would hold
@@ -261,40 +288,40 @@ TEST(DelayedStart, DeadlineCountsFromTheStartAndMustFollowIt) {
 // run -- the monitor releases in start order and the worker takes one class in order, so
 // the cancelled task, had it been released, would have run first.
 TEST(DelayedStart, CancelledWhileScheduledNeverRuns) {
-  // The lead covers submit + cancel; when the test thread is preempted past the start
-  // (cancel then races the release), the scenario is inconclusive and runs again with
-  // twice the lead.
-  for (hal::ns_t lead = 30 * kMs;; lead *= 2) {
-    ASSERT_LE(lead, 2 * hal::kNsPerSec) << "submit + cancel never fit before the start";
-    rt::Engine e(small_config());
-    e.start();
-    rt::Producer p = e.make_producer();
-    std::atomic<bool> ran{false};
-    std::atomic<hal::ns_t> witness_at{0};
-    rt::TaskId id;
-    const hal::ns_t start = hal::now_ns() + lead;
-    ASSERT_EQ(p.try_submit([&] { ran.store(true); }, {.start_at = start}, &id), rt::SubmitStatus::Ok);
-    const rt::CancelResult r = e.cancel(id);
-    if (hal::now_ns() >= start) continue;
-    ASSERT_EQ(r, rt::CancelResult::Removed);
-    EXPECT_TRUE(state_is(e, id, rt::State::Cancelled));
-    EXPECT_EQ(e.stats().scheduled, 0U);
-    ASSERT_EQ(p.try_submit([&] { witness_at.store(hal::now_ns()); }, {.start_at = start + 10 * kMs}),
-              rt::SubmitStatus::Ok);
-    ASSERT_TRUE(eventually([&] { return witness_at.load() != 0; }));
-    ASSERT_GT(witness_at.load(), start);  // the clock really passed the cancelled start
-    EXPECT_FALSE(ran.load()) << "a task cancelled while SCHEDULED ran at its start time";
-    rt::TaskInfo info;
-    ASSERT_TRUE(e.status(id, info));
-    EXPECT_EQ(info.state, rt::State::Cancelled);
-    EXPECT_EQ(info.reason, rt::Reason::CancelledQueued);
-    EXPECT_EQ(info.started, 0);
-    const rt::StopReport rep = e.stop(rt::StopMode::Drain);
-    EXPECT_TRUE(rep.balanced);
-    EXPECT_EQ(rep.stats.cancelled, 1U);
-    EXPECT_EQ(rep.stats.completed, 1U);  // the witness only
-    return;
-  }
+  with_start_margin(
+      [](hal::ns_t margin, bool& too_late) {
+        rt::Engine e(small_config());
+        e.start();
+        rt::Producer p = e.make_producer();
+        std::atomic<bool> ran{false};
+        std::atomic<hal::ns_t> witness_at{0};
+        rt::TaskId id;
+        const hal::ns_t start = hal::now_ns() + margin;
+        ASSERT_EQ(p.try_submit([&] { ran.store(true); }, {.start_at = start}, &id), rt::SubmitStatus::Ok);
+        const rt::CancelResult r = e.cancel(id);
+        if (hal::now_ns() >= start) {  // cancel raced the release: inconclusive
+          too_late = true;
+          return;
+        }
+        ASSERT_EQ(r, rt::CancelResult::Removed);
+        EXPECT_TRUE(state_is(e, id, rt::State::Cancelled));
+        EXPECT_EQ(e.stats().scheduled, 0U);
+        ASSERT_EQ(p.try_submit([&] { witness_at.store(hal::now_ns()); }, {.start_at = start + 10 * kMs}),
+                  rt::SubmitStatus::Ok);
+        ASSERT_TRUE(eventually([&] { return witness_at.load() != 0; }));
+        ASSERT_GT(witness_at.load(), start);  // the clock really passed the cancelled start
+        EXPECT_FALSE(ran.load()) << "a task cancelled while SCHEDULED ran at its start time";
+        rt::TaskInfo info;
+        ASSERT_TRUE(e.status(id, info));
+        EXPECT_EQ(info.state, rt::State::Cancelled);
+        EXPECT_EQ(info.reason, rt::Reason::CancelledQueued);
+        EXPECT_EQ(info.started, 0);
+        const rt::StopReport rep = e.stop(rt::StopMode::Drain);
+        EXPECT_TRUE(rep.balanced);
+        EXPECT_EQ(rep.stats.cancelled, 1U);
+        EXPECT_EQ(rep.stats.completed, 1U);  // the witness only
+      },
+      "submit + cancel never returned before the start");
 }
 
 TEST(DelayedStart, StopCancelsWhatHasNotStartedInBothModes) {
