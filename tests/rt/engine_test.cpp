@@ -516,14 +516,61 @@ TEST(Engine, WorkerStatsAreReported) {
   for (const auto& w : s.workers) {
     done += w.tasks_done;
     EXPECT_NE(w.state, rt::WorkerState::Stopped);
-    EXPECT_GE(w.utilization, 0.0);
-    EXPECT_LE(w.utilization, 1.0);
     EXPECT_GT(w.uptime_ns, 0);
   }
   EXPECT_EQ(done, 100u);
   (void)e.stop(rt::StopMode::Drain);
   for (const auto& w : e.stats().workers)
     EXPECT_EQ(w.state, rt::WorkerState::Stopped);
+}
+
+// Utilization after known work, bounded from both sides. Worker 0 runs tasks that each
+// spin for 5 ms by the clock (T in all, measured by the tasks themselves); worker 1 serves
+// no class and has nothing to do. Both ran within U, the time from before start() to after
+// stop(). Then worker 0 was busy at least T (the engine times each run around the body) and
+// at most its uptime, which is at most U: its utilization is within [T / U, 1]. Worker 1
+// was busy for nothing. A busy time not counted, counted in other units, credited to the
+// wrong worker, or a utilization that is the idle share, fails one of the bounds; nothing
+// here depends on how fast the machine is.
+TEST(Engine, UtilizationFollowsTheWorkDone) {
+  constexpr int kTasks = 20;
+  constexpr hal::ns_t kSpin = 5 * hal::kNsPerMs;
+  rt::EngineConfig c = small_config(2);
+  c.workers[1].classes = 0;
+  rt::Engine e(c);
+  std::atomic<hal::ns_t> spun{0};
+  const hal::ns_t t0 = hal::now_ns();
+  e.start();
+  rt::Producer p = e.make_producer();
+  auto spin = [&spun] {
+    const hal::ns_t from = hal::now_ns();
+    hal::ns_t now = from;
+    while (now - from < kSpin)
+      now = hal::now_ns();
+    spun.fetch_add(now - from);
+  };
+  for (int i = 0; i < kTasks; ++i)
+    ASSERT_EQ(p.try_submit(spin), SubmitStatus::Ok);
+  ASSERT_TRUE(eventually([&] { return e.stats().completed == kTasks; }));
+  const rt::StopReport r = e.stop(rt::StopMode::Drain);
+  const hal::ns_t u = hal::now_ns() - t0;
+  const hal::ns_t t = spun.load();
+  ASSERT_GE(t, kTasks * kSpin);
+  ASSERT_EQ(r.stats.workers.size(), 2u);
+  const rt::WorkerStats& busy = r.stats.workers[0];
+  const rt::WorkerStats& idle = r.stats.workers[1];
+  EXPECT_EQ(busy.tasks_done, static_cast<std::uint64_t>(kTasks));
+  EXPECT_GE(busy.busy_ns, t);
+  EXPECT_LE(busy.busy_ns, busy.uptime_ns);
+  EXPECT_LE(busy.uptime_ns, u);
+  EXPECT_GE(busy.utilization, static_cast<double>(t) / static_cast<double>(u));
+  EXPECT_LE(busy.utilization, 1.0);
+  EXPECT_DOUBLE_EQ(busy.utilization, static_cast<double>(busy.busy_ns) / static_cast<double>(busy.uptime_ns));
+  EXPECT_EQ(idle.tasks_done, 0u);
+  EXPECT_EQ(idle.busy_ns, 0);
+  EXPECT_EQ(idle.utilization, 0.0);
+  EXPECT_GT(idle.uptime_ns, 0);
+  EXPECT_LE(idle.uptime_ns, u);
 }
 
 TEST(Engine, PinnedFifoWorkers) {

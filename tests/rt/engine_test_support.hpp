@@ -2,6 +2,9 @@
 // Helpers for engine tests: a task that holds its worker until released, and a bounded
 // wait for a condition (behaviour, never timing: the bound only turns a hang into a
 // failure).
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -42,6 +45,15 @@ struct Blocker {
   }
 };
 
+// Stores `value` in `flag` when it goes out of scope. Declared after an engine, it lets a
+// task that ignores its stop flag (a hang) return before the engine's destructor waits
+// for it, whatever assertion ended the test early.
+struct SetOnExit {
+  std::atomic<bool>& flag;
+  bool value;
+  ~SetOnExit() { flag.store(value); }
+};
+
 inline rt::EngineConfig small_config(std::size_t workers = 1) {
   rt::EngineConfig c;
   c.workers.assign(workers, rt::WorkerConfig{});
@@ -72,6 +84,47 @@ inline std::size_t count_events(const std::vector<rt::Event>& evs, rt::EventKind
 inline bool state_is(const rt::Engine& e, rt::TaskId id, rt::State s) {
   rt::TaskInfo info;
   return e.status(id, info) && info.state == s;
+}
+
+// The engine's verdict on a task whose deadline passed before a worker took it: it ended
+// (TIMEOUT, then ROLLED_BACK when bound) for a missed deadline without ever starting.
+inline bool missed_before_start(const rt::TaskInfo& i) {
+  return rt::is_terminal(i.state) && i.reason == rt::Reason::DeadlineMissed && i.started == 0;
+}
+inline bool missed_before_start(const rt::Engine& e, rt::TaskId id) {
+  rt::TaskInfo info;
+  return e.status(id, info) && missed_before_start(info);
+}
+
+// A task that must be running when its deadline passes (to be caught by the monitor, to
+// overrun, to hang) is given that deadline before it starts, and a loaded machine (TSan
+// under ctest -j2, qemu-user) can delay its start past any fixed margin; the engine then
+// never starts it. Likewise a delayed start must still be ahead when its submission
+// returns. So the margin follows the machine: `scenario(margin, too_late)` runs with
+// 25 ms, and again with twice the margin each time it sets `too_late` (having checked
+// nothing yet), up to 1.6 s. A fatal failure inside ends the attempts.
+inline constexpr hal::ns_t kFirstStartMargin = 25 * hal::kNsPerMs;
+inline constexpr int kStartMarginAttempts = 7;  // 25 ms .. 1.6 s
+template <class Scenario>
+void with_start_margin(Scenario&& scenario, const char* what = "the task never started before its deadline") {
+  hal::ns_t margin = kFirstStartMargin;
+  for (int attempt = 0; attempt < kStartMarginAttempts; ++attempt, margin *= 2) {
+    bool too_late = false;
+    scenario(margin, too_late);
+    if (::testing::Test::HasFatalFailure() || !too_late) return;
+  }
+  ADD_FAILURE() << what << ", even with a margin of " << margin / 2 / hal::kNsPerMs << " ms";
+}
+
+// The q-quantile of `v` (q in [0, 1]; the element at rank floor(q * (n - 1)) in order);
+// 0 when empty. A lateness that shifts a whole run (a drift, a loop stuck behind) moves its
+// low quantiles as much as its median, while a busy machine (a worker descheduled, then
+// catching up) mostly fattens the upper part: checks of the shift use a low quantile.
+inline hal::ns_t quantile(std::vector<hal::ns_t> v, double q) {
+  if (v.empty()) return 0;
+  const auto at = v.begin() + static_cast<std::ptrdiff_t>(q * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), at, v.end());
+  return *at;
 }
 
 }  // namespace testing_support

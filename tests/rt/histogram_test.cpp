@@ -335,55 +335,163 @@ TEST(Histogram, ConcurrentRecordIsExact) {
   EXPECT_LE(p50, 505'000);
 }
 
-TEST(Histogram, RecordLocalWhileSnapshotting) {
-  constexpr ns_t kValues = 1'000'000;
-  Histogram h;
-  std::atomic<bool> done{false};
-  std::thread writer([&] {
-    for (ns_t i = 1; i <= kValues; ++i)
-      h.record_local(i % 50'000 + 1);
-    done.store(true);
+// The per-bucket counts of a snapshot, rebuilt from its cumulative `le` buckets.
+std::vector<std::uint64_t> counts_of(const HistogramSnapshot& s) {
+  std::vector<std::uint64_t> out(Histogram::kBuckets, 0);
+  std::uint64_t prev = 0;
+  s.for_each_bucket([&](ns_t high, std::uint64_t cumulative) {
+    out[Histogram::bucket_of(high)] = cumulative - prev;
+    prev = cumulative;
   });
-  std::uint64_t last = 0;
-  int snapshots = 0;
-  // do-while: at least one snapshot even if the writer is done before this thread looks.
-  do {
-    const HistogramSnapshot s = h.snapshot();
-    ASSERT_GE(s.count(), last);
-    ASSERT_LE(s.count(), static_cast<std::uint64_t>(kValues));
-    if (s.count() > 0) {
-      EXPECT_GE(s.min(), 1);
-      EXPECT_LE(s.max(), 50'000);
-      EXPECT_GE(s.percentile(99), s.percentile(50));
-      EXPECT_LE(s.percentile(100), s.max());
+  return out;
+}
+
+// What the snapshot's own buckets say percentile q must be (nearest rank, reported as
+// the top of the bucket clamped to [min, max]), computed here without the class. The rank,
+// ceil(q % of n), in integers: q is a multiple of 0.01 in kPercentiles.
+ns_t percentile_from_buckets(const std::vector<std::uint64_t>& counts, std::uint64_t n, ns_t lo, ns_t hi, double q) {
+  if (q <= 0) return lo;
+  if (q >= 100) return hi;
+  const auto hundredths = static_cast<std::uint64_t>(std::llround(q * 100));
+  const std::uint64_t rank = std::max<std::uint64_t>(1, (hundredths * n + 9'999) / 10'000);
+  std::uint64_t cumulative = 0;
+  for (std::size_t b = 0; b < counts.size(); ++b) {
+    cumulative += counts[b];
+    if (cumulative >= rank) return std::clamp(Histogram::bucket_high(b), lo, hi);
+  }
+  return hi;
+}
+
+// Snapshots taken while one thread records (the per-worker histograms, read by stats()).
+// The writer goes on until the reader has taken 50 snapshots during which it really
+// recorded, so the test never passes on snapshots of a finished or untouched histogram.
+// Each such snapshot:
+// - counts no fewer records than were done before it began, and no more than were done
+//   when it ended plus the one the writer may be in the middle of (its bucket already
+//   stored, `recorded` not yet); no bucket goes down from one snapshot to the next;
+// - is self-consistent: count is the sum of its buckets, so every percentile is the one its
+//   buckets give (recomputed here);
+// - has min, max and sum covering the records it counts (the writes before each bucket's
+//   release store): max at least the lowest value of its highest bucket, min at most the
+//   top of its lowest, sum at least the buckets' lower bounds.
+TEST(Histogram, RecordLocalWhileSnapshotting) {
+  constexpr std::uint64_t kMinRecords = 200'000;
+  constexpr int kConcurrentSnapshots = 50;
+  auto value_of = [](std::uint64_t i) { return static_cast<ns_t>(i % 50'000 + 1); };
+  Histogram h;
+  std::atomic<std::uint64_t> recorded{0};  // records done; stored after each one
+  std::atomic<bool> enough{false};
+  std::thread writer([&] {
+    for (std::uint64_t i = 1; i <= kMinRecords || !enough.load(std::memory_order_relaxed); ++i) {
+      h.record_local(value_of(i));
+      recorded.store(i, std::memory_order_release);
     }
-    last = s.count();
-    ++snapshots;
-  } while (!done.load());
+  });
+  // A failed ASSERT returns from this lambda only: the writer is always stopped and joined.
+  auto snapshots = [&] {
+    int concurrent = 0;
+    std::vector<std::uint64_t> last(Histogram::kBuckets, 0);
+    while (concurrent < kConcurrentSnapshots) {
+      const std::uint64_t done_before = recorded.load(std::memory_order_acquire);
+      const HistogramSnapshot s = h.snapshot();
+      const std::uint64_t done_after = recorded.load(std::memory_order_acquire);
+      if (done_after > done_before) ++concurrent;
+      ASSERT_GE(s.count(), done_before);
+      ASSERT_LE(s.count(), done_after + 1);
+      const std::vector<std::uint64_t> counts = counts_of(s);
+      std::uint64_t total = 0, low_sum = 0;
+      std::size_t lowest = Histogram::kBuckets, highest = 0;
+      for (std::size_t b = 0; b < counts.size(); ++b) {
+        ASSERT_GE(counts[b], last[b]) << "bucket " << b << " went down";
+        total += counts[b];
+        low_sum += counts[b] * static_cast<std::uint64_t>(Histogram::bucket_low(b));
+        if (counts[b] != 0) {
+          lowest = std::min(lowest, b);
+          highest = b;
+        }
+      }
+      last = counts;
+      ASSERT_EQ(total, s.count());
+      if (s.count() == 0) continue;
+      EXPECT_GE(s.max(), Histogram::bucket_low(highest));
+      EXPECT_LE(s.max(), 50'000);
+      EXPECT_LE(s.min(), Histogram::bucket_high(lowest));
+      EXPECT_GE(s.min(), 1);
+      EXPECT_GE(s.sum(), low_sum);
+      for (double q : kPercentiles)
+        ASSERT_EQ(s.percentile(q), percentile_from_buckets(counts, s.count(), s.min(), s.max(), q)) << "p" << q;
+    }
+  };
+  snapshots();
+  enough.store(true);
   writer.join();
+  if (HasFatalFailure()) return;
+  // Quiescent: exact.
+  const std::uint64_t n = recorded.load();
+  std::uint64_t sum = 0;
+  for (std::uint64_t i = 1; i <= n; ++i)
+    sum += static_cast<std::uint64_t>(value_of(i));
   const HistogramSnapshot s = h.snapshot();
-  EXPECT_EQ(s.count(), static_cast<std::uint64_t>(kValues));
+  EXPECT_EQ(s.count(), n);
+  EXPECT_EQ(s.sum(), sum);
   EXPECT_EQ(s.min(), 1);
   EXPECT_EQ(s.max(), 50'000);
-  EXPECT_GT(snapshots, 0);
+  EXPECT_EQ(s.percentile(100), 50'000);  // the exact largest value, not its bucket's top
+}
+
+// The scheme recomputed from its definition, not from the class: values below 2 * 128 are
+// their own bucket; above, [2^e, 2^(e+1)) is cut into 128 buckets of width 2^(e-7).
+TEST(Histogram, BucketBoundariesMatchTheSchemeComputedIndependently) {
+  auto expected = [](ns_t v) {
+    ns_t width = 1;
+    if (v >= 256) {
+      int e = 0;
+      while ((ns_t{2} << e) <= v)
+        ++e;  // 2^e <= v < 2^(e+1)
+      width = ns_t{1} << (e - 7);
+    }
+    const ns_t low = v - v % width;
+    return std::make_pair(low, low + width - 1);
+  };
+  std::mt19937_64 rng(17);
+  std::uniform_int_distribution<int> exponent(0, 35);
+  std::vector<ns_t> probe;
+  for (int i = 0; i < 200'000; ++i) {
+    const ns_t top = (ns_t{2} << exponent(rng)) - 1;
+    probe.push_back(std::uniform_int_distribution<ns_t>(0, std::min(top, Histogram::kMaxValue))(rng));
+  }
+  for (int e = 0; e < 36; ++e)
+    for (ns_t d : {-1, 0, 1})
+      probe.push_back(std::clamp<ns_t>((ns_t{1} << e) + d, 0, Histogram::kMaxValue));
+  for (ns_t v : probe) {
+    const std::size_t b = Histogram::bucket_of(v);
+    ASSERT_EQ(std::make_pair(Histogram::bucket_low(b), Histogram::bucket_high(b)), expected(v)) << v;
+  }
+  // A few by hand: 1000 = 0b1111101000 is in [512, 1024), width 4; 10^6 in [2^19, 2^20), width 4096.
+  EXPECT_EQ(Histogram::bucket_low(Histogram::bucket_of(1'000)), 1'000);
+  EXPECT_EQ(Histogram::bucket_high(Histogram::bucket_of(1'001)), 1'003);
+  EXPECT_EQ(Histogram::bucket_low(Histogram::bucket_of(1'000'000)), 999'424);
+  EXPECT_EQ(Histogram::bucket_high(Histogram::bucket_of(1'000'000)), 1'003'519);
 }
 
 TEST(Histogram, ArenaBacked) {
-  rt::Arena arena(Histogram::bytes() + 4096, false);
+  // bytes() is what the engine sizes its arena with: exactly what a histogram takes. With
+  // bytes() left it fits, with less it throws.
+  rt::Arena arena(2 * Histogram::bytes(), false);
+  ASSERT_NE(arena.try_allocate(arena.size() - Histogram::bytes()), nullptr);
   const std::size_t before = arena.used();
   Histogram h(arena);
-  EXPECT_GE(arena.used() - before, Histogram::kBuckets * sizeof(std::uint64_t));
-  EXPECT_GE(Histogram::bytes(), Histogram::kBuckets * sizeof(std::uint64_t));
+  EXPECT_EQ(arena.used() - before, Histogram::bytes());
+  EXPECT_EQ(arena.used(), arena.size());
   for (ns_t v = 1; v <= 10'000; ++v)
     h.record_local(v);
   const HistogramSnapshot s = h.snapshot();
   EXPECT_EQ(s.count(), 10'000U);
   EXPECT_EQ(s.max(), 10'000);
 
-  // Whatever the page size, leave 1 KiB: well short of the ~30 KiB of buckets.
-  rt::Arena small(1024, false);
-  ASSERT_NE(small.try_allocate(small.size() - 1024), nullptr);
-  EXPECT_THROW(Histogram{small}, std::length_error);
+  rt::Arena short_one(2 * Histogram::bytes(), false);
+  ASSERT_NE(short_one.try_allocate(short_one.size() - Histogram::bytes() + 1), nullptr);
+  EXPECT_THROW(Histogram{short_one}, std::length_error);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // P6/R1: after start, the engine's run path (submit, dispatch, execute, retire) never
-// allocates and never page-faults on a worker thread.
+// allocates and never page-faults on a worker thread (the fault half is not checked under
+// qemu-user, where the faults are the emulator's).
 //
 // Two builds run this same scenario:
 // - plain builds replace the global allocator with a counting one (below) and assert 0
@@ -16,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "child.hpp"
 #include "engine_test_support.hpp"
 #include "rt/engine.hpp"
 #include "sanitizer.hpp"
@@ -163,6 +165,16 @@ TEST(NoAllocation, MillionSubmitExecuteCyclesAfterStart) {
   EXPECT_EQ(r.stats.completed, 10'000 + kCycles);
   EXPECT_EQ(r.stats.ring_allocations_refused, 0u);
   ASSERT_EQ(r.stats.workers.size(), before.workers.size());
+  // Under qemu-user a worker's page faults are the emulator's (its translation cache, its
+  // own bookkeeping on the host), not the target code's: the count measures qemu, and a
+  // nonzero one says nothing about the engine (tests/hal/memory_test.cpp skips its fault
+  // check there for the same reason). So only the fault check is skipped, saying so; the
+  // allocation check above is the target's own and stands everywhere.
+  if (const char* emu = testing_support::emulator(); emu != nullptr) {
+    std::printf("note: page-fault check skipped: faults under %s are the emulator's, not the target's\n", emu);
+    RecordProperty("page_fault_check", "skipped under an emulator");
+    return;
+  }
   for (std::size_t i = 0; i < r.stats.workers.size(); ++i) {
     const long a = before.workers[i].minor_faults;
     const long b = r.stats.workers[i].minor_faults;

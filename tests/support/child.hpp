@@ -5,7 +5,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <string>
 
 namespace testing_support {
 
@@ -26,6 +28,55 @@ int run_in_child(F&& body) {
   while (waitpid(pid, &status, 0) < 0) {
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// What run_in_child_capturing_stderr saw: the status as run_in_child gives it, and
+// everything the child wrote to stderr (where the sanitizers report).
+struct ChildOutput {
+  int status = -1;
+  std::string err;
+};
+
+// As run_in_child, with the child's stderr captured through a pipe.
+template <class F>
+ChildOutput run_in_child_capturing_stderr(F&& body) {
+  ChildOutput out;
+  int fds[2];
+  if (pipe(fds) != 0) {
+    out.err = "pipe() failed";
+    return out;
+  }
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    out.err = "fork() failed";
+    return out;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    if (dup2(fds[1], STDERR_FILENO) < 0) _exit(125);
+    close(fds[1]);
+    body();
+    _exit(0);
+  }
+  close(fds[1]);
+  char buf[4096];
+  for (;;) {  // to EOF: the child (and anything it started) closed its end
+    const ssize_t n = read(fds[0], buf, sizeof buf);
+    if (n > 0) {
+      out.err.append(buf, static_cast<std::size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return out;
+  }
+  out.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return out;
 }
 
 // The name of the emulator running the tests (ctest sets RT_TEST_EMULATOR for cross
