@@ -14,6 +14,7 @@
 #include "free_list.hpp"
 #include "hal/annotations.hpp"
 #include "hal/cpu.hpp"
+#include "hal/fence.hpp"
 #include "hal/thread.hpp"
 #include "hal/timer.hpp"
 #include "ring.hpp"
@@ -78,6 +79,22 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // Tells the monitor about a time earlier than it is armed for. RT: one eventfd write
   // when needed, none otherwise.
   void poke_monitor(ns_t t) noexcept;
+  // The monitor drains its ring only when it wakes: a ring half full (by the depth a push
+  // saw) is worth waking it for now. RT: wait-free.
+  [[nodiscard]] bool monitor_ring_filling(std::int64_t seen) const noexcept HAL_NONBLOCKING {
+    return 2 * seen >= static_cast<std::int64_t>(scheduled_in.capacity());
+  }
+  // For a sleeper (a worker, the monitor) that saw a ring place reserved but no item: a
+  // producer looks at the sleeper's flag after its enqueue, yet that load may pass the
+  // enqueue's own stores. membarrier makes every thread pass a full barrier; true when
+  // done: the item is now visible, or its producer's look comes later and sees the flag,
+  // so the caller looks once more. False where membarrier is missing: the caller sleeps
+  // no longer than kRecheck instead. Never a spin: that could starve a preempted producer.
+  // RT: one syscall (membarrier), on the way to sleep only.
+  [[nodiscard]] bool settle_invisible_item() const noexcept {
+    return engine.asymmetric_entry_ && hal::heavy_fence().ok();
+  }
+  static constexpr ns_t kRecheck = 50 * hal::kNsPerUs;
 
   // ---- a worker's one-shot runs (run_task.cpp) ----
   // One dequeued task: the checked begin/end around the unchecked user code.
@@ -143,8 +160,10 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
 
   // ---- monitor (monitor.cpp) ----
   // The monitor thread. RT: no allocation (the heap is reserved at setup); blocks only
-  // in the timer's wait; writes to stderr only for a stall (and a timer it cannot arm,
-  // reported once: those two failure paths may allocate and block).
+  // in the timer's wait; syscalls besides it: the timer's arming, and a membarrier when
+  // its ring holds an entry not yet visible (settle_invisible_item); writes to stderr
+  // only for a stall (and a timer it cannot arm, reported once: those two failure paths
+  // may allocate and block).
   void monitor_loop() noexcept;
   // RT: lock-free; no allocation, no syscall, but for the stall failure path above.
   ns_t scan_watches(ns_t now) noexcept;

@@ -10,7 +10,6 @@
 #include <string>
 
 #include "engine_impl.hpp"
-#include "hal/fence.hpp"
 #include "hal/report.hpp"
 
 namespace rt {
@@ -27,9 +26,6 @@ namespace {
 // A delayed start that meets a full ring tries again this much later: long enough for a
 // worker to drain some of it, short next to any deadline a queued task could have.
 constexpr ns_t kReleaseRetry = 100 * hal::kNsPerUs;
-// Where membarrier is missing: how soon the monitor looks again at its ring after seeing
-// an entry reserved but not yet visible.
-constexpr ns_t kRecheck = 50 * hal::kNsPerUs;
 
 int auto_priority(const EngineConfig& c) {
   int top = 0;
@@ -253,15 +249,11 @@ void Engine::Impl::monitor_loop() noexcept {
     // new arming and notifies if it is earlier.
     armed_for.store(next, std::memory_order_seq_cst);
     now = hal::now_ns();
-    // An entry pushed before the store above is taken now. One reserved but not visible
-    // yet (its producer between reserving and enqueuing, or its enqueue's stores still
-    // buffered while its look at armed_for passed them) is settled as the worker's sleep
-    // is (worker_loop.cpp): membarrier, then it is visible or its producer sees this
-    // arming; without membarrier, look again within kRecheck. Never a spin at this
-    // priority.
+    // An entry pushed before the store above is taken now; one reserved but not visible
+    // yet is settled as a worker's sleep is (settle_invisible_item).
     if (take_new() || scan_watches(now) < next) continue;
     if (scheduled_in.depth() > 0) {
-      if (engine.asymmetric_entry_ && hal::heavy_fence().ok()) {
+      if (settle_invisible_item()) {
         if (take_new()) continue;
       } else {
         next = std::min(next, now + kRecheck);

@@ -115,15 +115,22 @@ class BasicRing {  // NOLINT(clang-analyzer-optin.performance.Padding)
   BasicRing& operator=(const BasicRing&) = delete;
 
   // Takes one place of the capacity; false when the ring is full (the caller counts it).
+  // `seen`, when given, gets the depth this reservation saw (places being filled
+  // included; it may run ahead, never behind), refreshed from the consumers' lines once it
+  // reaches half the capacity: a producer whose consumer only wakes when told can tell it
+  // before the ring fills.
   // RT: wait-free; one atomic add (and one more to undo when full); the consumers' lines
-  // are read only when the cached count says full, about once per `capacity` items.
-  [[nodiscard]] bool try_reserve() noexcept HAL_NONBLOCKING {
+  // are read only when the cached count says full (half full with `seen`).
+  [[nodiscard]] bool try_reserve(std::int64_t* seen = nullptr) noexcept HAL_NONBLOCKING {
     // seq_cst: the increment is half of the sleep/wake handshake with idle workers
     // (wake_one and the worker loop), which must not reorder with their loads.
     const std::int64_t r = reserved_.fetch_add(1, std::memory_order_seq_cst);
-    if (r - taken_seen_.load(std::memory_order_relaxed) < capacity_) return true;
-    const std::int64_t t = taken();
-    taken_seen_.store(t, std::memory_order_relaxed);  // a lower (older) value only costs a re-read
+    std::int64_t t = taken_seen_.load(std::memory_order_relaxed);
+    if (r - t >= (seen != nullptr ? capacity_ / 2 : capacity_)) {
+      t = taken();
+      taken_seen_.store(t, std::memory_order_relaxed);  // a lower (older) value only costs a re-read
+    }
+    if (seen != nullptr) *seen = r - t;
     if (r - t < capacity_) return true;
     reserved_.fetch_sub(1, std::memory_order_relaxed);
     return false;
@@ -141,24 +148,9 @@ class BasicRing {  // NOLINT(clang-analyzer-optin.performance.Padding)
     return false;
   }
 
-  // RT: lock-free; no allocation, no syscall.
-  [[nodiscard]] bool try_push(std::size_t producer, const T& v) noexcept HAL_NONBLOCKING {
-    return try_reserve() && push_reserved(producer, v);
-  }
-
-  // As try_push, and tells whether the ring was half full or more (by a count that may
-  // run ahead, never behind): a producer whose consumer only wakes when told can tell it
-  // before the ring fills. The consumers' lines are re-read once the count says so.
-  // RT: lock-free; no allocation, no syscall.
-  [[nodiscard]] bool try_push_watching(std::size_t producer, const T& v, bool& half_full) noexcept HAL_NONBLOCKING {
-    const std::int64_t r = reserved_.load(std::memory_order_relaxed);
-    half_full = 2 * (r - taken_seen_.load(std::memory_order_relaxed)) >= capacity_;
-    if (half_full) {
-      const std::int64_t t = taken();
-      taken_seen_.store(t, std::memory_order_relaxed);
-      half_full = 2 * (r - t) >= capacity_;
-    }
-    return try_push(producer, v);
+  // `seen`: as for try_reserve. RT: lock-free; no allocation, no syscall.
+  [[nodiscard]] bool try_push(std::size_t producer, const T& v, std::int64_t* seen = nullptr) noexcept HAL_NONBLOCKING {
+    return try_reserve(seen) && push_reserved(producer, v);
   }
 
   // One consumer index is used by one thread at a time (as its moodycamel token). No

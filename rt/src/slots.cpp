@@ -152,9 +152,7 @@ void Engine::Impl::release(std::uint32_t idx) noexcept HAL_NONBLOCKING {
   TaskSlot& s = slots[idx];
   const std::uint64_t w = s.word.load(std::memory_order_acquire);
   if (!transition_allowed(state_of(w), State::Free)) counters.refused_transitions.add();
-  std::uint32_t next = gen_of(w) + 1;
-  if (next == 0) next = 1;  // generation 0 never names a task
-  s.word.store(pack(next, 0, State::Free), std::memory_order_release);
+  s.word.store(detail::free_word_after(w), std::memory_order_release);
   free_list.push(idx);
 }
 

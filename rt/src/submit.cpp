@@ -110,7 +110,7 @@ SubmitStatus Engine::publish(std::size_t producer, detail::Claim& c, const Submi
   const std::uint64_t pending = s.word.load(std::memory_order_relaxed);
   auto give_back = [&] {
     // Never seen by anyone with this generation: a new one, back to this producer's cache.
-    s.word.store(pack(gen_of(pending) + 1 == 0 ? 1 : gen_of(pending) + 1, 0, State::Free), std::memory_order_release);
+    s.word.store(detail::free_word_after(pending), std::memory_order_release);
     p.slots.give_back(c.id.index);
     p.inside.store(false, std::memory_order_release);
   };
@@ -125,9 +125,8 @@ SubmitStatus Engine::publish(std::size_t producer, detail::Claim& c, const Submi
     // at `start`. Its ring is woken before it fills (above); still full, it is QueueFull.
     s.announce_at_start.store(false, std::memory_order_relaxed);  // the monitor releases it: it knows
     m.owner_transition(s, pending, State::Scheduled, c.now);
-    bool half_full = false;
-    if (!m.scheduled_in.try_push_watching(producer, detail::Scheduled{c.start, c.id, detail::Scheduled::Kind::Start},
-                                          half_full)) {
+    std::int64_t seen = 0;
+    if (!m.scheduled_in.try_push(producer, detail::Scheduled{c.start, c.id, detail::Scheduled::Kind::Start}, &seen)) {
       if (m.transition_from(s, c.id.generation, State::Scheduled, State::Pending, c.now) == Impl::Tx::Ok) {
         m.counters.queue_full[k].add();
         give_back();
@@ -135,7 +134,9 @@ SubmitStatus Engine::publish(std::size_t producer, detail::Claim& c, const Submi
       }
       return accepted();  // stop() cancelled it in that instant: submitted and cancelled
     }
-    notify = half_full ? c.now : c.start;  // the caller tells the monitor, off this checked path, if armed later
+    notify = m.monitor_ring_filling(seen)
+                 ? c.now
+                 : c.start;  // the caller tells the monitor, off this checked path, if armed later
     return accepted();
   }
   if (deadline != 0) {
@@ -143,11 +144,11 @@ SubmitStatus Engine::publish(std::size_t producer, detail::Claim& c, const Submi
     // that starts the task: the start then needs no syscall. The monitor drains its ring
     // only when it wakes, so a ring half full of deadlines (far ones, of tasks that ended
     // early) wakes it now; a full one leaves the telling to the worker.
-    bool half_full = false;
-    const bool told = m.scheduled_in.try_push_watching(
-        producer, detail::Scheduled{deadline, c.id, detail::Scheduled::Kind::Deadline}, half_full);
+    std::int64_t seen = 0;
+    const bool told =
+        m.scheduled_in.try_push(producer, detail::Scheduled{deadline, c.id, detail::Scheduled::Kind::Deadline}, &seen);
     s.announce_at_start.store(!told, std::memory_order_relaxed);
-    notify = half_full || !told ? c.now : deadline;
+    notify = !told || m.monitor_ring_filling(seen) ? c.now : deadline;
   } else {
     s.announce_at_start.store(false, std::memory_order_relaxed);
   }

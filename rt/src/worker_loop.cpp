@@ -1,7 +1,6 @@
 // The worker thread's loop: one-shot tasks from the rings, highest class first; its own
 // periodic releases on their grid; between both a short spin, then sleep on a futex.
 #include "engine_impl.hpp"
-#include "hal/fence.hpp"
 #include "hal/futex.hpp"
 #include "hal/memory.hpp"
 #include "hal/thread.hpp"
@@ -10,12 +9,6 @@ namespace rt {
 
 using detail::PeriodicTask;
 using detail::Worker;
-
-namespace {
-// How long a worker that saw a reserved-but-invisible item sleeps at most, where the
-// kernel has no membarrier to settle it at once.
-constexpr ns_t kRecheck = 50 * hal::kNsPerUs;
-}  // namespace
 
 bool Engine::Impl::pop_any(Worker& w, std::uint32_t& idx, std::size_t below) noexcept HAL_NONBLOCKING {
   const auto me = static_cast<std::size_t>(w.index);
@@ -112,13 +105,8 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
         execute(w, idx);
         continue;
       }
-      // A place is reserved but its item not visible yet. Its producer looks at `sleeping`
-      // after the enqueue, but that load may pass the enqueue's own stores (a store
-      // buffer), so the two could miss each other. membarrier makes every thread pass a
-      // full barrier: after it the item is visible, or the producer's look comes later and
-      // sees `sleeping`. Without membarrier, sleep no longer than kRecheck. (Spinning for
-      // the item instead could starve a preempted producer on this CPU.)
-      if (engine.asymmetric_entry_ && hal::heavy_fence().ok()) {
+      // A place is reserved but its item not visible yet (settle_invisible_item).
+      if (settle_invisible_item()) {
         if (pop_any(w, idx, kClassCount)) {
           w.sleeping.store(false, std::memory_order_relaxed);
           execute(w, idx);

@@ -19,6 +19,11 @@ constexpr std::uint64_t pack(std::uint32_t gen, std::uint32_t count, State s) no
 constexpr std::uint32_t gen_of(std::uint64_t w) noexcept { return static_cast<std::uint32_t>(w >> 32); }
 constexpr std::uint32_t count_of(std::uint64_t w) noexcept { return static_cast<std::uint32_t>(w >> 8) & 0xFFFFFFU; }
 constexpr State state_of(std::uint64_t w) noexcept { return static_cast<State>(w & 0xFF); }
+// FREE under the next generation: no id given out for `w` reaches the slot's next task.
+constexpr std::uint64_t free_word_after(std::uint64_t w) noexcept {
+  const std::uint32_t next = gen_of(w) + 1;
+  return pack(next == 0 ? 1 : next, 0, State::Free);  // generation 0 never names a task
+}
 
 // alignas: two workers finishing neighbouring tasks must not share a cache line.
 // Line 0 holds everything a worker reads or writes to start a task and to record its
