@@ -88,6 +88,17 @@ inline bool state_is(const rt::Engine& e, rt::TaskId id, rt::State s) {
 
 // The engine's verdict on a task whose deadline passed before a worker took it: it ended
 // (TIMEOUT, then ROLLED_BACK when bound) for a missed deadline without ever starting.
+// Spins (ignoring nothing: it returns when told to stop) for at most `limit`; records
+// whether the stop request came.
+inline auto spin_until_stopped(std::atomic<bool>& saw_stop, hal::ns_t limit = 20 * hal::kNsPerSec) {
+  return [&saw_stop, limit](rt::TaskContext& ctx) {
+    const hal::ns_t until = hal::now_ns() + limit;
+    while (!ctx.stop_requested() && hal::now_ns() < until) {
+    }
+    saw_stop.store(ctx.stop_requested());
+  };
+}
+
 inline bool missed_before_start(const rt::TaskInfo& i) {
   return rt::is_terminal(i.state) && i.reason == rt::Reason::DeadlineMissed && i.started == 0;
 }

@@ -62,9 +62,17 @@ TEST(InlineFn, StorableRuleAcceptsPlainCapturesAndRejectsOwners) {
   static_assert(!rt::InlineStorable<OwnsString>);
   static_assert(!rt::InlineStorable<OwnsFunction>);
   static_assert(!rt::InlineStorable<OwnsPointer>);
-  by_ref();
+  // And they really go through InlineFn: the reference sees the caller's variable, the
+  // copies keep what they captured.
+  rt::InlineFn<64> ref_fn;
+  ref_fn.emplace(by_ref);
+  ref_fn();
   EXPECT_EQ(x, 1);
-  EXPECT_EQ(by_value(), 0 + 1 + 4);  // captured x before the increment
+  int out = 0;
+  rt::InlineFn<64> value_fn;
+  value_fn.emplace([by_value, &out] { out = by_value(); });
+  value_fn();
+  EXPECT_EQ(out, 0 + 1 + 4);  // x as captured (0), *p as now (1), a[3]
 }
 
 }  // namespace

@@ -20,22 +20,13 @@ using testing_support::eventually;
 using testing_support::missed_before_start;
 using testing_support::SetOnExit;
 using testing_support::small_config;
+using testing_support::spin_until_stopped;
 using testing_support::state_is;
 using testing_support::with_start_margin;
 
 namespace {
 
 constexpr hal::ns_t kMs = hal::kNsPerMs;
-
-// Spins (ignoring nothing: it returns when told to stop) for at most `limit`.
-auto spin_until_stopped(std::atomic<bool>& saw_stop, hal::ns_t limit = 20 * hal::kNsPerSec) {
-  return [&saw_stop, limit](rt::TaskContext& ctx) {
-    const hal::ns_t until = hal::now_ns() + limit;
-    while (!ctx.stop_requested() && hal::now_ns() < until) {
-    }
-    saw_stop.store(ctx.stop_requested());
-  };
-}
 
 void monitor_catches_a_running_miss(hal::TimerBackend backend) {
   with_start_margin([&](hal::ns_t margin, bool& started_late) {
