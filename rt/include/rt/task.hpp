@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "rt/inline_fn.hpp"
+#include "rt/retry.hpp"
 #include "rt/rollback.hpp"
 #include "rt/types.hpp"
 
@@ -99,6 +100,7 @@ struct SubmitOptions {
   Hook post = nullptr;
   WorkflowId workflow = 0;
   StateBinding state{};  // F11: snapshot before the run, restored on a violation
+  RetryPolicy retry{};   // F13: a failed attempt is tried again; exhausted, it is dead-lettered (F14)
   Context context{};
 };
 

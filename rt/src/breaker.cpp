@@ -1,0 +1,2 @@
+// Filled in by the breaker unit.
+#include "rt/breaker.hpp"

@@ -1,0 +1,2 @@
+// Filled in by the event_bus unit.
+#include "rt/event_bus.hpp"

@@ -1,0 +1,2 @@
+// Filled in by the graph unit.
+#include "rt/graph.hpp"

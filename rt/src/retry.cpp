@@ -1,0 +1,2 @@
+// Filled in by the retry unit.
+#include "rt/retry.hpp"

@@ -1,0 +1,1 @@
+#include "rt/dead_letter.hpp"

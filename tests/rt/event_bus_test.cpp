@@ -1,0 +1,1 @@
+#include "rt/event_bus.hpp"
