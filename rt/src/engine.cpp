@@ -42,9 +42,9 @@ std::size_t estimate_arena(const EngineConfig& c) {
   };
   std::size_t bytes = c.max_tasks * (sizeof(TaskSlot) + sizeof(std::uint32_t)) + std::size_t{64} * 1024;
   for (std::size_t cap : c.ring_capacity)
-    bytes += ring(cap, c.max_producers + 1, sizeof(std::uint32_t));
+    bytes += ring(cap, c.max_producers + 1 + workers, sizeof(std::uint32_t));
   bytes += ring(c.max_tasks, workers + 2, sizeof(std::uint32_t));              // retired
-  bytes += ring(2 * c.max_tasks, c.max_producers, sizeof(detail::Scheduled));  // scheduled
+  bytes += ring(2 * c.max_tasks + c.max_graphs, c.max_producers + workers, sizeof(detail::Scheduled));  // scheduled
   bytes += c.max_producers * sizeof(detail::ProducerState) + hal::kCacheLine;
   bytes += ring(c.event_capacity, workers + 2, sizeof(Event));
   const std::size_t histograms = 2 * workers + 1 + 3 * c.max_periodic;
@@ -97,17 +97,19 @@ Engine::Impl::Impl(Engine& e, const EngineConfig& c)
       free_list(arena, c.max_tasks),
       producers(arena.make_array<detail::ProducerState>(c.max_producers, "producer states")),
       retired(arena, c.max_tasks, c.workers.size() + 2, c.workers.size() + 2),
-      scheduled_in(arena, 2 * c.max_tasks, c.max_producers, 1),
+      scheduled_in(arena, 2 * c.max_tasks + c.max_graphs, c.max_producers + c.workers.size(), 1),
       events(arena, c.event_capacity, c.workers.size() + 2, 1),
       rollbacks_by_type(c.task_types.size()),
       timer(hal::make_timer(c.monitor.backend)),
       detection(arena) {
   for (std::size_t k = 0; k < kClassCount; ++k) {
-    rings[k] = std::make_unique<detail::Ring>(arena, c.ring_capacity[k], c.max_producers + 1, c.workers.size());
+    rings[k] = std::make_unique<detail::Ring>(arena, c.ring_capacity[k], c.max_producers + 1 + c.workers.size(),
+                                              c.workers.size());
   }
   for (std::size_t i = 0; i < c.workers.size(); ++i) {
     auto w = std::make_unique<detail::Worker>(arena);
     w->index = static_cast<int>(i);
+    w->rng = 0x9E3779B97F4A7C15ULL * (i + 1);  // distinct per worker, never 0
     w->cfg = c.workers[i];
     w->periodic = std::make_unique<detail::PeriodicTask*[]>(std::max<std::size_t>(c.max_periodic, 1));
     for (std::size_t k = 0; k < kClassCount; ++k) {
@@ -122,7 +124,7 @@ Engine::Impl::Impl(Engine& e, const EngineConfig& c)
   periodic.reserve(c.max_periodic);
   // One delayed start and one deadline per slot at most, once the entries of finished
   // tasks are pruned (push_heap_entry).
-  heap.reserve(2 * c.max_tasks + 1);
+  heap.reserve(2 * c.max_tasks + c.max_graphs + 1);  // and one whole-graph deadline per graph (F18)
 }
 
 // ---- setup ----
@@ -213,6 +215,7 @@ void Engine::start() {
   for (std::size_t i = 0; i < cfg_.initial_workers; ++i)
     m.start_worker(*m.workers[i]);
   m.active = cfg_.initial_workers;
+  m.cancelling.store(false, std::memory_order_relaxed);
   accepting_.store(true, std::memory_order_seq_cst);
 }
 
@@ -235,8 +238,10 @@ StopReport Engine::stop(StopMode mode) {
   }
   for (auto& p : m.periodic)
     (void)command_periodic(p->index, PeriodicState::Stopped);
-  // Tasks waiting for their start time are cancelled in both modes: running them early
-  // would break their start time, and a drain must not wait for a start an hour away.
+  if (mode == StopMode::Cancel) m.cancelling.store(true, std::memory_order_relaxed);  // queued graph nodes: skipped
+  // Tasks waiting for their start time (or for a retry) are cancelled in both modes:
+  // running them early would break their start time, and a drain must not wait for a
+  // start an hour away.
   // In Cancel mode, queued tasks too, before running ones are told to stop, so a stopped
   // task does not free its worker for the next queued one before that one is cancelled.
   for (std::size_t i = 0; i < cfg_.max_tasks; ++i) {
@@ -244,7 +249,7 @@ StopReport Engine::stop(StopMode mode) {
     for (;;) {  // from the state it was seen in: a worker or the monitor may move it meanwhile
       const std::uint64_t w = s.word.load(std::memory_order_acquire);
       const State st = state_of(w);
-      const bool cancel = st == State::Scheduled || (mode == StopMode::Cancel && st != State::Running &&
+      const bool cancel = st == State::Scheduled || st == State::Retrying || (mode == StopMode::Cancel && st != State::Running &&
                                                      st != State::Free && st != State::Pending && !is_terminal(st));
       if (!cancel) break;
       if (m.finish_from(m.shared_out, s, gen_of(w), st, State::Cancelled, Reason::EngineStopped, hal::now_ns()) !=
@@ -259,6 +264,7 @@ StopReport Engine::stop(StopMode mode) {
       // The request names the generation seen running (TaskContext::stop_requested).
       if (state_of(w) == State::Running) s.stop.store(gen_of(w), std::memory_order_relaxed);
     }
+    m.stop_graph_nodes();
   }
   // Workers keep draining the rings (running or discarding what was cancelled); the
   // monitor keeps watching their deadlines meanwhile.
@@ -275,6 +281,7 @@ StopReport Engine::stop(StopMode mode) {
   }
   for (auto& w : m.workers)
     w->watch.hint.store(0, std::memory_order_relaxed);
+  m.abandon_graph_runs();
   m.stop_monitor();
   m.drain_scheduled_after_stop();
   m.pm_qos = hal::DmaLatencyRequest{};  // the kernel drops the request with the fd

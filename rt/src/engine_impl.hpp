@@ -12,6 +12,7 @@
 
 #include "counters.hpp"
 #include "free_list.hpp"
+#include "graph_runtime.hpp"
 #include "hal/annotations.hpp"
 #include "hal/cpu.hpp"
 #include "hal/fence.hpp"
@@ -114,14 +115,80 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // Classifies the finished run; returns the violation to roll back (or None).
   // RT: lock-free; no allocation, no syscall.
   Reason end_task(detail::Worker& w, std::uint32_t idx, const Begin& b, bool threw, ns_t& end) noexcept HAL_NONBLOCKING;
-  // After the run and any rollback: the worker is free again, the slot retired.
-  // RT: lock-free; no allocation, no syscall.
-  void after_task(detail::Worker& w, std::uint32_t idx, const Begin& b) noexcept HAL_NONBLOCKING;
+  // After the run and any rollback: the worker is free again, the slot retired (or, for a
+  // failed attempt with a retry left, RETRYING: returns the time the monitor must be told
+  // of, else 0). RT: lock-free; no allocation, no syscall.
+  ns_t after_task(detail::Worker& w, std::uint32_t idx, const Begin& b) noexcept HAL_NONBLOCKING;
   // Watch bookkeeping around a run with a deadline; end returns true when the monitor
   // classified the run as missed first. RT: wait-free (one store; one exchange); no
   // allocation, no syscall.
-  void watch_begin(detail::Worker& w, std::uint64_t subject, ns_t deadline) noexcept HAL_NONBLOCKING;
+  void watch_begin(detail::Worker& w, detail::Subjected kind, std::uint64_t subject, ns_t deadline) noexcept
+      HAL_NONBLOCKING;
   bool watch_end(detail::Worker& w) noexcept HAL_NONBLOCKING;
+
+  // ---- retries and dead letters (resilience.cpp) ----
+  // F13/F14: an attempt of a task with a retry policy ended FAILED, TIMEOUT or ROLLED_BACK
+  // (its outcome was not counted: count_outcome saw a retry left). Moves it to RETRYING and
+  // hands the monitor its re-release time; exhausted (or unschedulable), DEAD_LETTERED.
+  // Returns true when the task lives on: the caller must neither reset nor retire it, and
+  // tells the monitor about `notify` (the re-release time). RT: lock-free; no allocation,
+  // no syscall.
+  bool retry_or_dead_letter(detail::Worker& w, std::uint32_t idx, std::uint32_t gen, ns_t now,
+                            ns_t& notify) noexcept HAL_NONBLOCKING;
+  // A retried attempt the outcome count skipped: true when `s` has a retry left.
+  // RT: wait-free; loads only.
+  [[nodiscard]] static bool retry_left(const detail::TaskSlot& s) noexcept HAL_NONBLOCKING {
+    return s.retries.load(std::memory_order_relaxed) &&
+           s.retries_used.load(std::memory_order_relaxed) < s.retry.max_retries;
+  }
+  // The monitor re-releases a RETRYING task: a fresh attempt's fields, then READY.
+  // RT: wait-free; stores only.
+  static void reset_attempt(detail::TaskSlot& s, ns_t now) noexcept HAL_NONBLOCKING;
+
+  // What a ring item is: a task slot's index, or a graph node's reference (F18).
+  // RT: as execute and run_graph_item.
+  void run_item(detail::Worker& w, std::uint32_t item) noexcept {
+    if (detail::is_node_ref(item)) {
+      run_graph_item(w, item);
+    } else {
+      execute(w, item);
+    }
+  }
+
+  // ---- graph runs (graph_run.cpp) ----
+  // Claims the graph's run and queues its start item with `ring_token`; the deadline entry
+  // (if any) goes to the monitor with `sched_token`, and `notify` says when to tell it.
+  // RT: lock-free; no allocation, no syscall.
+  GraphRunStatus start_graph(detail::GraphRun& g, std::size_t ring_token, std::size_t sched_token, const Context* ctx,
+                             ns_t& notify) noexcept HAL_NONBLOCKING;
+  // A node reference or a run's start item taken from a ring: runs it, then every node it
+  // makes ready itself (the first dependent; the ring's refusals), until none is left.
+  // RT: no allocation by the engine; a futex wake when it queues nodes for a sleeping
+  // worker, an eventfd write when a node's own deadline is earlier than the monitor's.
+  void run_graph_item(detail::Worker& w, std::uint32_t ref) noexcept;
+  // RT: lock-free; no allocation, no syscall. Returns the root this worker runs first.
+  std::uint32_t start_roots(detail::Worker& w, detail::GraphRun& g) noexcept HAL_NONBLOCKING;
+  // One node: skipped (a failed dependency, a late run, a cancelling stop) or run, with
+  // its rollback. RT: as run_graph_item.
+  NodeState run_node(detail::Worker& w, detail::GraphRun& g, std::uint32_t idx) noexcept;
+  // Counts the node's end, makes its dependents ready; returns the one to run next (or
+  // none), and ends the run after its last node. RT: lock-free; no allocation, no syscall.
+  std::uint32_t end_node(detail::Worker& w, detail::GraphRun& g, std::uint32_t idx, NodeState how) noexcept
+      HAL_NONBLOCKING;
+  // RT: lock-free; no allocation, no syscall.
+  void finish_graph_run(detail::Worker& w, detail::GraphRun& g) noexcept HAL_NONBLOCKING;
+  // The monitor, at a run's whole-graph deadline. RT: wait-free per node; no allocation.
+  void graph_deadline(const detail::Scheduled& e, ns_t now) noexcept HAL_NONBLOCKING;
+  // RT: wait-free; loads only.
+  [[nodiscard]] bool higher_work(const detail::Worker& w, std::size_t k) const noexcept HAL_NONBLOCKING;
+  // stop(Cancel): running nodes are asked to stop (TaskContext::stop_requested).
+  void stop_graph_nodes() noexcept;
+  // stop(), once the workers are joined: items nobody will take are dropped and a run
+  // left unfinished is ended (counted abandoned).
+  void abandon_graph_runs();
+  // A periodic graph's release (Engine::add_periodic_graph): starts a run from the
+  // periodic task's worker. RT: as try_run_graph.
+  static void periodic_graph_release(void* impl, std::uint32_t graph, int worker) noexcept;
 
   // ---- a worker's periodic releases (run_periodic.cpp) ----
   // Commands, the earliest due release, one release.
@@ -194,6 +261,15 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // the setup thread.
   [[nodiscard]] std::size_t monitor_token() const noexcept { return workers.size(); }
   [[nodiscard]] std::size_t setup_token() const noexcept { return workers.size() + 1; }
+  // The class rings: one token per submitting handle, the monitor's, then one per worker
+  // (graph nodes it makes ready).
+  [[nodiscard]] std::size_t ring_token(const detail::Worker& w) const noexcept {
+    return engine.cfg_.max_producers + 1 + static_cast<std::size_t>(w.index);
+  }
+  // scheduled_in: one producer token per submitting handle, then one per worker (retries).
+  [[nodiscard]] std::size_t retry_token(const detail::Worker& w) const noexcept {
+    return engine.cfg_.max_producers + static_cast<std::size_t>(w.index);
+  }
 
   // Shared counters (one line each); `armed_for` (the monitor, read by producers that
   // submit a task with a deadline) on a line of its own.
@@ -202,6 +278,7 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   char pad_armed_for_[hal::kCacheLine - sizeof(std::atomic<ns_t>)]{};
   Outcomes shared_out{true};  // cancel(), stop(): any thread
   Outcomes monitor_out;       // the monitor's (and stop()'s once the monitor is joined)
+  detail::Counter retries, dead_lettered;  // F13, F14: rare paths, shared lines
 
   Engine& engine;
   Arena arena;
@@ -216,6 +293,8 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   std::vector<std::unique_ptr<detail::Worker>> workers;
   std::array<std::vector<detail::Worker*>, kClassCount> serving;
   std::vector<std::unique_ptr<detail::PeriodicTask>> periodic;
+  std::vector<std::unique_ptr<detail::GraphRun>> graphs;  // added before start(), never while running
+  std::atomic<bool> cancelling{false};                     // stop(Cancel): queued graph nodes are skipped
   std::vector<detail::Counter> rollbacks_by_type;
   std::size_t active = 0;
   std::size_t producers_handed = 0;

@@ -56,10 +56,11 @@ void Engine::Impl::stop_monitor() {
 // need nothing: their tasks have ended.
 void Engine::Impl::drain_scheduled_after_stop() {
   auto drop = [this](const Scheduled& e) {
-    if (e.kind != Scheduled::Kind::Start) return;
+    if (e.kind != Scheduled::Kind::Start) return;  // deadlines: their tasks and runs have ended
     TaskSlot& s = slots[e.id.index];
-    (void)finish_from(monitor_out, s, e.id.generation, State::Scheduled, State::Cancelled, Reason::EngineStopped,
-                      hal::now_ns());
+    const State st = state_of(s.word.load(std::memory_order_acquire));  // SCHEDULED or RETRYING
+    if (st == State::Scheduled || st == State::Retrying)
+      (void)finish_from(monitor_out, s, e.id.generation, st, State::Cancelled, Reason::EngineStopped, hal::now_ns());
     retire(setup_token(), e.id.index);
   };
   Scheduled e;
@@ -71,9 +72,14 @@ void Engine::Impl::drain_scheduled_after_stop() {
 }
 
 bool Engine::Impl::stale_deadline(const Scheduled& h) const noexcept {
+  if (h.kind == Scheduled::Kind::Graph)  // its run has ended (or a later one runs)
+    return graphs[h.id.index]->run.load(std::memory_order_acquire) != (h.id.generation << 1 | 1U);
   if (h.kind != Scheduled::Kind::Deadline) return false;
-  const std::uint64_t w = slots[h.id.index].word.load(std::memory_order_acquire);
-  return detail::gen_of(w) != h.id.generation || is_terminal(state_of(w));
+  const TaskSlot& s = slots[h.id.index];
+  const std::uint64_t w = s.word.load(std::memory_order_acquire);
+  // A retried task's earlier attempts left deadlines that are not its current one.
+  return detail::gen_of(w) != h.id.generation || is_terminal(state_of(w)) || state_of(w) == State::Retrying ||
+         s.deadline.load(std::memory_order_relaxed) != h.at;
 }
 
 void Engine::Impl::push_heap_entry(const Scheduled& e) noexcept {
@@ -90,6 +96,7 @@ void Engine::Impl::push_heap_entry(const Scheduled& e) noexcept {
 }
 
 void Engine::Impl::release_scheduled(const Scheduled& e, ns_t now) noexcept {
+  if (e.kind == Scheduled::Kind::Graph) return graph_deadline(e, now);
   if (e.kind == Scheduled::Kind::Deadline) {
     // A wake-up only: scan_watches does the work. But its task may have started just
     // before this deadline and not yet shown its watch (a worker preempted between its
@@ -102,10 +109,12 @@ void Engine::Impl::release_scheduled(const Scheduled& e, ns_t now) noexcept {
   TaskSlot& s = slots[e.id.index];
   const std::uint32_t gen = e.id.generation;
   auto drop = [&] { retire(monitor_token(), e.id.index); };  // cancelled while it waited
-  if (state_of(s.word.load(std::memory_order_acquire)) != State::Scheduled) return drop();
+  // A delayed start (SCHEDULED) or a retry (RETRYING, F13): the same release.
+  const State waiting = state_of(s.word.load(std::memory_order_acquire));
+  if (waiting != State::Scheduled && waiting != State::Retrying) return drop();
   if (!engine.accepting_.load(std::memory_order_acquire)) {
     // Stopping: no worker may be left to run it.
-    (void)finish_from(monitor_out, s, gen, State::Scheduled, State::Cancelled, Reason::EngineStopped, now);
+    (void)finish_from(monitor_out, s, gen, waiting, State::Cancelled, Reason::EngineStopped, now);
     return drop();
   }
   const auto k = static_cast<std::size_t>(s.priority.load(std::memory_order_relaxed));
@@ -114,13 +123,16 @@ void Engine::Impl::release_scheduled(const Scheduled& e, ns_t now) noexcept {
     push_heap_entry(Scheduled{now + kReleaseRetry, e.id, Scheduled::Kind::Start});
   };
   if (!rings[k]->try_reserve()) return defer();
-  if (transition_from(s, gen, State::Scheduled, State::Ready, now) != Tx::Ok) {
+  // A retry's attempt starts afresh: its own release time and deadline budget. Only this
+  // thread writes them while it is RETRYING; the transition below publishes them.
+  if (waiting == State::Retrying) reset_attempt(s, now);
+  if (transition_from(s, gen, waiting, State::Ready, now) != Tx::Ok) {
     rings[k]->unreserve();
     return drop();
   }
   if (!rings[k]->push_reserved(engine.cfg_.max_producers, e.id.index)) {
     counters.ring_push_refusals.add();
-    if (transition_from(s, gen, State::Ready, State::Scheduled, now) != Tx::Ok) return drop();
+    if (transition_from(s, gen, State::Ready, waiting, now) != Tx::Ok) return drop();
     return defer();
   }
   // Its deadline, if any, is this thread's to watch for from now on.
@@ -144,10 +156,15 @@ ns_t Engine::Impl::scan_watches(ns_t now) noexcept {
     // Read before the CAS: if it succeeds, the run had not ended, so these are its own.
     const ns_t deadline = watch.deadline.load(std::memory_order_relaxed);
     const std::uint64_t subject = watch.subject.load(std::memory_order_relaxed);
-    const bool periodic_run = (subject & detail::kPeriodicSubject) != 0;
-    const TypeId type = periodic_run
-                            ? periodic[static_cast<std::size_t>(subject & ~detail::kPeriodicSubject)]->spec.type
-                            : slots[TaskId::from_value(subject).index].type.load(std::memory_order_relaxed);
+    const detail::Subjected kind = watch.kind.load(std::memory_order_relaxed);
+    const bool periodic_run = kind == detail::Subjected::Periodic;
+    const bool node_run = kind == detail::Subjected::Node;  // a graph node with its own budget
+    TypeId type = 0;
+    if (periodic_run) {
+      type = periodic[static_cast<std::size_t>(subject)]->spec.type;
+    } else if (!node_run) {
+      type = slots[TaskId::from_value(subject).index].type.load(std::memory_order_relaxed);
+    }
     if (phase == Phase::Running) {
       if (now < deadline) {
         next = std::min(next, deadline);
@@ -168,11 +185,19 @@ ns_t Engine::Impl::scan_watches(ns_t now) noexcept {
                .id = subject,
                .at = now,
                .value = now - deadline};
-      if (periodic_run) {
-        detail::PeriodicTask& p = *periodic[static_cast<std::size_t>(subject & ~detail::kPeriodicSubject)];
+      if (node_run) {
+        const auto ref = static_cast<std::uint32_t>(subject);
+        detail::GraphRun& g = *graphs[detail::graph_of(ref)];
+        g.nodes[detail::node_of(ref)].stop.store(g.run.load(std::memory_order_relaxed) >> 1, std::memory_order_relaxed);
+        ev.subject = Subject::Workflow;
+        ev.id = ref;
+        ev.workflow = detail::graph_of(ref) + 1;
+        publish_event(monitor_token(), ev);
+      } else if (periodic_run) {
+        detail::PeriodicTask& p = *periodic[static_cast<std::size_t>(subject)];
         p.stop.store(run >> 2, std::memory_order_relaxed);
         ev.subject = Subject::Periodic;
-        ev.id = subject & ~detail::kPeriodicSubject;
+        ev.id = subject;
         publish_event(monitor_token(), ev);
       } else {
         const TaskId id = TaskId::from_value(subject);

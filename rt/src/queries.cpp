@@ -43,6 +43,11 @@ bool Engine::status(TaskId id, TaskInfo& out) const noexcept HAL_NONBLOCKING {
   out.started = s.started.load(std::memory_order_relaxed);
   out.finished = s.finished.load(std::memory_order_relaxed);
   out.worker = s.worker.load(std::memory_order_relaxed);
+  // Every retry follows an attempt that ended; the current one counts once it ran or ended.
+  const bool this_one = out.state == State::Running || (is_terminal(out.state) && out.state != State::Cancelled &&
+                                                        out.state != State::Skipped) ||
+                        out.reason == Reason::CancelledRunning;
+  out.attempts = s.retries_used.load(std::memory_order_relaxed) + (this_one ? 1U : 0U);
   const std::uint32_t n = detail::count_of(before);
   out.history_size = std::min<std::size_t>(n, kHistoryDepth);
   for (std::size_t i = 0; i < out.history_size; ++i) {
@@ -90,6 +95,8 @@ Stats Engine::stats() const {
   s.deadline_misses = o.deadline_misses.load(std::memory_order_relaxed);
   s.detected_by_monitor = c.detected_by_monitor.get();
   s.stalls = c.stalls.get();
+  s.retries = m.retries.get();
+  s.dead_lettered = m.dead_lettered.get();
   // A gauge: a task can leave SCHEDULED on one thread a moment before the thread that put
   // it there has counted it, so a read may catch it one below zero.
   s.scheduled = static_cast<std::int64_t>(c.scheduled.get()) < 0 ? 0 : c.scheduled.get();

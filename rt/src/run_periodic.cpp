@@ -137,7 +137,7 @@ Engine::Impl::Release Engine::Impl::release_begin(Worker& w, PeriodicTask& p) no
     p.runs.add();
     p.jitter.record_local(r.start - r.release);
     w.state.store(WorkerState::Busy, std::memory_order_relaxed);
-    watch_begin(w, detail::kPeriodicSubject | static_cast<std::uint64_t>(p.index), r.deadline);
+    watch_begin(w, detail::Subjected::Periodic, static_cast<std::uint64_t>(p.index), r.deadline);
   }
   return r;
 }

@@ -30,9 +30,11 @@ Event task_event(EventKind kind, Reason why, const TaskSlot& s, TaskId id, int w
 
 }  // namespace
 
-void Engine::Impl::watch_begin(Worker& w, std::uint64_t subject, ns_t deadline) noexcept HAL_NONBLOCKING {
+void Engine::Impl::watch_begin(Worker& w, detail::Subjected kind, std::uint64_t subject,
+                               ns_t deadline) noexcept HAL_NONBLOCKING {
   ++w.ticket;
   w.watch.subject.store(subject, std::memory_order_relaxed);
+  w.watch.kind.store(kind, std::memory_order_relaxed);
   w.watch.deadline.store(deadline, std::memory_order_relaxed);
   // seq_cst: half of the handshake with the monitor's arming (poke_monitor, monitor.cpp).
   w.watch.run.store(run_word(w.ticket, Phase::Running), std::memory_order_seq_cst);
@@ -78,7 +80,8 @@ void Engine::Impl::execute(Worker& w, std::uint32_t idx) noexcept {
     s.state.roll_back(violation);
     note_rollback(w.out, s, b.gen, violation, static_cast<std::size_t>(w.index), end);
   }
-  after_task(w, idx, b);
+  // A retry due earlier than the monitor is armed for: tell it, off the checked path.
+  if (const ns_t retry_at = after_task(w, idx, b); retry_at != 0) poke_monitor(retry_at);
 }
 
 Engine::Impl::Begin Engine::Impl::begin_task(Worker& w, std::uint32_t idx) noexcept HAL_NONBLOCKING {
@@ -110,7 +113,7 @@ Engine::Impl::Begin Engine::Impl::begin_task(Worker& w, std::uint32_t idx) noexc
     s.started.store(b.start, std::memory_order_relaxed);
     s.worker.store(static_cast<std::int16_t>(w.index), std::memory_order_relaxed);
     w.dispatch.record_local(b.start - b.ready);
-    if (b.deadline != 0) watch_begin(w, id.value(), b.deadline);
+    if (b.deadline != 0) watch_begin(w, detail::Subjected::Task, id.value(), b.deadline);
   }
   return b;
 }
@@ -160,13 +163,25 @@ Reason Engine::Impl::end_task(Worker& w, std::uint32_t idx, const Begin& b, bool
   return violation;
 }
 
-void Engine::Impl::after_task(Worker& w, std::uint32_t idx, const Begin& b) noexcept HAL_NONBLOCKING {
-  slots[idx].fn.reset();  // trivially destructible (InlineFn): nothing of the user's runs here
-  if (b.run) {            // only now: whoever waits for the worker to be free sees the rollback done
+ns_t Engine::Impl::after_task(Worker& w, std::uint32_t idx, const Begin& b) noexcept HAL_NONBLOCKING {
+  TaskSlot& s = slots[idx];
+  ns_t notify = 0;
+  // F13/F14: a failed attempt of a task with a retry policy is retried or dead-lettered
+  // (the callable is kept for the next attempt, or copied into the dead-letter record).
+  bool lives_on = false;
+  if (s.retries.load(std::memory_order_relaxed)) {
+    const std::uint64_t word = s.word.load(std::memory_order_acquire);
+    const State st = state_of(word);
+    if (detail::gen_of(word) == b.gen && (st == State::Failed || st == State::Timeout || st == State::RolledBack))
+      lives_on = retry_or_dead_letter(w, idx, b.gen, hal::now_ns(), notify);
+  }
+  if (!lives_on) s.fn.reset();  // trivially destructible (InlineFn): nothing of the user's runs here
+  if (b.run) {                  // only now: whoever waits for the worker to be free sees the rollback done
     w.running.store(false, std::memory_order_release);
     w.state.store(WorkerState::Idle, std::memory_order_relaxed);
   }
-  retire(static_cast<std::size_t>(w.index), idx);
+  if (!lives_on) retire(static_cast<std::size_t>(w.index), idx);
+  return notify;
 }
 
 }  // namespace rt

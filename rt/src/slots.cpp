@@ -107,6 +107,12 @@ Engine::Impl::Tx Engine::Impl::finish_from(Outcomes& out, TaskSlot& s, std::uint
 void Engine::Impl::count_outcome(Outcomes& out, TaskSlot& s, State to, Reason why, ns_t at) noexcept HAL_NONBLOCKING {
   s.reason.store(why, std::memory_order_relaxed);
   s.finished.store(at, std::memory_order_relaxed);
+  // F13: an attempt that will be retried is not the task's outcome (retry_or_dead_letter
+  // counts it as a retry); a miss is still a miss.
+  if ((to == State::Failed || to == State::Timeout) && retry_left(s)) {
+    if (to == State::Timeout) out.add(out.deadline_misses);
+    return;
+  }
   switch (to) {
     case State::Completed:
       out.add(out.completed);

@@ -22,8 +22,9 @@ bool options_valid(const SubmitOptions& o, const EngineConfig& c) noexcept {
   const ns_t start = o.start_at;  // a deadline before the start can never be met
   const bool times_ok = o.deadline_in >= 0 && o.deadline_at >= 0 && o.start_in >= 0 && o.start_at >= 0 &&
                         (start == 0 || o.deadline_at == 0 || o.deadline_at > start);
+  const bool retry_ok = o.retry.strategy == RetryStrategy::None || retry_policy_error(o.retry).empty();
   return static_cast<std::size_t>(o.priority) < kClassCount && o.type < c.task_types.size() && gates_ok && state_ok &&
-         times_ok;
+         times_ok && retry_ok;
 }
 
 static_assert(transition_allowed(State::Free, State::Pending) && transition_allowed(State::Pending, State::Ready) &&
@@ -97,6 +98,13 @@ SubmitStatus Engine::publish(std::size_t producer, detail::Claim& c, const Submi
   s.finished.store(0, std::memory_order_relaxed);
   s.worker.store(-1, std::memory_order_relaxed);
   s.reason.store(Reason::None, std::memory_order_relaxed);
+  const bool retries = o.retry.enabled();
+  s.retries.store(retries, std::memory_order_relaxed);
+  s.retries_used.store(0, std::memory_order_relaxed);
+  if (retries) {  // F13: only then are the policy's lines written
+    s.retry = o.retry;
+    s.budget = deadline != 0 ? deadline - ready : 0;
+  }
   s.pre = o.pre;
   s.post = o.post;
   s.state = o.state;

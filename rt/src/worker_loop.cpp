@@ -49,7 +49,7 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
         const ns_t at = p->next - detail::periodic_margin(*p);
         if (hal::now_ns() >= at) {
           if (pop_any(w, idx, static_cast<std::size_t>(p->spec.priority))) {
-            execute(w, idx);
+            run_item(w, idx);
             continue;
           }
           // The spin up to the release; a command (stop, pause) or the engine's stop ends it.
@@ -68,7 +68,7 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
       }
     }
     if (pop_any(w, idx, kClassCount)) {
-      execute(w, idx);
+      run_item(w, idx);
       continue;
     }
     if (w.stop.load(std::memory_order_acquire)) break;
@@ -85,7 +85,7 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
         break;
     }
     if (got) {
-      execute(w, idx);
+      run_item(w, idx);
       continue;
     }
     if (wake_at != kNever && hal::now_ns() >= wake_at) continue;
@@ -102,14 +102,14 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
     if (has_work(w)) {
       if (pop_any(w, idx, kClassCount)) {
         w.sleeping.store(false, std::memory_order_relaxed);
-        execute(w, idx);
+        run_item(w, idx);
         continue;
       }
       // A place is reserved but its item not visible yet (settle_invisible_item).
       if (settle_invisible_item()) {
         if (pop_any(w, idx, kClassCount)) {
           w.sleeping.store(false, std::memory_order_relaxed);
-          execute(w, idx);
+          run_item(w, idx);
           continue;
         }
       } else {

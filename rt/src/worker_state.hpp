@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <vector>
 
 #include "counters.hpp"
 #include "free_list.hpp"
@@ -55,12 +56,15 @@ constexpr std::uint64_t run_word(std::uint64_t ticket, Phase p) noexcept {
   return ticket << 2 | static_cast<std::uint64_t>(p);
 }
 constexpr Phase phase_of(std::uint64_t w) noexcept { return static_cast<Phase>(w & 3U); }
-inline constexpr std::uint64_t kPeriodicSubject = std::uint64_t{1} << 63;  // | periodic index
+// What a watched run is: its subject is a TaskId value, a periodic index or a node
+// reference. A kind of its own, not a tag bit: a TaskId value uses all 64 bits.
+enum class Subjected : std::uint8_t { Task, Periodic, Node };
 
 struct alignas(hal::kCacheLine) Watch {
   std::atomic<std::uint64_t> run{0};      // run_word(ticket, phase)
   std::atomic<ns_t> deadline{0};          // of the current run
-  std::atomic<std::uint64_t> subject{0};  // TaskId::value() or kPeriodicSubject | index
+  std::atomic<std::uint64_t> subject{0};  // TaskId::value(), a periodic index or a node reference
+  std::atomic<Subjected> kind{Subjected::Task};
   std::atomic<ns_t> hint{0};              // the deadline of this worker's next periodic release; 0 none
   [[nodiscard]] bool stalled() const noexcept {
     return phase_of(run.load(std::memory_order_acquire)) == Phase::Stalled;
@@ -88,6 +92,10 @@ struct Worker {  // NOLINT(clang-analyzer-optin.performance.Padding)
   Tally tasks_done, busy_ns;
   Outcomes out;              // owned: plain tallies
   std::uint64_t ticket = 0;  // the worker thread's own run counter
+  std::uint64_t rng = 0;     // retry jitter (xorshift state), the worker thread's own
+  // Ready graph nodes its ring refused (F18): run by this worker. Reserved at setup for
+  // every node of every graph, so it never grows.
+  std::vector<std::uint32_t> backlog;
 
   // -- set up once per start --
   alignas(hal::kCacheLine) int index = 0;
@@ -156,7 +164,7 @@ inline ns_t periodic_margin(const PeriodicTask& p) noexcept {
 // A time the monitor must act at: a delayed start to release, or a one-shot deadline
 // to watch for (so no worker has to tell the monitor when it starts a task).
 struct Scheduled {
-  enum class Kind : std::uint8_t { Start, Deadline };
+  enum class Kind : std::uint8_t { Start, Deadline, Graph };  // Graph: id = {graph, run generation}
   ns_t at = 0;
   TaskId id;
   Kind kind = Kind::Start;

@@ -18,10 +18,12 @@
 #include "rt/arena.hpp"
 #include "rt/detail/slot.hpp"
 #include "rt/event.hpp"
+#include "rt/graph.hpp"
 #include "rt/histogram.hpp"
 #include "rt/periodic.hpp"
 #include "rt/task.hpp"
 #include "rt/types.hpp"
+#include "rt/workflow.hpp"
 
 namespace rt {
 
@@ -70,6 +72,7 @@ struct EngineConfig {
   MonitorConfig monitor;
   std::size_t event_capacity = 1024;  // events waiting for poll_events; more are dropped and counted
   std::size_t max_periodic = 16;      // add_periodic() records
+  std::size_t max_graphs = 16;        // add_graph() workflows (F18)
   PmQosConfig pm_qos;
 };
 
@@ -98,6 +101,8 @@ struct Stats {
   std::uint64_t deadline_misses = 0;             // one-shot tasks; the monitor or the worker saw it
   std::uint64_t detected_by_monitor = 0;         // of those (and of periodic runs), caught while running
   std::uint64_t stalls = 0;                      // workers marked STALLED
+  std::uint64_t retries = 0;                     // F13: failed attempts re-released (not outcomes)
+  std::uint64_t dead_lettered = 0;               // F14: tasks that exhausted their retries (their outcome: failed/timed out)
   std::uint64_t scheduled = 0;                   // waiting for their start time
   std::uint64_t release_deferrals = 0;           // a delayed start met a full ring and was retried
   std::uint64_t events_published = 0, events_dropped = 0;
@@ -279,6 +284,26 @@ class Engine {
   [[nodiscard]] HistogramSnapshot periodic_jitter(int id) const;
   [[nodiscard]] std::size_t periodic_count() const noexcept;
   [[nodiscard]] int periodic_index(std::string_view name) const noexcept;
+
+  // F18. Setup only, before start(): validates and compiles `g` against `handlers`
+  // (throws GraphError naming the problem), copies the handlers it uses and builds its run
+  // state; returns its index. Its WorkflowId (events, queries) is index + 1.
+  int add_graph(const GraphSpec& g, const HandlerRegistry& handlers);
+  // Starts a run of graph `graph` (Started), or says why not. `ctx` is what every node
+  // sees as TaskContext::context(). RT: lock-free; no allocation, no syscall but the
+  // futex wake and eventfd write of try_submit.
+  GraphRunStatus try_run_graph(Producer& p, int graph, const Context* ctx = nullptr) noexcept;
+  // F18 + F9: a periodic task (as add_periodic, `spec`'s callable is the graph) that
+  // starts a run of `graph` at each release, on the absolute grid; a release that finds
+  // the previous run still going counts as `busy` in the graph's stats. Setup only.
+  int add_periodic_graph(const PeriodicSpec& spec, int graph);
+  [[nodiscard]] int graph_index(std::string_view name) const noexcept;
+  [[nodiscard]] std::size_t graph_count() const noexcept;
+  // Setup only (the spec and its compiled order and levels).
+  [[nodiscard]] const GraphSpec& graph_spec(int graph) const;
+  [[nodiscard]] const Topology& graph_topology(int graph) const;
+  // Not for RT threads: allocates.
+  [[nodiscard]] GraphStats graph_stats(int graph) const;
 
   // F10: the engine's distributions, merged over workers. Not for RT threads: allocates.
   [[nodiscard]] HistogramSnapshot dispatch_latency() const;

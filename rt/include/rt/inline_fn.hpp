@@ -6,6 +6,7 @@
 // worker, and a throwing copy would terminate inside a noexcept run path. Both are compile
 // errors here, as is a callable larger than the buffer.
 #include <cstddef>
+#include <cstring>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -50,6 +51,15 @@ class InlineFn {
 
   // RT: as bounded as the callable; may throw what it throws.
   void operator()(Args... args) { invoke_(buf_, std::forward<Args>(args)...); }
+
+  // Makes this hold a copy of what `o` holds. Explicit, not a copy constructor, so no copy
+  // happens by accident; safe because every stored callable is trivially copyable (the
+  // dead-letter queue keeps a task's callable, a graph node its handler's).
+  // RT: wait-free; no allocation (a byte copy).
+  void copy_from(const InlineFn& o) noexcept {
+    std::memcpy(buf_, o.buf_, Capacity);
+    invoke_ = o.invoke_;
+  }
 
   // RT: wait-free; no allocation (the callable is trivially destructible: nothing to run).
   void reset() noexcept { invoke_ = nullptr; }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "hal/annotations.hpp"
 #include "rt/types.hpp"
 
 namespace rt {
@@ -43,14 +44,15 @@ enum class RetryPreset : std::uint8_t {
 bool parse_retry_preset(std::string_view name, RetryPreset& out) noexcept;  // "standard", case-insensitive
 
 // Empty when the policy is usable, else what is wrong with it, naming the field.
-[[nodiscard]] std::string_view retry_policy_error(const RetryPolicy& p) noexcept;
+// RT: wait-free; no allocation (the messages are literals).
+[[nodiscard]] std::string_view retry_policy_error(const RetryPolicy& p) noexcept HAL_NONBLOCKING;
 
 // The delay before retry number `n` (1 for the first retry), without jitter; capped at
 // max_delay, saturating instead of overflowing. RT: wait-free; no allocation.
-[[nodiscard]] ns_t retry_delay(const RetryPolicy& p, std::uint32_t n) noexcept;
+[[nodiscard]] ns_t retry_delay(const RetryPolicy& p, std::uint32_t n) noexcept HAL_NONBLOCKING;
 
 // `delay` shortened by a random fraction in [0, jitter) drawn from `rng` (xorshift64*
 // state, never 0; advanced). RT: wait-free; no allocation.
-[[nodiscard]] ns_t jittered(ns_t delay, double jitter, std::uint64_t& rng) noexcept;
+[[nodiscard]] ns_t jittered(ns_t delay, double jitter, std::uint64_t& rng) noexcept HAL_NONBLOCKING;
 
 }  // namespace rt

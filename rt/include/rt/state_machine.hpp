@@ -35,11 +35,14 @@ constexpr Table make_table() noexcept {
   // Ready -> Scheduled: the same refusal for a delayed start the monitor released; it
   // goes back to waiting and is retried.
   allow(S::Ready, {S::Scheduled});
+  // Ready -> Retrying: the same refusal for a retry the monitor re-released.
+  allow(S::Ready, {S::Retrying});
   allow(S::Running, {S::Completed, S::Failed, S::Timeout, S::Cancelled, S::Paused});
   allow(S::Failed, {S::RolledBack, S::Retrying, S::DeadLettered, S::Free});
   allow(S::Timeout, {S::RolledBack, S::Retrying, S::DeadLettered, S::Free});
   allow(S::RolledBack, {S::Retrying, S::DeadLettered, S::Free});
-  allow(S::Retrying, {S::Ready, S::Cancelled});
+  // Retrying -> DeadLettered: a retry that could not be handed to the monitor.
+  allow(S::Retrying, {S::Ready, S::Cancelled, S::DeadLettered});
   allow(S::Paused, {S::Ready, S::Cancelled});
   allow(S::Completed, {S::Free});
   allow(S::Cancelled, {S::Free});

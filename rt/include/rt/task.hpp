@@ -122,7 +122,8 @@ struct TaskInfo {
   ns_t deadline = 0;
   ns_t start_at = 0;  // delayed start; 0 when none
   ns_t created = 0, started = 0, finished = 0;
-  int worker = -1;                                  // the worker that ran it, -1 if none
+  int worker = -1;                                  // the worker that ran it (its latest attempt), -1 if none
+  std::uint32_t attempts = 0;                       // F13: attempts begun or ended (retries + the one running or done)
   std::array<Transition, kHistoryDepth> history{};  // oldest first
   std::size_t history_size = 0;
 };

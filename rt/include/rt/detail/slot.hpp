@@ -45,6 +45,10 @@ struct alignas(hal::kCacheLine) TaskSlot {
   // The monitor could not be told of the deadline at submission (its ring was full):
   // the worker that starts the task tells it instead.
   std::atomic<bool> announce_at_start{false};
+  // F13: retries already scheduled, and whether `retry` below holds a policy; the worker
+  // that ends an attempt reads both, so they sit on the line it has anyway.
+  std::atomic<std::uint16_t> retries_used{0};
+  std::atomic<bool> retries{false};
   // -- lines 1-2: the callable, its hooks and the bound state --
   TaskFn fn;
   Hook pre = nullptr;
@@ -56,6 +60,10 @@ struct alignas(hal::kCacheLine) TaskSlot {
   std::atomic<WorkflowId> workflow{0};
   std::atomic<ns_t> created{0};
   std::atomic<ns_t> start_at{0};  // delayed start; 0 when none
+  // Written only for a task with a retry policy (`retries`): each attempt gets the same
+  // deadline budget from its own release.
+  RetryPolicy retry{};
+  ns_t budget = 0;
   // Entry count_of(word) % kHistoryDepth is the next one: ns since the engine's epoch
   // (56 bits: 2.2 years) << 8 | state.
   std::array<std::atomic<std::uint64_t>, kHistoryDepth> history{};

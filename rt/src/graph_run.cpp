@@ -1,0 +1,243 @@
+// F18 on the run path: starting a graph run, running its nodes on the workers, and
+// ending the run. Dependency counters are atomics in the preallocated GraphRun; a node
+// that ends makes its dependents ready by decrementing theirs, keeps the first one it made
+// ready to run next itself (a chain stays on one worker, hot in its cache, with no
+// handoff), and queues the others for any worker. A failed, timed-out or rolled-back
+// node poisons its dependents, which end SKIPPED in turn, while independent branches go on.
+#include "engine_impl.hpp"
+
+namespace rt {
+
+using detail::GraphNode;
+using detail::GraphRun;
+using detail::Worker;
+
+namespace {
+constexpr std::uint32_t kNone = ~std::uint32_t{0};
+constexpr std::uint32_t running_word(std::uint32_t gen) noexcept { return gen << 1 | 1U; }
+constexpr std::uint32_t gen_of_run(std::uint32_t w) noexcept { return w >> 1; }
+}  // namespace
+
+GraphRunStatus Engine::Impl::start_graph(GraphRun& g, std::size_t ring_token, std::size_t sched_token,
+                                         const Context* ctx, ns_t& notify) noexcept HAL_NONBLOCKING {
+  std::uint32_t w = g.run.load(std::memory_order_acquire);
+  if ((w & 1U) != 0) {
+    g.busy.add();
+    return GraphRunStatus::Busy;
+  }
+  // One item starts the run: the worker that takes it queues the roots and runs the first
+  // (start_roots). So a refusal can only come before the run is visible to anyone.
+  detail::Ring& ring = *rings[g.ring];
+  if (!ring.try_reserve()) {
+    counters.queue_full[g.ring].add();
+    return GraphRunStatus::QueueFull;
+  }
+  const std::uint32_t gen = gen_of_run(w) + 1;
+  if (!g.run.compare_exchange_strong(w, running_word(gen), std::memory_order_acq_rel, std::memory_order_acquire)) {
+    ring.unreserve();
+    g.busy.add();
+    return GraphRunStatus::Busy;  // another thread started it in that instant
+  }
+  // The run is this thread's until its start item is queued: nobody else reads these yet.
+  const ns_t now = hal::now_ns();
+  const std::uint32_t n = g.topo.size;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    GraphNode& node = g.nodes[i];
+    node.remaining.store(node.indegree, std::memory_order_relaxed);
+    node.poisoned.store(false, std::memory_order_relaxed);
+    node.state.store(NodeState::Pending, std::memory_order_relaxed);
+  }
+  g.left.store(n, std::memory_order_relaxed);
+  g.n_completed.store(0, std::memory_order_relaxed);
+  g.n_failed.store(0, std::memory_order_relaxed);
+  g.n_skipped.store(0, std::memory_order_relaxed);
+  g.late.store(false, std::memory_order_relaxed);
+  g.started = now;
+  g.deadline = g.spec.deadline_in != 0 ? now + g.spec.deadline_in : 0;
+  g.context = ctx != nullptr ? *ctx : Context{};
+  // release (the ring's): the worker that takes the start item sees everything above.
+  if (!ring.push_reserved(ring_token, detail::node_ref(g.index, detail::kStartNode))) {
+    counters.ring_push_refusals.add();  // moodycamel refused below its bound (ring.hpp)
+    counters.queue_full[g.ring].add();
+    g.run.store(w, std::memory_order_release);  // as if never started: the generation is not used
+    return GraphRunStatus::QueueFull;
+  }
+  g.runs.add();
+  // The monitor ends a late run (F8). Its ring has a place per graph beyond the tasks' two
+  // per slot; the entry of an earlier run is stale by then (stale_deadline).
+  if (g.deadline != 0 &&
+      scheduled_in.try_push(sched_token,
+                            detail::Scheduled{g.deadline, TaskId{g.index, gen}, detail::Scheduled::Kind::Graph}))
+    notify = g.deadline;
+  return GraphRunStatus::Started;
+}
+
+std::uint32_t Engine::Impl::start_roots(Worker& w, GraphRun& g) noexcept HAL_NONBLOCKING {
+  std::uint32_t keep = kNone;
+  bool queued = false;
+  for (std::uint32_t r : g.topo.roots) {
+    if (keep == kNone) {
+      keep = r;
+    } else if (rings[g.ring]->try_push(ring_token(w), detail::node_ref(g.index, r))) {
+      queued = true;
+    } else {
+      w.backlog.push_back(detail::node_ref(g.index, r));  // reserved at setup: never grows
+    }
+  }
+  if (queued) wake_one(g.ring);
+  return keep;
+}
+
+NodeState Engine::Impl::run_node(Worker& w, GraphRun& g, std::uint32_t idx) noexcept {
+  GraphNode& node = g.nodes[idx];
+  const std::uint32_t gen = gen_of_run(g.run.load(std::memory_order_relaxed));
+  if (node.poisoned.load(std::memory_order_acquire) || g.late.load(std::memory_order_relaxed) ||
+      cancelling.load(std::memory_order_relaxed)) {
+    node.state.store(NodeState::Skipped, std::memory_order_relaxed);
+    return NodeState::Skipped;
+  }
+  const ns_t start = hal::now_ns();
+  const ns_t deadline = node.deadline_in != 0 ? start + node.deadline_in : g.deadline;
+  node.state.store(NodeState::Running, std::memory_order_relaxed);
+  const bool bound = node.binding.bound();
+  if (bound) node.binding.take();
+  // Watched like a task only when the node has a budget of its own; a whole-graph
+  // deadline is the monitor's through its own entry.
+  if (node.deadline_in != 0) {
+    watch_begin(w, detail::Subjected::Node, detail::node_ref(g.index, idx), deadline);
+    poke_monitor(deadline);
+  }
+  TaskContext ctx(TaskId{detail::node_ref(g.index, idx), gen}, node.stop, gen, g.context, g.started, deadline);
+  bool threw = false;
+  try {
+    node.fn(ctx);
+  } catch (...) {  // F12: the node's violation, never the engine's
+    threw = true;
+  }
+  const ns_t end = hal::now_ns();
+  const bool missed = node.deadline_in != 0 ? watch_end(w) || end > deadline : false;
+  const bool late = g.late.load(std::memory_order_acquire);  // stopped by the whole-graph deadline
+  NodeState result = NodeState::Completed;
+  if (missed || (late && node.stop.load(std::memory_order_relaxed) == gen)) {
+    result = NodeState::Timeout;
+    node.timed_out.add();
+  } else if (threw) {
+    result = NodeState::Failed;
+    node.failed.add();
+  } else {
+    node.completed.add();
+  }
+  node.duration.record(end - start);
+  if (result != NodeState::Completed && bound) {
+    node.binding.roll_back(threw ? Reason::Exception : Reason::DeadlineMissed);
+    node.rolled_back.add();
+    result = NodeState::RolledBack;
+  }
+  node.state.store(result, std::memory_order_relaxed);
+  return result;
+}
+
+bool Engine::Impl::higher_work(const Worker& w, std::size_t k) const noexcept HAL_NONBLOCKING {
+  for (std::size_t j = 0; j < k; ++j) {
+    if ((w.cfg.classes & (1U << j)) != 0 && rings[j]->depth() > 0) return true;
+  }
+  return false;
+}
+
+std::uint32_t Engine::Impl::end_node(Worker& w, GraphRun& g, std::uint32_t idx, NodeState how) noexcept
+    HAL_NONBLOCKING {
+  GraphNode& node = g.nodes[idx];
+  const bool ok = how == NodeState::Completed;
+  if (how == NodeState::Skipped) {
+    node.skipped.add();
+    g.n_skipped.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    (ok ? g.n_completed : g.n_failed).fetch_add(1, std::memory_order_relaxed);
+  }
+  std::uint32_t keep = kNone;
+  bool queued = false;
+  for (std::uint32_t i = node.deps_begin; i < node.deps_end; ++i) {
+    const std::uint32_t d = g.dependents[i];
+    GraphNode& dep = g.nodes[d];
+    if (!ok) dep.poisoned.store(true, std::memory_order_relaxed);
+    // acq_rel: the last decrement sees every poisoning store made before the others.
+    if (dep.remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) continue;
+    // A ready dependent: the first one is run next by this worker, unless a higher class
+    // waits (then it goes to the ring like the others).
+    if (keep == kNone && !higher_work(w, g.ring)) {
+      keep = d;
+    } else if (rings[g.ring]->try_push(ring_token(w), detail::node_ref(g.index, d))) {
+      queued = true;
+    } else {
+      w.backlog.push_back(detail::node_ref(g.index, d));  // reserved at setup: never grows
+    }
+  }
+  if (queued) wake_one(g.ring);
+  if (g.left.fetch_sub(1, std::memory_order_acq_rel) == 1) finish_graph_run(w, g);
+  return keep;
+}
+
+void Engine::Impl::finish_graph_run(Worker& w, GraphRun& g) noexcept HAL_NONBLOCKING {
+  const ns_t end = hal::now_ns();
+  const std::uint32_t run = g.run.load(std::memory_order_relaxed);
+  const std::uint32_t failed = g.n_failed.load(std::memory_order_relaxed);
+  const std::uint32_t skipped = g.n_skipped.load(std::memory_order_relaxed);
+  const bool ok = failed == 0 && skipped == 0;
+  g.last_completed.store(g.n_completed.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  g.last_failed.store(failed, std::memory_order_relaxed);
+  g.last_skipped.store(skipped, std::memory_order_relaxed);
+  (ok ? g.completed_runs : g.failed_runs).add();
+  if (g.late.load(std::memory_order_relaxed)) g.deadline_misses.add();
+  g.duration.record(end - g.started);
+  publish_event(static_cast<std::size_t>(w.index),
+                Event{.kind = ok ? EventKind::WorkflowCompleted : EventKind::WorkflowFailed,
+                      .subject = Subject::Workflow,
+                      .reason = g.late.load(std::memory_order_relaxed) ? Reason::DeadlineMissed : Reason::None,
+                      .worker = static_cast<std::int16_t>(w.index),
+                      .id = g.index,
+                      .workflow = g.index + 1,
+                      .at = end,
+                      .value = end - g.started});
+  // release: the next starter sees this run's results and counts complete.
+  g.run.store(run & ~1U, std::memory_order_release);
+}
+
+void Engine::Impl::run_graph_item(Worker& w, std::uint32_t ref) noexcept {
+  std::uint32_t item = ref;
+  for (;;) {
+    GraphRun& g = *graphs[detail::graph_of(item)];
+    std::uint32_t node = detail::node_of(item);
+    if (node == detail::kStartNode) node = start_roots(w, g);
+    w.running.store(true, std::memory_order_relaxed);
+    w.state.store(WorkerState::Busy, std::memory_order_relaxed);
+    do {
+      node = end_node(w, g, node, run_node(w, g, node));
+    } while (node != kNone);
+    if (w.backlog.empty()) break;
+    item = w.backlog.back();
+    w.backlog.pop_back();
+  }
+  w.running.store(false, std::memory_order_release);
+  w.state.store(WorkerState::Idle, std::memory_order_relaxed);
+}
+
+void Engine::Impl::graph_deadline(const detail::Scheduled& e, ns_t now) noexcept HAL_NONBLOCKING {
+  GraphRun& g = *graphs[e.id.index];
+  const std::uint32_t gen = e.id.generation;
+  if (g.run.load(std::memory_order_acquire) != running_word(gen)) return;  // it ended in time
+  g.late.store(true, std::memory_order_release);
+  // Late nodes are asked to stop (TaskContext::stop_requested); those not started are skipped.
+  for (std::uint32_t i = 0; i < g.topo.size; ++i) {
+    if (g.nodes[i].state.load(std::memory_order_relaxed) == NodeState::Running)
+      g.nodes[i].stop.store(gen, std::memory_order_relaxed);
+  }
+  publish_event(monitor_token(), Event{.kind = EventKind::WorkflowDeadlineMiss,
+                                       .subject = Subject::Workflow,
+                                       .reason = Reason::DeadlineMissed,
+                                       .id = g.index,
+                                       .workflow = g.index + 1,
+                                       .at = now,
+                                       .value = now - g.deadline});
+}
+
+}  // namespace rt

@@ -1,0 +1,74 @@
+// F13 and F14 on the run path: what the worker does with a failed attempt of a task that
+// has a retry policy. A retry is a re-release through the monitor's delayed-start heap
+// (RETRYING, then READY at the computed time): the worker hands the time over and goes
+// on, it never sleeps for a retry. An exhausted task ends DEAD_LETTERED.
+#include "engine_impl.hpp"
+
+namespace rt {
+
+using detail::TaskSlot;
+using detail::Worker;
+
+void Engine::Impl::reset_attempt(TaskSlot& s, ns_t now) noexcept HAL_NONBLOCKING {
+  s.ready.store(now, std::memory_order_relaxed);
+  s.deadline.store(s.budget != 0 ? now + s.budget : 0, std::memory_order_relaxed);
+  s.stop.store(0, std::memory_order_relaxed);  // a stop asked of the last attempt is not this one's
+  s.started.store(0, std::memory_order_relaxed);
+  s.finished.store(0, std::memory_order_relaxed);
+  s.worker.store(-1, std::memory_order_relaxed);
+}
+
+bool Engine::Impl::retry_or_dead_letter(Worker& w, std::uint32_t idx, std::uint32_t gen, ns_t now,
+                                        ns_t& notify) noexcept HAL_NONBLOCKING {
+  TaskSlot& s = slots[idx];
+  const auto me = static_cast<std::size_t>(w.index);
+  const TaskId id{idx, gen};
+  const Reason why = s.reason.load(std::memory_order_relaxed);
+  auto event = [&](EventKind k, ns_t value) {
+    return Event{.kind = k,
+                 .subject = Subject::Task,
+                 .reason = why,
+                 .type = s.type.load(std::memory_order_relaxed),
+                 .worker = static_cast<std::int16_t>(w.index),
+                 .id = id.value(),
+                 .at = now,
+                 .value = value};
+  };
+  if (retry_left(s)) {
+    // Stopping: no retry will run. count_outcome left this attempt uncounted, so its
+    // end is counted here, as a cancellation by the stop.
+    if (!engine.accepting_.load(std::memory_order_acquire)) {
+      if (transition(s, gen, State::Retrying, now) == Tx::Ok)
+        (void)finish(w.out, s, gen, State::Cancelled, Reason::EngineStopped, now);
+      return false;
+    }
+    const std::uint32_t n = s.retries_used.load(std::memory_order_relaxed) + 1U;
+    const ns_t delay = jittered(retry_delay(s.retry, n), s.retry.jitter, w.rng);
+    const ns_t at = now + delay;
+    // The ring place first: once RETRYING, the task must reach the monitor. (Full cannot
+    // happen: a slot has at most a deadline and this start in it, and the ring holds two
+    // per slot.) Without a place it ends as exhausted, its outcome counted here.
+    if (!scheduled_in.try_reserve()) {
+      w.out.add(why == Reason::DeadlineMissed ? w.out.timed_out : w.out.failed);
+    } else if (transition(s, gen, State::Retrying, now) != Tx::Ok) {
+      scheduled_in.unreserve();
+      return false;  // refused (counted): it ends here
+    } else {
+      s.retries_used.store(static_cast<std::uint16_t>(n), std::memory_order_relaxed);
+      // From the monitor's pop on, the task is the monitor's (and a canceller's).
+      if (scheduled_in.push_reserved(retry_token(w), detail::Scheduled{at, id, detail::Scheduled::Kind::Start})) {
+        retries.add();
+        publish_event(me, event(EventKind::Retrying, delay));
+        notify = at;
+        return true;
+      }
+      w.out.add(why == Reason::DeadlineMissed ? w.out.timed_out : w.out.failed);  // moodycamel refused: as above
+    }
+  }
+  if (transition(s, gen, State::DeadLettered, now) != Tx::Ok) return false;
+  dead_lettered.add();
+  publish_event(me, event(EventKind::DeadLettered, s.retries_used.load(std::memory_order_relaxed)));
+  return false;
+}
+
+}  // namespace rt
