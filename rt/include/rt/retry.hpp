@@ -18,8 +18,15 @@ enum class RetryStrategy : std::uint8_t {
   Exponential,  // initial_delay * multiplier^(n-1)
   Fibonacci,    // initial_delay * fib(n), fib = 1, 1, 2, 3, 5, ...
 };
-[[nodiscard]] std::string_view to_string(RetryStrategy s) noexcept;
-bool parse_retry_strategy(std::string_view name, RetryStrategy& out) noexcept;
+// "none", "immediate", "fixed", "linear", "exponential", "fibonacci"; parse is
+// case-insensitive and leaves `out` alone when it returns false.
+// RT: wait-free; no allocation.
+[[nodiscard]] std::string_view to_string(RetryStrategy s) noexcept HAL_NONBLOCKING;
+bool parse_retry_strategy(std::string_view name, RetryStrategy& out) noexcept HAL_NONBLOCKING;
+
+// retry_policy_error's cap on max_retries: enough for any schedule that still means
+// something, and it keeps a typo (an extra zero or two) from retrying a task for ever.
+inline constexpr std::uint32_t kMaxRetries = 1000;
 
 struct RetryPolicy {
   RetryStrategy strategy = RetryStrategy::None;
@@ -39,20 +46,31 @@ enum class RetryPreset : std::uint8_t {
   Conservative,  // 2 / 2 s / 120 s / x3.0
   Quick,         // 3 / 0.1 s / 5 s / x1.5
 };
-[[nodiscard]] RetryPolicy retry_preset(RetryPreset p) noexcept;
-[[nodiscard]] std::string_view to_string(RetryPreset p) noexcept;
-bool parse_retry_preset(std::string_view name, RetryPreset& out) noexcept;  // "standard", case-insensitive
+// Jitter 0 in every preset. RT: wait-free; no allocation.
+[[nodiscard]] RetryPolicy retry_preset(RetryPreset p) noexcept HAL_NONBLOCKING;
+// "aggressive", "standard", "conservative", "quick"; parse is case-insensitive.
+// RT: wait-free; no allocation.
+[[nodiscard]] std::string_view to_string(RetryPreset p) noexcept HAL_NONBLOCKING;
+bool parse_retry_preset(std::string_view name, RetryPreset& out) noexcept HAL_NONBLOCKING;
 
-// Empty when the policy is usable, else what is wrong with it, naming the field.
-// RT: wait-free; no allocation (the messages are literals).
+// Empty when the policy is usable, else what is wrong with it, naming the field (the
+// first problem found, in declaration order; a static string).
+// RT: wait-free; no allocation.
 [[nodiscard]] std::string_view retry_policy_error(const RetryPolicy& p) noexcept HAL_NONBLOCKING;
 
-// The delay before retry number `n` (1 for the first retry), without jitter; capped at
-// max_delay, saturating instead of overflowing. RT: wait-free; no allocation.
+// The delay before retry number `n` (1 for the first retry; 0 is taken as 1), without
+// jitter; capped at max_delay, saturating at INT64_MAX instead of overflowing, never
+// negative. Fixed, Linear and Fibonacci are exact integer products; Exponential is
+// computed in double and rounded to the nearest ns.
+// RT: wait-free (at most ~93 loop steps); no allocation, no libm.
 [[nodiscard]] ns_t retry_delay(const RetryPolicy& p, std::uint32_t n) noexcept HAL_NONBLOCKING;
 
 // `delay` shortened by a random fraction in [0, jitter) drawn from `rng` (xorshift64*
-// state, never 0; advanced). RT: wait-free; no allocation.
+// state; 0 is replaced by a fixed odd seed): the result is in (delay * (1 - jitter), delay]
+// for delay > 0. `rng` is advanced on every call, jitter 0 included, so the sequence of
+// draws does not depend on which policies asked for jitter. Jitter is clamped to [0, 1]
+// (NaN counts as 0); a delay <= 0 is returned as it is.
+// RT: wait-free; no allocation.
 [[nodiscard]] ns_t jittered(ns_t delay, double jitter, std::uint64_t& rng) noexcept HAL_NONBLOCKING;
 
 }  // namespace rt
