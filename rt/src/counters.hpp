@@ -66,7 +66,7 @@ struct Outcomes {
 struct Counters {
   Counter detected_by_monitor, stalls, scheduled, release_deferrals;
   Counter events_published, events_dropped;
-  Counter no_free_slot, invalid, refused_transitions, ring_push_refusals;
+  Counter no_free_slot, invalid, refused_transitions, ring_push_refusals, circuit_open;
   std::array<Counter, kClassCount> queue_full{};
 };
 

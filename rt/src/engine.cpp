@@ -46,7 +46,8 @@ std::size_t estimate_arena(const EngineConfig& c) {
   bytes += ring(c.max_tasks, workers + 2, sizeof(std::uint32_t));              // retired
   bytes += ring(2 * c.max_tasks + c.max_graphs, c.max_producers + workers, sizeof(detail::Scheduled));  // scheduled
   bytes += c.max_producers * sizeof(detail::ProducerState) + hal::kCacheLine;
-  bytes += ring(c.event_capacity, workers + 2, sizeof(Event));
+  bytes += ring(c.event_capacity, workers + 2 + c.max_producers, sizeof(Event));
+  bytes += DeadLetterQueue::bytes(c.dead_letter_capacity);
   const std::size_t histograms = 2 * workers + 1 + 3 * c.max_periodic;
   bytes += histograms * (Histogram::bytes() + 2 * hal::kCacheLine);
   return bytes + bytes / 4 + (1U << 20);
@@ -79,6 +80,16 @@ void validate(const EngineConfig& c) {
   if (c.monitor.priority < -1 || c.monitor.priority > 99) bad("monitor.priority must be -1 (auto) or 0..99");
   if (c.monitor.stall_after <= 0) bad("monitor.stall_after must be positive");
   if (c.pm_qos.latency_us < 0) bad("pm_qos.latency_us must not be negative");
+  if (c.dead_letter_capacity == 0) bad("dead_letter_capacity must be at least 1");
+  std::vector<bool> guarded(c.task_types.size());
+  for (std::size_t i = 0; i < c.breakers.size(); ++i) {
+    const std::string& t = c.breakers[i].type;
+    const auto it = std::find(c.task_types.begin(), c.task_types.end(), t);
+    if (it == c.task_types.end()) bad("breakers[" + std::to_string(i) + "].type '" + t + "' is not one of task_types");
+    const auto k = static_cast<std::size_t>(it - c.task_types.begin());
+    if (guarded[k]) bad("breakers[" + std::to_string(i) + "]: task type '" + t + "' already has a breaker");
+    guarded[k] = true;
+  }
 }
 
 ClassMask covered(const EngineConfig& c, std::size_t n) {
@@ -98,7 +109,8 @@ Engine::Impl::Impl(Engine& e, const EngineConfig& c)
       producers(arena.make_array<detail::ProducerState>(c.max_producers, "producer states")),
       retired(arena, c.max_tasks, c.workers.size() + 2, c.workers.size() + 2),
       scheduled_in(arena, 2 * c.max_tasks + c.max_graphs, c.max_producers + c.workers.size(), 1),
-      events(arena, c.event_capacity, c.workers.size() + 2, 1),
+      events(arena, c.event_capacity, c.workers.size() + 2 + c.max_producers, 1),
+      dead_letters(arena, c.dead_letter_capacity),
       rollbacks_by_type(c.task_types.size()),
       timer(hal::make_timer(c.monitor.backend)),
       detection(arena) {
@@ -122,6 +134,10 @@ Engine::Impl::Impl(Engine& e, const EngineConfig& c)
   for (std::size_t i = 0; i < c.max_producers; ++i)
     producers[i].slots.batch = static_cast<std::uint32_t>(batch);
   periodic.reserve(c.max_periodic);
+  breakers.resize(c.task_types.size());
+  for (const BreakerConfig& b : c.breakers)
+    breakers[static_cast<std::size_t>(e.type_index(b.type))] = std::make_unique<CircuitBreaker>(b);
+  any_breaker = !c.breakers.empty();
   // One delayed start and one deadline per slot at most, once the entries of finished
   // tasks are pruned (push_heap_entry).
   heap.reserve(2 * c.max_tasks + c.max_graphs + 1);  // and one whole-graph deadline per graph (F18)

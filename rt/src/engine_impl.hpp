@@ -110,6 +110,8 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
     ns_t ready = 0;
     Reason violation = Reason::None;  // why it was not started, if it ended at once
   };
+  // Keeps what an exception said for a dead-letter record. RT: wait-free; a bounded copy.
+  static void note_error(detail::Worker& w, const char* what) noexcept;
   // RT: lock-free; no allocation, no syscall.
   Begin begin_task(detail::Worker& w, std::uint32_t idx) noexcept HAL_NONBLOCKING;
   // Classifies the finished run; returns the violation to roll back (or None).
@@ -135,6 +137,17 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // no syscall.
   bool retry_or_dead_letter(detail::Worker& w, std::uint32_t idx, std::uint32_t gen, ns_t now,
                             ns_t& notify) noexcept HAL_NONBLOCKING;
+  // F14: the exhausted task's record, with what a re-drive needs (its callable, its
+  // options). RT: lock-free; no allocation, no syscall.
+  void push_dead_letter(detail::Worker& w, detail::TaskSlot& s, TaskId id, State last, Reason why,
+                        ns_t now) noexcept HAL_NONBLOCKING;
+  // F15: an attempt's result for its type's breaker (if any); a change is published.
+  // RT: lock-free; no allocation, no syscall.
+  void feed_breaker(std::size_t token, const detail::TaskSlot& s, TaskId id, State st, Reason why,
+                    ns_t now) noexcept HAL_NONBLOCKING;
+  // Publishes what a breaker call changed. RT: lock-free; no allocation, no syscall.
+  void breaker_changed(std::size_t token, BreakerChange c, TypeId type, std::uint64_t id, ns_t now) noexcept
+      HAL_NONBLOCKING;
   // A retried attempt the outcome count skipped: true when `s` has a retry left.
   // RT: wait-free; loads only.
   [[nodiscard]] static bool retry_left(const detail::TaskSlot& s) noexcept HAL_NONBLOCKING {
@@ -261,6 +274,11 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // the setup thread.
   [[nodiscard]] std::size_t monitor_token() const noexcept { return workers.size(); }
   [[nodiscard]] std::size_t setup_token() const noexcept { return workers.size() + 1; }
+  // The event ring also takes one token per producer handle (a breaker that half-opens
+  // on a submission is published by the submitter).
+  [[nodiscard]] std::size_t producer_event_token(std::size_t producer) const noexcept {
+    return workers.size() + 2 + producer;
+  }
   // The class rings: one token per submitting handle, the monitor's, then one per worker
   // (graph nodes it makes ready).
   [[nodiscard]] std::size_t ring_token(const detail::Worker& w) const noexcept {
@@ -279,6 +297,9 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   Outcomes shared_out{true};  // cancel(), stop(): any thread
   Outcomes monitor_out;       // the monitor's (and stop()'s once the monitor is joined)
   detail::Counter retries, dead_lettered;  // F13, F14: rare paths, shared lines
+  // F15: by TypeId, nullptr for a type with no breaker; built at setup.
+  std::vector<std::unique_ptr<CircuitBreaker>> breakers;
+  bool any_breaker = false;  // an engine without breakers never reads a task's type for them
 
   Engine& engine;
   Arena arena;
@@ -290,6 +311,7 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // Producers -> the monitor: delayed starts to release and deadlines to watch for.
   detail::BasicRing<detail::Scheduled> scheduled_in;
   detail::BasicRing<Event> events;
+  DeadLetterQueue dead_letters;  // F14
   std::vector<std::unique_ptr<detail::Worker>> workers;
   std::array<std::vector<detail::Worker*>, kClassCount> serving;
   std::vector<std::unique_ptr<detail::PeriodicTask>> periodic;

@@ -107,6 +107,7 @@ Stats Engine::stats() const {
   for (const auto& w : m.workers)
     s.running += w->running.load(std::memory_order_acquire) ? 1 : 0;
   s.no_free_slot = c.no_free_slot.get();
+  s.circuit_open = c.circuit_open.get();
   s.invalid = c.invalid.get();
   s.refused_transitions = c.refused_transitions.get();
   s.ring_push_refusals = c.ring_push_refusals.get();

@@ -65,10 +65,88 @@ bool Engine::Impl::retry_or_dead_letter(Worker& w, std::uint32_t idx, std::uint3
       w.out.add(why == Reason::DeadlineMissed ? w.out.timed_out : w.out.failed);  // moodycamel refused: as above
     }
   }
+  const State last = detail::state_of(s.word.load(std::memory_order_acquire));
   if (transition(s, gen, State::DeadLettered, now) != Tx::Ok) return false;
   dead_lettered.add();
+  push_dead_letter(w, s, id, last, why, now);
   publish_event(me, event(EventKind::DeadLettered, s.retries_used.load(std::memory_order_relaxed)));
   return false;
+}
+
+void Engine::Impl::push_dead_letter(Worker& w, TaskSlot& s, TaskId id, State last, Reason why,
+                                    ns_t now) noexcept HAL_NONBLOCKING {
+  // The record is the worker's to fill: one per worker, reused (no allocation, and no
+  // 450-byte object on an RT thread's stack).
+  DeadLetter& d = w.letter;
+  d.id = id;
+  d.type = s.type.load(std::memory_order_relaxed);
+  d.priority = s.priority.load(std::memory_order_relaxed);
+  d.workflow = s.workflow.load(std::memory_order_relaxed);
+  d.attempts = s.retries_used.load(std::memory_order_relaxed) + 1U;
+  d.last_state = last;
+  d.last_reason = why;
+  d.at = now;
+  switch (why) {
+    case Reason::Exception:
+      d.set_error(std::string_view(w.error.data()));
+      break;
+    case Reason::DeadlineMissed:
+      d.set_error("deadline missed");
+      break;
+    case Reason::GateViolation:
+      d.set_error("a required gate was closed");
+      break;
+    default:
+      d.set_error(to_string(why));
+      break;
+  }
+  // What a re-drive submits again: the options as given, the deadline as its budget.
+  SubmitOptions& o = d.options;
+  o = SubmitOptions{};
+  o.priority = d.priority;
+  o.type = d.type;
+  o.deadline_in = s.budget;
+  o.gates = s.gates.load(std::memory_order_relaxed);
+  o.pre = s.pre;
+  o.post = s.post;
+  o.workflow = d.workflow;
+  o.state = s.state;
+  o.retry = s.retry;
+  o.context = s.context;
+  d.fn.copy_from(s.fn);
+  (void)dead_letters.push(d);
+}
+
+void Engine::Impl::breaker_changed(std::size_t token, BreakerChange c, TypeId type, std::uint64_t id,
+                                   ns_t now) noexcept HAL_NONBLOCKING {
+  EventKind k = EventKind::CircuitOpened;
+  switch (c) {
+    case BreakerChange::None:
+      return;
+    case BreakerChange::Opened:
+      break;
+    case BreakerChange::HalfOpened:
+      k = EventKind::CircuitHalfOpen;
+      break;
+    case BreakerChange::Closed:
+      k = EventKind::CircuitClosed;
+      break;
+  }
+  publish_event(token, Event{.kind = k, .subject = Subject::Task, .type = type, .id = id, .at = now});
+}
+
+void Engine::Impl::feed_breaker(std::size_t token, const TaskSlot& s, TaskId id, State st, Reason why,
+                                ns_t now) noexcept HAL_NONBLOCKING {
+  const TypeId type = s.type.load(std::memory_order_relaxed);
+  CircuitBreaker& b = *breakers[type];
+  BreakerChange c = BreakerChange::None;
+  if (st == State::Completed) {
+    c = b.on_success(now);
+  } else if (why == Reason::Exception || why == Reason::DeadlineMissed) {
+    // A failure of the type's own work; a closed gate or a cancellation says nothing about it.
+    c = b.on_failure(now);
+  }
+  breaker_changed(token, c, type, id.value(), now);
 }
 
 }  // namespace rt

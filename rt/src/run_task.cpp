@@ -4,6 +4,8 @@
 // which run unchecked between them (mark your task function HAL_NONBLOCKING to have it
 // checked too). Starting a task makes no syscall: the monitor learned its deadline from
 // the submitter (but for a full monitor ring: then one eventfd write, before the task).
+#include <exception>
+
 #include "engine_impl.hpp"
 
 namespace rt {
@@ -70,8 +72,12 @@ void Engine::Impl::execute(Worker& w, std::uint32_t idx) noexcept {
     if (s.pre != nullptr) s.pre(ctx);
     try {
       s.fn(ctx);
-    } catch (...) {  // F12: an exception is a violation of this task, never of the engine
+    } catch (const std::exception& ex) {  // F12: an exception is a violation of this task, never of the engine
       threw = true;
+      note_error(w, ex.what());
+    } catch (...) {
+      threw = true;
+      note_error(w, "an exception not derived from std::exception");
     }
     if (s.post != nullptr) s.post(ctx);
     violation = end_task(w, idx, b, threw, end);
@@ -163,9 +169,24 @@ Reason Engine::Impl::end_task(Worker& w, std::uint32_t idx, const Begin& b, bool
   return violation;
 }
 
+void Engine::Impl::note_error(Worker& w, const char* what) noexcept {
+  // Only a task with a retry policy can be dead-lettered with it; the copy is short and
+  // bounded, and the exception's own allocation was the thrower's.
+  std::size_t n = 0;
+  for (; what != nullptr && what[n] != '\0' && n + 1 < w.error.size(); ++n)
+    w.error[n] = what[n];
+  w.error[n] = '\0';
+}
+
 ns_t Engine::Impl::after_task(Worker& w, std::uint32_t idx, const Begin& b) noexcept HAL_NONBLOCKING {
   TaskSlot& s = slots[idx];
   ns_t notify = 0;
+  if (any_breaker && breakers[s.type.load(std::memory_order_relaxed)] != nullptr) {
+    const std::uint64_t word = s.word.load(std::memory_order_acquire);
+    if (detail::gen_of(word) == b.gen)
+      feed_breaker(static_cast<std::size_t>(w.index), s, TaskId{idx, b.gen}, state_of(word),
+                   s.reason.load(std::memory_order_relaxed), hal::now_ns());
+  }
   // F13/F14: a failed attempt of a task with a retry policy is retried or dead-lettered
   // (the callable is kept for the next attempt, or copied into the dead-letter record).
   bool lives_on = false;

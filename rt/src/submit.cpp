@@ -56,6 +56,16 @@ detail::Claim Engine::acquire(std::size_t producer, const SubmitOptions& opts) n
     return refuse(SubmitStatus::Invalid);
   }
   c.now = hal::now_ns();
+  // F15: an open circuit refuses at once, before any place or slot is taken.
+  if (CircuitBreaker* b = m.breakers[opts.type].get(); b != nullptr) {
+    BreakerChange change = BreakerChange::None;
+    const bool admitted = b->try_admit(c.now, &change);
+    if (change != BreakerChange::None) m.breaker_changed(m.producer_event_token(producer), change, opts.type, 0, c.now);
+    if (!admitted) {
+      m.counters.circuit_open.add();
+      return refuse(SubmitStatus::CircuitOpen);
+    }
+  }
   const ns_t start = opts.start_at != 0 ? opts.start_at : (opts.start_in != 0 ? c.now + opts.start_in : 0);
   c.start = start > c.now ? start : 0;
   const auto k = static_cast<std::size_t>(opts.priority);

@@ -1,6 +1,7 @@
 #pragma once
 // What the engine keeps per worker, per producer, per periodic task and per delayed
 // event, laid out by who writes each line. All of it is built at setup.
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <limits>
@@ -93,6 +94,10 @@ struct Worker {  // NOLINT(clang-analyzer-optin.performance.Padding)
   Outcomes out;              // owned: plain tallies
   std::uint64_t ticket = 0;  // the worker thread's own run counter
   std::uint64_t rng = 0;     // retry jitter (xorshift state), the worker thread's own
+  // What the last exception a task threw on this worker said (std::exception::what()),
+  // for the dead-letter record; the worker thread's own.
+  std::array<char, 96> error{};
+  DeadLetter letter;  // filled and pushed by this worker only (push_dead_letter)
   // Ready graph nodes its ring refused (F18): run by this worker. Reserved at setup for
   // every node of every graph, so it never grows.
   std::vector<std::uint32_t> backlog;

@@ -3,7 +3,9 @@
 // every accepted task has exactly one outcome.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <thread>
 #include <stdexcept>
 
 #include "engine_test_support.hpp"
@@ -235,6 +237,119 @@ TEST(Resilience, ABadPolicyIsRefused) {
   EXPECT_EQ(p.try_submit([] {}, {.retry = bad}), SubmitStatus::Invalid);
   EXPECT_EQ(e.stats().invalid, 2U);
   EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+}
+
+TEST(Resilience, ADeadLetterCarriesTheErrorAndCanBeReDriven) {
+  rt::Engine e(small_config());
+  e.start();
+  rt::Producer p = e.make_producer();
+  static Flaky f;
+  f.runs = 0;
+  f.fail = 3;  // fails every attempt of the first submission (1 + 2 retries), then works
+  rt::SubmitOptions o{.priority = rt::Priority::High, .retry = fixed(2, 1 * kMs)};
+  o.context.user_id = 77;
+  rt::TaskId id;
+  ASSERT_EQ(p.try_submit(f.task(), o, &id), SubmitStatus::Ok);
+  ASSERT_TRUE(eventually([&] { return ended(e, id); }));
+  ASSERT_TRUE(state_is(e, id, State::DeadLettered));
+  std::vector<rt::DeadLetter> dl = e.dead_letters();
+  ASSERT_EQ(dl.size(), 1U);
+  EXPECT_EQ(dl[0].id, id);
+  EXPECT_EQ(dl[0].attempts, 3U);
+  EXPECT_EQ(dl[0].last_reason, rt::Reason::Exception);
+  EXPECT_EQ(dl[0].error_text(), "flaky");
+  EXPECT_EQ(dl[0].priority, rt::Priority::High);
+  EXPECT_EQ(dl[0].options.context.user_id, 77U);
+  // Re-driven: a new task with the same callable and options, and fresh attempts.
+  rt::TaskId again;
+  ASSERT_EQ(e.redrive(p, dl[0].seq, &again), SubmitStatus::Ok);
+  EXPECT_NE(again, id);
+  ASSERT_TRUE(eventually([&] { return ended(e, again); }));
+  rt::TaskInfo info;
+  ASSERT_TRUE(e.status(again, info));
+  EXPECT_EQ(info.state, State::Completed);
+  EXPECT_EQ(info.priority, rt::Priority::High);
+  EXPECT_EQ(f.runs.load(), 4);
+  EXPECT_TRUE(e.dead_letters().empty());
+  EXPECT_EQ(e.redrive(p, dl[0].seq), SubmitStatus::Invalid);  // taken already
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+}
+
+TEST(Resilience, AFullDeadLetterQueueDropsItsOldestAndPurgeEmptiesIt) {
+  rt::EngineConfig c = small_config();
+  c.dead_letter_capacity = 2;
+  rt::Engine e(c);
+  e.start();
+  rt::Producer p = e.make_producer();
+  std::vector<rt::TaskId> ids(3);
+  for (auto& id : ids) {
+    ASSERT_EQ(p.try_submit([] { throw std::runtime_error("always"); }, {.retry = fixed(1, 1 * kMs)}, &id),
+              SubmitStatus::Ok);
+    ASSERT_TRUE(eventually([&] { return ended(e, id); }));  // one after another: a known order
+  }
+  const std::vector<rt::DeadLetter> dl = e.dead_letters();
+  ASSERT_EQ(dl.size(), 2U);
+  EXPECT_EQ(dl[0].id, ids[1]);
+  EXPECT_EQ(dl[1].id, ids[2]);
+  EXPECT_EQ(e.dead_letter_stats().dropped_oldest, 1U);
+  EXPECT_EQ(e.stats().dead_lettered, 3U);
+  EXPECT_EQ(e.purge_dead_letters(), 2U);
+  EXPECT_TRUE(e.dead_letters().empty());
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+}
+
+TEST(Resilience, AnOpenCircuitRefusesAtOnceThenHalfOpensAndCloses) {
+  rt::EngineConfig c = small_config();
+  c.task_types = {"task", "io"};
+  c.breakers = {rt::BreakerConfig{.type = "io",
+                                  .failure_threshold = 3,
+                                  .window = 10 * hal::kNsPerSec,
+                                  .cool_down = 50 * kMs,
+                                  .half_open_trials = 1}};
+  rt::Engine e(c);
+  e.start();
+  rt::Producer p = e.make_producer();
+  const auto io = static_cast<rt::TypeId>(e.type_index("io"));
+  std::atomic<bool> healthy{false};
+  auto call = [&healthy] {
+    if (!healthy.load()) throw std::runtime_error("io down");
+  };
+  for (int i = 0; i < 3; ++i) {
+    rt::TaskId id;
+    ASSERT_EQ(p.try_submit(call, {.type = io}, &id), SubmitStatus::Ok);
+    ASSERT_TRUE(eventually([&] { return ended(e, id); }));
+  }
+  rt::BreakerStats b;
+  ASSERT_TRUE(e.breaker_stats(io, b));
+  EXPECT_EQ(b.state, rt::BreakerState::Open);
+  EXPECT_EQ(p.try_submit(call, {.type = io}), SubmitStatus::CircuitOpen);
+  EXPECT_EQ(p.try_submit([] {}, {}), SubmitStatus::Ok);  // other types are not affected
+  EXPECT_EQ(e.stats().circuit_open, 1U);
+  EXPECT_FALSE(e.breaker_stats(0, b));  // "task" has no breaker
+  // After the cool-down one trial is let through; its success closes the circuit.
+  healthy = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  rt::TaskId trial;
+  ASSERT_EQ(p.try_submit(call, {.type = io}, &trial), SubmitStatus::Ok);
+  ASSERT_TRUE(eventually([&] { return ended(e, trial); }));
+  ASSERT_TRUE(e.breaker_stats(io, b));
+  EXPECT_EQ(b.state, rt::BreakerState::Closed);
+  const auto evs = drain_events(e);
+  auto count = [&](rt::EventKind k) {
+    return std::count_if(evs.begin(), evs.end(), [k](const rt::Event& ev) { return ev.kind == k; });
+  };
+  EXPECT_EQ(count(rt::EventKind::CircuitOpened), 1);
+  EXPECT_EQ(count(rt::EventKind::CircuitHalfOpen), 1);
+  EXPECT_EQ(count(rt::EventKind::CircuitClosed), 1);
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+}
+
+TEST(Resilience, BreakersNameTheirTypeInTheConfig) {
+  rt::EngineConfig c = small_config();
+  c.breakers = {rt::BreakerConfig{.type = "nope"}};
+  EXPECT_THROW(rt::Engine{c}, std::invalid_argument);
+  c.breakers = {rt::BreakerConfig{.type = "task"}, rt::BreakerConfig{.type = "task"}};
+  EXPECT_THROW(rt::Engine{c}, std::invalid_argument);
 }
 
 }  // namespace

@@ -16,6 +16,8 @@
 #include "hal/thread.hpp"
 #include "hal/timer.hpp"
 #include "rt/arena.hpp"
+#include "rt/breaker.hpp"
+#include "rt/dead_letter.hpp"
 #include "rt/detail/slot.hpp"
 #include "rt/event.hpp"
 #include "rt/graph.hpp"
@@ -73,6 +75,8 @@ struct EngineConfig {
   std::size_t event_capacity = 1024;  // events waiting for poll_events; more are dropped and counted
   std::size_t max_periodic = 16;      // add_periodic() records
   std::size_t max_graphs = 16;        // add_graph() workflows (F18)
+  std::vector<BreakerConfig> breakers;  // F15: at most one per task type (BreakerConfig::type)
+  std::size_t dead_letter_capacity = 256;  // F14: records kept; a full queue drops its oldest
   PmQosConfig pm_qos;
 };
 
@@ -109,6 +113,7 @@ struct Stats {
   std::uint64_t running = 0;
   std::array<std::uint64_t, kClassCount> queue_full{};  // refused: ring at capacity
   std::uint64_t no_free_slot = 0;                       // refused: every slot taken
+  std::uint64_t circuit_open = 0;                       // refused: the type's circuit breaker is open (F15)
   std::uint64_t invalid = 0;                            // refused: bad options
   std::uint64_t refused_transitions = 0;                // F3 table said no
   std::uint64_t ring_allocations_refused = 0;           // a ring asked for memory after setup (expected 0)
@@ -304,6 +309,17 @@ class Engine {
   [[nodiscard]] const Topology& graph_topology(int graph) const;
   // Not for RT threads: allocates.
   [[nodiscard]] GraphStats graph_stats(int graph) const;
+
+  // F14: the dead-letter queue. Not for RT threads: list and stats allocate or scan.
+  [[nodiscard]] std::vector<DeadLetter> dead_letters(std::size_t limit = 100, std::size_t offset = 0) const;
+  // Takes record `seq` out and submits it again through `p`, with its options and fresh
+  // attempts (a new id). Refused, the record goes back (under a new seq) and the status
+  // says why; NotFound-like: Invalid when no record has this seq. Not for RT threads.
+  SubmitStatus redrive(Producer& p, std::uint64_t seq, TaskId* id = nullptr);
+  std::size_t purge_dead_letters();
+  [[nodiscard]] DeadLetterStats dead_letter_stats() const;
+  // F15: the breaker guarding task type `type`; false when it has none. RT: wait-free.
+  [[nodiscard]] bool breaker_stats(TypeId type, BreakerStats& out) const noexcept;
 
   // F10: the engine's distributions, merged over workers. Not for RT threads: allocates.
   [[nodiscard]] HistogramSnapshot dispatch_latency() const;
