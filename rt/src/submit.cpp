@@ -2,6 +2,8 @@
 // cancel and the gates. One clock read per submission; the producer's own slot cache and
 // counters; the ring place taken before any slot line is written, so a refusal touches
 // no slot and the stores that follow never wait behind a locked instruction.
+#include <algorithm>
+
 #include "engine_impl.hpp"
 #include "hal/fence.hpp"
 #include "hal/futex.hpp"
@@ -113,7 +115,7 @@ SubmitStatus Engine::publish(std::size_t producer, detail::Claim& c, const Submi
   s.retries_used.store(0, std::memory_order_relaxed);
   if (retries) {  // F13: only then are the policy's lines written
     s.retry = o.retry;
-    s.budget = deadline != 0 ? deadline - ready : 0;
+    s.budget = deadline != 0 ? std::max<ns_t>(deadline - ready, 1) : 0;  // a deadline already past stays past
   }
   s.pre = o.pre;
   s.post = o.post;

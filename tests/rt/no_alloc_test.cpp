@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <new>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -289,6 +290,75 @@ TEST(NoAllocation, TimeAndViolationPathsAfterStart) {
   EXPECT_GT(after.detected_by_monitor, before.detected_by_monitor);
   EXPECT_GT(after.exceptions, before.exceptions);
   EXPECT_GT(e.periodic_stats(loop).rollbacks, 0U);
+}
+
+// F13-F18 on the same proof: 10^5 runs of a 7-node control frame, and tasks that fail
+// (a deadline already past: no exception object), are retried through the monitor and end in the
+// dead-letter queue, under a circuit breaker that opens and half-opens.
+TEST(NoAllocation, GraphRunsRetriesDeadLettersAndBreakersAfterStart) {
+  rt::EngineConfig c = testing_support::small_config(2);
+  c.task_types = {"task", "flaky"};
+  c.breakers = {rt::BreakerConfig{.type = "flaky",
+                                  .failure_threshold = 50,
+                                  .window = hal::kNsPerSec,
+                                  .cool_down = 2 * hal::kNsPerMs,
+                                  .half_open_trials = 2}};
+  c.dead_letter_capacity = 64;  // overflows on purpose: the oldest are dropped, not allocated
+  rt::Engine e(c);
+  static std::atomic<std::uint64_t> frames{0};
+  rt::HandlerRegistry h;
+  h.add("work", [](rt::TaskContext& ctx) { (void)ctx.context().user_id; });
+  h.add("last", [] { frames.fetch_add(1, std::memory_order_release); });
+  rt::GraphBuilder b("frame");
+  b.node("sense", "work");
+  for (int i = 0; i < 4; ++i)
+    b.node("estimate" + std::to_string(i), "work", {"sense"});
+  b.node("control", "work", {"estimate0", "estimate1", "estimate2", "estimate3"}).node("actuate", "last", {"control"});
+  const int g = e.add_graph(b.build(), h);
+  e.start();
+  rt::Producer p = e.make_producer();
+  const rt::TypeId flaky = static_cast<rt::TypeId>(e.type_index("flaky"));
+  auto run = [&](std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const std::uint64_t want = frames.load(std::memory_order_acquire) + 1;
+      while (e.try_run_graph(p, g) != rt::GraphRunStatus::Started) {
+      }
+      while (frames.load(std::memory_order_acquire) < want) {
+      }
+      if (i % 20 == 0) {  // late before it starts: fails, is retried twice, then dead-lettered
+        (void)p.try_submit([] {}, {.type = flaky,
+                                   .deadline_at = 1,
+                                   .retry = {.strategy = rt::RetryStrategy::Fixed,
+                                             .max_retries = 2,
+                                             .initial_delay = 20 * hal::kNsPerUs}});
+      }
+    }
+  };
+  run(2'000);  // warm-up
+  const rt::Stats before = e.stats();
+  g_allocations = 0;
+  g_counting = true;
+  run(100'000);
+  for (int i = 0; i < 30'000 && e.in_flight() != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  g_counting = false;
+  const std::uint64_t allocations = g_allocations.load();
+  const rt::Stats after = e.stats();
+  const rt::GraphStats gs = e.graph_stats(g);
+  rt::BreakerStats bs;
+  ASSERT_TRUE(e.breaker_stats(flaky, bs));
+  const rt::StopReport r = e.stop(rt::StopMode::Drain);
+#ifdef RT_TEST_RTSAN
+  (void)allocations;
+#else
+  EXPECT_EQ(allocations, 0U) << "graph runs, retries, dead letters or breakers allocated";
+#endif
+  EXPECT_TRUE(r.balanced);
+  EXPECT_EQ(gs.completed_runs, 102'000U);
+  EXPECT_GT(after.retries, before.retries);
+  EXPECT_GT(after.dead_lettered, before.dead_lettered);
+  EXPECT_GT(e.dead_letter_stats().dropped_oldest, 0U);
+  EXPECT_GT(bs.opened, 0U);
 }
 
 }  // namespace
