@@ -69,7 +69,7 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // Keeps the task queryable among the most recent `retain_completed`. RT: lock-free; no syscall.
   void retire(std::size_t token, std::uint32_t idx) noexcept HAL_NONBLOCKING;
   // RT: lock-free (moodycamel's try_enqueue); no allocation, no syscall; a full ring drops
-  // the event and counts it.
+  // the event and counts it. A kind outside event_interest returns after one load.
   void publish_event(std::size_t token, const Event& ev) noexcept HAL_NONBLOCKING;
 
   // ---- the producer's side (submit.cpp) ----
@@ -301,6 +301,10 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   std::vector<std::unique_ptr<CircuitBreaker>> breakers;
   bool any_breaker = false;  // an engine without breakers never reads a task's type for them
 
+  // Every publish_event reads it; set_event_interest writes it rarely. It starts a line of
+  // its own, shared only with the fields below that setup writes and the run path reads
+  // (the free list's head, written by everyone, is aligned onto the next line).
+  alignas(hal::kCacheLine) std::atomic<EventMask> event_interest{kAllEvents};
   Engine& engine;
   Arena arena;
   detail::TaskSlot* slots;

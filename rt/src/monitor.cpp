@@ -203,6 +203,7 @@ ns_t Engine::Impl::scan_watches(ns_t now) noexcept {
         const TaskId id = TaskId::from_value(subject);
         TaskSlot& s = slots[id.index];
         s.stop.store(id.generation, std::memory_order_relaxed);
+        ev.workflow = s.workflow.load(std::memory_order_relaxed);  // still its run's: the CAS won
         publish_event(monitor_token(), ev);
         if (mark_timeout(monitor_out, s, id.generation, now)) {
           ev.kind = EventKind::Timeout;

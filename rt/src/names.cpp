@@ -27,6 +27,14 @@ constexpr auto kStateNames = names_for<State::Paused>(
     std::to_array<Names>({"free", "pending", "scheduled", "ready", "running", "completed", "failed", "timeout",
                           "cancelled", "skipped", "rolled_back", "retrying", "dead_lettered", "paused"}));
 
+constexpr auto kEventKindNames = names_for<kLastEventKind>(
+    std::to_array<Names>({"submitted", "started", "completed", "failed", "timeout", "rolled_back", "cancelled",
+                          "skipped", "retrying", "dead_lettered", "deadline_miss", "gate_changed", "circuit_opened",
+                          "circuit_closed", "worker_stalled", "worker_recovered", "overrun",
+                          // published by the workflow units, not the engine
+                          "workflow_completed", "workflow_failed", "workflow_deadline_miss", "saga_completed",
+                          "saga_compensated", "circuit_half_open"}));
+
 }  // namespace
 
 std::string_view to_string(Priority p) noexcept {
@@ -72,12 +80,16 @@ std::string_view to_string(WorkerState s) noexcept {
   return name_in(kNames, s);
 }
 
-std::string_view to_string(EventKind k) noexcept {
-  static constexpr auto kNames = names_for<EventKind::Overrun>(
-      std::to_array<Names>({"submitted", "started", "completed", "failed", "timeout", "rolled_back", "cancelled",
-                            "skipped", "retrying", "dead_lettered", "deadline_miss", "gate_changed", "circuit_opened",
-                            "circuit_closed", "worker_stalled", "worker_recovered", "overrun"}));
-  return name_in(kNames, k);
+std::string_view to_string(EventKind k) noexcept { return name_in(kEventKindNames, k); }
+
+bool parse_event_kind(std::string_view name, EventKind& out) noexcept {
+  for (std::size_t i = 0; i < kEventKindNames.size(); ++i) {
+    if (kEventKindNames[i] == name) {
+      out = static_cast<EventKind>(i);
+      return true;
+    }
+  }
+  return false;
 }
 
 std::string_view to_string(Precision p) noexcept {

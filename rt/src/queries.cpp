@@ -181,6 +181,16 @@ std::size_t Engine::poll_events(Event* out, std::size_t max) noexcept HAL_NONBLO
   return n;
 }
 
+void Engine::set_event_interest(EventMask kinds) noexcept HAL_NONBLOCKING {
+  impl_->event_interest.store(kinds, std::memory_order_relaxed);
+}
+
+EventMask Engine::event_interest() const noexcept HAL_NONBLOCKING {
+  return impl_->event_interest.load(std::memory_order_relaxed);
+}
+
+std::uint64_t Engine::events_dropped() const noexcept HAL_NONBLOCKING { return impl_->counters.events_dropped.get(); }
+
 std::size_t Engine::clear_completed(std::size_t keep) {
   Impl& m = *impl_;
   const std::size_t me = m.setup_token();

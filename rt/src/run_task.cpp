@@ -25,6 +25,7 @@ Event task_event(EventKind kind, Reason why, const TaskSlot& s, TaskId id, int w
                .reason = why,
                .type = s.type.load(std::memory_order_relaxed),
                .worker = static_cast<std::int16_t>(worker),
+               .workflow = s.workflow.load(std::memory_order_relaxed),
                .id = id.value(),
                .at = at,
                .value = value};
@@ -120,6 +121,7 @@ Engine::Impl::Begin Engine::Impl::begin_task(Worker& w, std::uint32_t idx) noexc
     s.worker.store(static_cast<std::int16_t>(w.index), std::memory_order_relaxed);
     w.dispatch.record_local(b.start - b.ready);
     if (b.deadline != 0) watch_begin(w, detail::Subjected::Task, id.value(), b.deadline);
+    publish_event(me, task_event(EventKind::Started, Reason::None, s, id, w.index, b.start));
   }
   return b;
 }
@@ -163,8 +165,8 @@ Reason Engine::Impl::end_task(Worker& w, std::uint32_t idx, const Begin& b, bool
                     task_event(EventKind::DeadlineMiss, Reason::DeadlineMissed, s, id, w.index, end, end - b.deadline));
       publish_event(me, task_event(EventKind::Timeout, Reason::DeadlineMissed, s, id, w.index, end));
     }
-  } else {
-    finish(w.out, s, b.gen, State::Completed, Reason::None, end);
+  } else if (finish(w.out, s, b.gen, State::Completed, Reason::None, end)) {
+    publish_event(me, task_event(EventKind::Completed, Reason::None, s, id, w.index, end));
   }
   return violation;
 }

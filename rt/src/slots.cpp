@@ -146,6 +146,7 @@ void Engine::Impl::note_rollback(Outcomes& out, TaskSlot& s, std::uint32_t gen, 
                              .reason = why,
                              .type = type,
                              .worker = s.worker.load(std::memory_order_relaxed),
+                             .workflow = s.workflow.load(std::memory_order_relaxed),
                              .id = TaskId{static_cast<std::uint32_t>(&s - slots), gen}.value(),
                              .at = at});
 }
@@ -173,6 +174,9 @@ void Engine::Impl::retire(std::size_t token, std::uint32_t idx) noexcept HAL_NON
 }
 
 void Engine::Impl::publish_event(std::size_t token, const Event& ev) noexcept HAL_NONBLOCKING {
+  // Relaxed: the mask orders nothing; a publisher that sees a change late publishes (or
+  // skips) one event more, which is what a subscriber joining a moment later would see.
+  if ((event_interest.load(std::memory_order_relaxed) & event_bit(ev.kind)) == 0) return;
   if (events.try_push(token, ev)) {
     counters.events_published.add();
   } else {

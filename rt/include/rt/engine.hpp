@@ -265,6 +265,13 @@ class Engine {
   // F19: takes up to `max` events, oldest first. One consuming thread at a time.
   // RT: lock-free; no allocation, no syscall.
   std::size_t poll_events(Event* out, std::size_t max) noexcept HAL_NONBLOCKING;
+  // The kinds published at all (default kAllEvents). Another kind is neither queued nor
+  // counted as published or dropped: its publisher pays one relaxed load. A change
+  // reaches publishers a moment late at worst. RT: wait-free; no allocation, no syscall.
+  void set_event_interest(EventMask kinds) noexcept HAL_NONBLOCKING;
+  [[nodiscard]] EventMask event_interest() const noexcept HAL_NONBLOCKING;
+  // Stats::events_dropped without the rest of stats(). RT: wait-free; one load.
+  [[nodiscard]] std::uint64_t events_dropped() const noexcept HAL_NONBLOCKING;
 
   // F9. Setup only: adds a periodic task (Stopped until start_periodic) and returns its
   // index. Throws std::invalid_argument naming the field, or std::length_error when

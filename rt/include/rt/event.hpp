@@ -1,9 +1,19 @@
 #pragma once
 // F19: what the engine tells the outside world. RT threads publish fixed-size events
 // wait-free into a bounded ring; a non-RT thread takes them out (Engine::poll_events).
-// A full ring drops the event and counts it: publishing never blocks.
+// A full ring drops the event and counts it: publishing never blocks. Which kinds are
+// published at all is the engine's interest mask (Engine::set_event_interest): a kind
+// nobody wants costs the publisher one load.
+//
+// A one-shot task that runs publishes Started, then one outcome: Completed, Failed, or
+// Timeout (after a DeadlineMiss when the run overran; the monitor publishes those two when
+// it catches the overrun first); RolledBack follows a violation of a bound task. A task
+// that never starts (its deadline passed, a gate closed) publishes only its outcome.
+// Submitted and Cancelled are not published: producers and cancel() have no place in the
+// event ring, and a task cancelled while running ends with no outcome event.
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 
 #include "rt/task.hpp"
 
@@ -27,11 +37,28 @@ enum class EventKind : std::uint8_t {
   WorkerStalled,
   WorkerRecovered,
   Overrun,
+  // Published by the workflow units (graph, saga, breaker), not by the engine itself.
+  WorkflowCompleted,
+  WorkflowFailed,
+  WorkflowDeadlineMiss,
+  SagaCompleted,
+  SagaCompensated,
+  CircuitHalfOpen,
 };
+inline constexpr EventKind kLastEventKind = EventKind::CircuitHalfOpen;
 [[nodiscard]] std::string_view to_string(EventKind k) noexcept;
+// The kind named `name` (to_string's spelling); false, `out` untouched, if none.
+[[nodiscard]] bool parse_event_kind(std::string_view name, EventKind& out) noexcept;
 
-// What an event is about: a one-shot task (its TaskId) or a periodic task (its index).
-enum class Subject : std::uint8_t { Task, Periodic, Worker };
+// A set of kinds: bit k is EventKind(k).
+using EventMask = std::uint32_t;
+static_assert(static_cast<unsigned>(kLastEventKind) < 32, "every EventKind needs a bit in EventMask");
+constexpr EventMask event_bit(EventKind k) noexcept { return EventMask{1} << static_cast<unsigned>(k); }
+inline constexpr EventMask kAllEvents = (event_bit(kLastEventKind) << 1) - 1;
+
+// What an event is about: a one-shot task (its TaskId), a periodic task (its index), a
+// worker (its index), a workflow or a saga (their ids).
+enum class Subject : std::uint8_t { Task, Periodic, Worker, Workflow, Saga };
 
 struct Event {
   EventKind kind = EventKind::Submitted;
@@ -39,10 +66,15 @@ struct Event {
   Reason reason = Reason::None;
   TypeId type = 0;
   std::int16_t worker = -1;
-  std::uint64_t id = 0;  // TaskId::value(), the periodic index, or the worker index
-  ns_t at = 0;           // CLOCK_MONOTONIC, when it happened
-  ns_t value = 0;        // kind-specific: detection latency (DeadlineMiss), skipped releases (Overrun)
+  WorkflowId workflow = 0;  // the task's workflow (0: none); for a Workflow subject, its own id
+  std::uint64_t id = 0;     // TaskId::value(), the periodic index, the worker index, a workflow/saga id
+  ns_t at = 0;              // CLOCK_MONOTONIC, when it happened
+  ns_t value = 0;           // kind-specific: detection latency (DeadlineMiss), skipped releases (Overrun)
 };
-static_assert(std::is_trivially_copyable_v<Event>);
+static_assert(std::is_trivially_copyable_v<Event>, "events are byte-copied through the ring");
+// 35 bytes of fields: the workflow id did not fit the one byte of padding there was, so an
+// event grew from 32 to 40 bytes (4 of them padding after `workflow`). The event ring is
+// sized from sizeof(Event) at setup (engine.cpp).
+static_assert(sizeof(Event) == 40, "a change of size changes the event ring's footprint: say so here");
 
 }  // namespace rt
