@@ -194,8 +194,8 @@ void Engine::Impl::finish_graph_run(Worker& w, GraphRun& g) noexcept HAL_NONBLOC
                       .subject = Subject::Workflow,
                       .reason = g.late.load(std::memory_order_relaxed) ? Reason::DeadlineMissed : Reason::None,
                       .worker = static_cast<std::int16_t>(w.index),
-                      .id = g.index,
                       .workflow = g.index + 1,
+                      .id = g.index,
                       .at = end,
                       .value = end - g.started});
   // release: the next starter sees this run's results and counts complete.
@@ -234,8 +234,8 @@ void Engine::Impl::graph_deadline(const detail::Scheduled& e, ns_t now) noexcept
   publish_event(monitor_token(), Event{.kind = EventKind::WorkflowDeadlineMiss,
                                        .subject = Subject::Workflow,
                                        .reason = Reason::DeadlineMissed,
-                                       .id = g.index,
                                        .workflow = g.index + 1,
+                                       .id = g.index,
                                        .at = now,
                                        .value = now - g.deadline});
 }
