@@ -251,6 +251,8 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   void release_scheduled(const detail::Scheduled& e, ns_t now) noexcept;
   // RT: no allocation; O(heap) when the heap is full: drops deadlines of finished tasks.
   void push_heap_entry(const detail::Scheduled& e) noexcept;
+  // A waiting task's cancellation, as published when its entry comes due. RT: wait-free.
+  static Event cancelled_event(const detail::TaskSlot& s, TaskId id, ns_t now) noexcept;
   // A deadline entry whose task has ended (or whose slot was reused). RT: wait-free; one load.
   [[nodiscard]] bool stale_deadline(const detail::Scheduled& h) const noexcept;
   void start_monitor();
@@ -304,7 +306,7 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // Every publish_event reads it; set_event_interest writes it rarely. It starts a line of
   // its own, shared only with the fields below that setup writes and the run path reads
   // (the free list's head, written by everyone, is aligned onto the next line).
-  alignas(hal::kCacheLine) std::atomic<EventMask> event_interest{kAllEvents};
+  alignas(hal::kCacheLine) std::atomic<EventMask> event_interest{kDefaultEventInterest};
   Engine& engine;
   Arena arena;
   detail::TaskSlot* slots;

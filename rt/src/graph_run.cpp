@@ -154,6 +154,18 @@ std::uint32_t Engine::Impl::end_node(Worker& w, GraphRun& g, std::uint32_t idx, 
   } else {
     (ok ? g.n_completed : g.n_failed).fetch_add(1, std::memory_order_relaxed);
   }
+  if (!ok) {
+    EventKind k = EventKind::Failed;
+    if (how == NodeState::Skipped) k = EventKind::Skipped;
+    if (how == NodeState::Timeout) k = EventKind::Timeout;
+    if (how == NodeState::RolledBack) k = EventKind::RolledBack;
+    publish_event(static_cast<std::size_t>(w.index), Event{.kind = k,
+                                                           .subject = Subject::Workflow,
+                                                           .worker = static_cast<std::int16_t>(w.index),
+                                                           .workflow = g.index + 1,
+                                                           .id = detail::node_ref(g.index, idx),
+                                                           .at = hal::now_ns()});
+  }
   std::uint32_t keep = kNone;
   bool queued = false;
   for (std::uint32_t i = node.deps_begin; i < node.deps_end; ++i) {

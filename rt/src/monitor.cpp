@@ -59,8 +59,11 @@ void Engine::Impl::drain_scheduled_after_stop() {
     if (e.kind != Scheduled::Kind::Start) return;  // deadlines: their tasks and runs have ended
     TaskSlot& s = slots[e.id.index];
     const State st = state_of(s.word.load(std::memory_order_acquire));  // SCHEDULED or RETRYING
+    const ns_t now = hal::now_ns();
     if (st == State::Scheduled || st == State::Retrying)
-      (void)finish_from(monitor_out, s, e.id.generation, st, State::Cancelled, Reason::EngineStopped, hal::now_ns());
+      (void)finish_from(monitor_out, s, e.id.generation, st, State::Cancelled, Reason::EngineStopped, now);
+    if (state_of(s.word.load(std::memory_order_acquire)) == State::Cancelled)
+      publish_event(setup_token(), cancelled_event(s, e.id, now));
     retire(setup_token(), e.id.index);
   };
   Scheduled e;
@@ -69,6 +72,16 @@ void Engine::Impl::drain_scheduled_after_stop() {
   for (const Scheduled& h : heap)
     drop(h);
   heap.clear();
+}
+
+Event Engine::Impl::cancelled_event(const TaskSlot& s, TaskId id, ns_t now) noexcept {
+  return Event{.kind = EventKind::Cancelled,
+               .subject = Subject::Task,
+               .reason = s.reason.load(std::memory_order_relaxed),
+               .type = s.type.load(std::memory_order_relaxed),
+               .workflow = s.workflow.load(std::memory_order_relaxed),
+               .id = id.value(),
+               .at = now};
 }
 
 bool Engine::Impl::stale_deadline(const Scheduled& h) const noexcept {
@@ -108,7 +121,11 @@ void Engine::Impl::release_scheduled(const Scheduled& e, ns_t now) noexcept {
   }
   TaskSlot& s = slots[e.id.index];
   const std::uint32_t gen = e.id.generation;
-  auto drop = [&] { retire(monitor_token(), e.id.index); };  // cancelled while it waited
+  auto drop = [&] {  // cancelled while it waited: published and retired here
+    if (state_of(s.word.load(std::memory_order_acquire)) == State::Cancelled)
+      publish_event(monitor_token(), cancelled_event(s, e.id, now));
+    retire(monitor_token(), e.id.index);
+  };
   // A delayed start (SCHEDULED) or a retry (RETRYING, F13): the same release.
   const State waiting = state_of(s.word.load(std::memory_order_acquire));
   if (waiting != State::Scheduled && waiting != State::Retrying) return drop();

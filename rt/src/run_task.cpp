@@ -97,7 +97,12 @@ Engine::Impl::Begin Engine::Impl::begin_task(Worker& w, std::uint32_t idx) noexc
   Begin b;
   const std::uint64_t word = s.word.load(std::memory_order_acquire);
   b.gen = detail::gen_of(word);
-  if (state_of(word) != State::Ready) return b;  // cancelled while queued: already counted
+  if (state_of(word) != State::Ready) {  // cancelled while queued: counted by cancel(), published here
+    if (state_of(word) == State::Cancelled)
+      publish_event(me, task_event(EventKind::Cancelled, Reason::CancelledQueued, s, TaskId{idx, b.gen}, w.index,
+                                   hal::now_ns()));
+    return b;
+  }
   const TaskId id{idx, b.gen};
   b.start = hal::now_ns();
   b.deadline = s.deadline.load(std::memory_order_relaxed);
@@ -157,7 +162,8 @@ Reason Engine::Impl::end_task(Worker& w, std::uint32_t idx, const Begin& b, bool
     if (finish(w.out, s, b.gen, State::Failed, Reason::GateViolation, end))
       publish_event(me, task_event(EventKind::Failed, Reason::GateViolation, s, id, w.index, end));
   } else if (s.stop.load(std::memory_order_relaxed) == b.gen) {
-    finish(w.out, s, b.gen, State::Cancelled, Reason::CancelledRunning, end);
+    if (finish(w.out, s, b.gen, State::Cancelled, Reason::CancelledRunning, end))
+      publish_event(me, task_event(EventKind::Cancelled, Reason::CancelledRunning, s, id, w.index, end));
   } else if (b.deadline != 0 && end > b.deadline) {
     violation = Reason::DeadlineMissed;
     if (mark_timeout(w.out, s, b.gen, end)) {

@@ -136,6 +136,12 @@ SubmitStatus Engine::publish(std::size_t producer, detail::Claim& c, const Submi
   };
   auto accepted = [&] {
     p.submitted.add();
+    m.publish_event(m.producer_event_token(producer), Event{.kind = EventKind::Submitted,
+                                                            .subject = Subject::Task,
+                                                            .type = o.type,
+                                                            .workflow = o.workflow,
+                                                            .id = c.id.value(),
+                                                            .at = c.now});
     p.inside.store(false, std::memory_order_release);
     return SubmitStatus::Ok;
   };

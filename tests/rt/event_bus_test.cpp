@@ -29,6 +29,10 @@ using testing_support::with_start_margin;
 
 namespace {
 
+// What a task's run produces (Started, Completed or Failed...): the counts below are per
+// run; the producer's Submitted events are left out of them.
+constexpr rt::EventMask kRunKinds = rt::kAllEvents & ~rt::event_bit(rt::EventKind::Submitted);
+
 using rt::EventKind;
 
 // Every event a handler was given, in delivery order, and the threads it ran on.
@@ -123,10 +127,10 @@ TEST(EventBus, KindNamesRoundTripAndEveryKindHasABit) {
 
 TEST(EventBus, RefusesABadConfigAndAnEmptyHandler) {
   rt::Engine e(small_config());
-  EXPECT_THROW({ rt::EventBus bad(e, {.batch = 0}); }, std::invalid_argument);
-  EXPECT_THROW({ rt::EventBus bad(e, {.poll_interval = 0}); }, std::invalid_argument);
-  rt::EventBus bus(e);
-  EXPECT_THROW(bus.subscribe({}, nullptr), std::invalid_argument);
+  EXPECT_THROW({ rt::EventBus bad(e, {.batch = 0, .history_kinds = kRunKinds}); }, std::invalid_argument);
+  EXPECT_THROW({ rt::EventBus bad(e, {.poll_interval = 0, .history_kinds = kRunKinds}); }, std::invalid_argument);
+  rt::EventBus bus(e, {.history_kinds = kRunKinds});
+  EXPECT_THROW(bus.subscribe({.kinds = kRunKinds}, nullptr), std::invalid_argument);
   bus.start();
   EXPECT_THROW(bus.start(), std::logic_error);
 }
@@ -138,8 +142,8 @@ TEST(EventBus, EachTasksEventsArriveInOrder) {
   c.event_capacity = 8192;  // the bus must keep up: this test is about order, not overflow
   rt::Engine e(c);
   Recorder rec;
-  rt::EventBus bus(e, {.batch = 32});
-  bus.subscribe({}, rec.handler());
+  rt::EventBus bus(e, {.batch = 32, .history_kinds = kRunKinds});
+  bus.subscribe({.kinds = kRunKinds}, rec.handler());
   e.start();
   bus.start();
   rt::Producer p = e.make_producer();
@@ -173,8 +177,8 @@ TEST(EventBus, OneBatchIsSortedByTimeAcrossPublishingThreads) {
     std::atomic<bool> saw_stop{false};
     rt::Engine e(small_config());
     Recorder rec;
-    rt::EventBus bus(e);  // not started: flush drains on this thread, in one batch
-    bus.subscribe({}, rec.handler());
+    rt::EventBus bus(e, {.history_kinds = kRunKinds});  // not started: flush drains on this thread, in one batch
+    bus.subscribe({.kinds = kRunKinds}, rec.handler());
     e.start();
     rt::Producer p = e.make_producer();
     rt::TaskId id;
@@ -203,11 +207,11 @@ TEST(EventBus, FiltersDeliverExactlyTheMatchingEvents) {
   c.event_capacity = 4096;
   rt::Engine e(c);
   Recorder all, completed, type_b, workflow7, failed_b;
-  rt::EventBus bus(e);
-  bus.subscribe({}, all.handler());
+  rt::EventBus bus(e, {.history_kinds = kRunKinds});
+  bus.subscribe({.kinds = kRunKinds}, all.handler());
   bus.subscribe({.kinds = rt::event_bit(EventKind::Completed)}, completed.handler());
-  bus.subscribe({.type = 1}, type_b.handler());
-  bus.subscribe({.workflow = 7}, workflow7.handler());
+  bus.subscribe({.kinds = kRunKinds, .type = 1}, type_b.handler());
+  bus.subscribe({.kinds = kRunKinds, .workflow = 7}, workflow7.handler());
   bus.subscribe({.kinds = rt::event_bit(EventKind::Failed), .type = 1}, failed_b.handler());
   e.start();
   bus.start();
@@ -252,14 +256,14 @@ TEST(EventBus, AThrowingSubscriberIsCountedAndIsolated) {
   rt::Engine e(c);
   Recorder before, after;
   std::atomic<int> calls{0};
-  rt::EventBus bus(e);
-  bus.subscribe({}, before.handler());
-  const int bad = bus.subscribe({}, [&calls](const rt::Event&) {
+  rt::EventBus bus(e, {.history_kinds = kRunKinds});
+  bus.subscribe({.kinds = kRunKinds}, before.handler());
+  const int bad = bus.subscribe({.kinds = kRunKinds}, [&calls](const rt::Event&) {
     calls.fetch_add(1);
     throw std::runtime_error("subscriber failed");
   });
   const int worse = bus.subscribe({.kinds = rt::event_bit(EventKind::Completed)}, [](const rt::Event&) { throw 42; });
-  bus.subscribe({}, after.handler());
+  bus.subscribe({.kinds = kRunKinds}, after.handler());
   e.start();
   bus.start();
   rt::Producer p = e.make_producer();
@@ -302,8 +306,8 @@ TEST(EventBus, EngineOverflowIsCountedAndNeverBlocksTheTasks) {
   c.event_capacity = 16;
   rt::Engine e(c);
   Recorder rec;
-  rt::EventBus bus(e);
-  bus.subscribe({}, rec.handler());
+  rt::EventBus bus(e, {.history_kinds = kRunKinds});
+  bus.subscribe({.kinds = kRunKinds}, rec.handler());
   e.start();
   rt::Producer p = e.make_producer();
   constexpr int kTasks = 100;
@@ -333,7 +337,7 @@ TEST(EventBus, TheEngineOnlyPublishesKindsSomebodyWants) {
   rt::EngineConfig c = small_config();
   c.event_capacity = 256;  // room for the 150 wanted, not for the 400 of every kind
   rt::Engine e(c);
-  EXPECT_EQ(e.event_interest(), rt::kAllEvents);
+  EXPECT_EQ(e.event_interest(), rt::kDefaultEventInterest);
   {
     Recorder rec;
     rt::EventBus bus(e, {.history_kinds = rt::event_bit(EventKind::Completed)});
@@ -364,15 +368,15 @@ TEST(EventBus, TheEngineOnlyPublishesKindsSomebodyWants) {
     EXPECT_FALSE(bus.unsubscribe(id));
     EXPECT_EQ(e.event_interest(), rt::event_bit(EventKind::Completed));  // the history's
   }
-  EXPECT_EQ(e.event_interest(), rt::kAllEvents);  // the bus gave back what it found
+  EXPECT_EQ(e.event_interest(), rt::kDefaultEventInterest);  // the bus gave back what it found
 
-  rt::EventBus none(e, {.history = 0});
+  rt::EventBus none(e, {.history = 0, .history_kinds = kRunKinds});
   EXPECT_EQ(e.event_interest(), 0U);
 }
 
 TEST(EventBus, RecentKeepsTheNewestAndEvictsTheOldest) {
   rt::Engine e(small_config());  // one worker: its events reach the ring in publish order
-  rt::EventBus bus(e, {.history = 8});
+  rt::EventBus bus(e, {.history = 8, .history_kinds = kRunKinds});
   e.start();
   rt::Producer p = e.make_producer();
   constexpr int kTasks = 20;
@@ -408,10 +412,10 @@ TEST(EventBus, RecentKeepsTheNewestAndEvictsTheOldest) {
   EXPECT_TRUE(bus.recent(0).empty());
 
   rt::Engine e2(small_config());
-  rt::EventBus no_history(e2, {.history = 0});
+  rt::EventBus no_history(e2, {.history = 0, .history_kinds = kRunKinds});
   e2.start();
   rt::Producer p2 = e2.make_producer();
-  no_history.subscribe({}, [](const rt::Event&) {});
+  no_history.subscribe({.kinds = kRunKinds}, [](const rt::Event&) {});
   submit_n(p2, 3);
   ASSERT_TRUE(published(e2, 6));
   no_history.flush();
@@ -427,8 +431,8 @@ TEST(EventBus, FlushAndStopDeliverEverythingPublishedBefore) {
   rt::Engine e(c);
   Recorder rec;
   // An idle dispatcher would sleep an hour: only flush and stop wake it.
-  rt::EventBus bus(e, {.poll_interval = 3600 * hal::kNsPerSec});
-  bus.subscribe({}, rec.handler());
+  rt::EventBus bus(e, {.poll_interval = 3600 * hal::kNsPerSec, .history_kinds = kRunKinds});
+  bus.subscribe({.kinds = kRunKinds}, rec.handler());
   e.start();
   rt::Producer p = e.make_producer();
 
@@ -483,10 +487,10 @@ TEST(EventBus, AHandlerMayCallBackIntoTheBus) {
   std::atomic<std::size_t> seen_in_history{0};
   std::atomic<int> refused{0};
   int once = 0;
-  rt::EventBus bus(e, {.batch = 4});
-  once = bus.subscribe({}, [&](const rt::Event&) {
+  rt::EventBus bus(e, {.batch = 4, .history_kinds = kRunKinds});
+  once = bus.subscribe({.kinds = kRunKinds}, [&](const rt::Event&) {
     once_calls.fetch_add(1);
-    late_id.store(bus.subscribe({}, late.handler()));
+    late_id.store(bus.subscribe({.kinds = kRunKinds}, late.handler()));
     EXPECT_TRUE(bus.unsubscribe(once));
     seen_in_history.store(bus.recent().size());
     EXPECT_EQ(bus.stats().subscribers.size(), 2U);
@@ -534,8 +538,8 @@ TEST(EventBus, UnsubscribeWaitsForTheCallInProgress) {
   rt::Engine e(c);
   std::atomic<bool> inside{false}, release{false}, running{false};
   std::atomic<int> calls{0};
-  rt::EventBus bus(e);
-  const int id = bus.subscribe({}, [&](const rt::Event&) {
+  rt::EventBus bus(e, {.history_kinds = kRunKinds});
+  const int id = bus.subscribe({.kinds = kRunKinds}, [&](const rt::Event&) {
     running.store(true);
     calls.fetch_add(1);
     inside.store(true);

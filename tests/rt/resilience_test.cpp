@@ -36,6 +36,15 @@ struct Flaky {
   }
 };
 
+// A failed attempt is FAILED or TIMEOUT (terminal states) for a moment before its worker
+// moves it to RETRYING or DEAD_LETTERED: a task with retries has settled only in these.
+bool settled(const rt::Engine& e, rt::TaskId id) {
+  rt::TaskInfo i;
+  return e.status(id, i) &&
+         (i.state == State::Completed || i.state == State::DeadLettered || i.state == State::Cancelled);
+}
+
+// A task without retries: any terminal state is its end.
 bool ended(const rt::Engine& e, rt::TaskId id) {
   rt::TaskInfo i;
   return e.status(id, i) && rt::is_terminal(i.state);
@@ -53,7 +62,7 @@ TEST(Resilience, FailedAttemptsAreRetriedUnderTheSameId) {
   f.fail = 2;
   rt::TaskId id;
   ASSERT_EQ(p.try_submit(f.task(), {.retry = fixed(3, 2 * kMs)}, &id), SubmitStatus::Ok);
-  ASSERT_TRUE(eventually([&] { return ended(e, id); }));
+  ASSERT_TRUE(eventually([&] { return settled(e, id); }));
   rt::TaskInfo info;
   ASSERT_TRUE(e.status(id, info));
   EXPECT_EQ(info.state, State::Completed);
@@ -78,7 +87,7 @@ TEST(Resilience, ExhaustedRetriesEndDeadLettered) {
   f.fail = 1000;
   rt::TaskId id;
   ASSERT_EQ(p.try_submit(f.task(), {.retry = fixed(2, 1 * kMs)}, &id), SubmitStatus::Ok);
-  ASSERT_TRUE(eventually([&] { return ended(e, id); }));
+  ASSERT_TRUE(eventually([&] { return settled(e, id); }));
   rt::TaskInfo info;
   ASSERT_TRUE(e.status(id, info));
   EXPECT_EQ(info.state, State::DeadLettered);
@@ -131,7 +140,7 @@ TEST(Resilience, ARetryIsReleasedNoEarlierThanItsDelay) {
   rt::TaskId id;
   const rt::RetryPolicy linear{.strategy = rt::RetryStrategy::Linear, .max_retries = 2, .initial_delay = 5 * kMs};
   ASSERT_EQ(p.try_submit(f.task(), {.retry = linear}, &id), SubmitStatus::Ok);
-  ASSERT_TRUE(eventually([&] { return ended(e, id); }));
+  ASSERT_TRUE(eventually([&] { return settled(e, id); }));
   rt::TaskInfo info;
   ASSERT_TRUE(e.status(id, info));
   ASSERT_EQ(info.state, State::Completed);
@@ -162,7 +171,7 @@ TEST(Resilience, EachAttemptHasItsOwnDeadline) {
   };
   rt::TaskId id;
   ASSERT_EQ(p.try_submit(task, {.deadline_in = 5 * kMs, .retry = fixed(2, 1 * kMs)}, &id), SubmitStatus::Ok);
-  ASSERT_TRUE(eventually([&] { return ended(e, id); }));
+  ASSERT_TRUE(eventually([&] { return settled(e, id); }));
   rt::TaskInfo info;
   ASSERT_TRUE(e.status(id, info));
   const rt::Stats s = e.stats();
@@ -215,7 +224,7 @@ TEST(Resilience, RollbackRestoresTheStateBeforeEachRetry) {
   o.retry = fixed(2, 1 * kMs);
   rt::TaskId id;
   ASSERT_EQ(p.try_submit(task, o, &id), SubmitStatus::Ok);
-  ASSERT_TRUE(eventually([&] { return ended(e, id); }));
+  ASSERT_TRUE(eventually([&] { return settled(e, id); }));
   EXPECT_TRUE(state_is(e, id, State::Completed));
   EXPECT_EQ(seen_at_start[0].load(), 7);
   EXPECT_EQ(seen_at_start[1].load(), 7);
@@ -250,7 +259,7 @@ TEST(Resilience, ADeadLetterCarriesTheErrorAndCanBeReDriven) {
   o.context.user_id = 77;
   rt::TaskId id;
   ASSERT_EQ(p.try_submit(f.task(), o, &id), SubmitStatus::Ok);
-  ASSERT_TRUE(eventually([&] { return ended(e, id); }));
+  ASSERT_TRUE(eventually([&] { return settled(e, id); }));
   ASSERT_TRUE(state_is(e, id, State::DeadLettered));
   std::vector<rt::DeadLetter> dl = e.dead_letters();
   ASSERT_EQ(dl.size(), 1U);
@@ -264,7 +273,7 @@ TEST(Resilience, ADeadLetterCarriesTheErrorAndCanBeReDriven) {
   rt::TaskId again;
   ASSERT_EQ(e.redrive(p, dl[0].seq, &again), SubmitStatus::Ok);
   EXPECT_NE(again, id);
-  ASSERT_TRUE(eventually([&] { return ended(e, again); }));
+  ASSERT_TRUE(eventually([&] { return settled(e, again); }));
   rt::TaskInfo info;
   ASSERT_TRUE(e.status(again, info));
   EXPECT_EQ(info.state, State::Completed);
@@ -285,7 +294,7 @@ TEST(Resilience, AFullDeadLetterQueueDropsItsOldestAndPurgeEmptiesIt) {
   for (auto& id : ids) {
     ASSERT_EQ(p.try_submit([] { throw std::runtime_error("always"); }, {.retry = fixed(1, 1 * kMs)}, &id),
               SubmitStatus::Ok);
-    ASSERT_TRUE(eventually([&] { return ended(e, id); }));  // one after another: a known order
+    ASSERT_TRUE(eventually([&] { return settled(e, id); }));  // one after another: a known order
   }
   const std::vector<rt::DeadLetter> dl = e.dead_letters();
   ASSERT_EQ(dl.size(), 2U);

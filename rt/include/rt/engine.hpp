@@ -265,7 +265,9 @@ class Engine {
   // F19: takes up to `max` events, oldest first. One consuming thread at a time.
   // RT: lock-free; no allocation, no syscall.
   std::size_t poll_events(Event* out, std::size_t max) noexcept HAL_NONBLOCKING;
-  // The kinds published at all (default kAllEvents). Another kind is neither queued nor
+  // The kinds published at all (default kDefaultEventInterest: not Submitted, Started,
+  // Completed, which every task would produce; an EventBus asks for what its subscribers
+  // want). Another kind is neither queued nor
   // counted as published or dropped: its publisher pays one relaxed load. A change
   // reaches publishers a moment late at worst. RT: wait-free; no allocation, no syscall.
   void set_event_interest(EventMask kinds) noexcept HAL_NONBLOCKING;

@@ -55,6 +55,11 @@ using EventMask = std::uint32_t;
 static_assert(static_cast<unsigned>(kLastEventKind) < 32, "every EventKind needs a bit in EventMask");
 constexpr EventMask event_bit(EventKind k) noexcept { return EventMask{1} << static_cast<unsigned>(k); }
 inline constexpr EventMask kAllEvents = (event_bit(kLastEventKind) << 1) - 1;
+// What an engine publishes until told otherwise (Engine::set_event_interest, an EventBus):
+// everything but the three kinds every task produces, so a task's way through the engine
+// costs no event pushes unless someone listens for them.
+inline constexpr EventMask kDefaultEventInterest =
+    kAllEvents & ~(event_bit(EventKind::Submitted) | event_bit(EventKind::Started) | event_bit(EventKind::Completed));
 
 // What an event is about: a one-shot task (its TaskId), a periodic task (its index), a
 // worker (its index), a workflow or a saga (their ids).
