@@ -43,7 +43,7 @@ std::size_t estimate_arena(const EngineConfig& c) {
   std::size_t bytes = c.max_tasks * (sizeof(TaskSlot) + sizeof(std::uint32_t)) + std::size_t{64} * 1024;
   for (std::size_t cap : c.ring_capacity)
     bytes += ring(cap, c.max_producers + 1 + workers, sizeof(std::uint32_t));
-  bytes += ring(c.max_tasks, workers + 2, sizeof(std::uint32_t));              // retired
+  bytes += ring(c.max_tasks, workers + 2, sizeof(std::uint32_t));                                       // retired
   bytes += ring(2 * c.max_tasks + c.max_graphs, c.max_producers + workers, sizeof(detail::Scheduled));  // scheduled
   bytes += c.max_producers * sizeof(detail::ProducerState) + hal::kCacheLine;
   bytes += ring(c.event_capacity, workers + 2 + c.max_producers, sizeof(Event));
@@ -265,8 +265,9 @@ StopReport Engine::stop(StopMode mode) {
     for (;;) {  // from the state it was seen in: a worker or the monitor may move it meanwhile
       const std::uint64_t w = s.word.load(std::memory_order_acquire);
       const State st = state_of(w);
-      const bool cancel = st == State::Scheduled || st == State::Retrying || (mode == StopMode::Cancel && st != State::Running &&
-                                                     st != State::Free && st != State::Pending && !is_terminal(st));
+      const bool cancel = st == State::Scheduled || st == State::Retrying ||
+                          (mode == StopMode::Cancel && st != State::Running && st != State::Free &&
+                           st != State::Pending && !is_terminal(st));
       if (!cancel) break;
       if (m.finish_from(m.shared_out, s, gen_of(w), st, State::Cancelled, Reason::EngineStopped, hal::now_ns()) !=
           Impl::Tx::Moved)

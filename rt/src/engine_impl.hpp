@@ -124,8 +124,8 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // Watch bookkeeping around a run with a deadline; end returns true when the monitor
   // classified the run as missed first. RT: wait-free (one store; one exchange); no
   // allocation, no syscall.
-  void watch_begin(detail::Worker& w, detail::Subjected kind, std::uint64_t subject, ns_t deadline) noexcept
-      HAL_NONBLOCKING;
+  void watch_begin(detail::Worker& w, detail::Subjected kind, std::uint64_t subject,
+                   ns_t deadline) noexcept HAL_NONBLOCKING;
   bool watch_end(detail::Worker& w) noexcept HAL_NONBLOCKING;
 
   // ---- retries and dead letters (resilience.cpp) ----
@@ -146,8 +146,8 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   void feed_breaker(std::size_t token, const detail::TaskSlot& s, TaskId id, State st, Reason why,
                     ns_t now) noexcept HAL_NONBLOCKING;
   // Publishes what a breaker call changed. RT: lock-free; no allocation, no syscall.
-  void breaker_changed(std::size_t token, BreakerChange c, TypeId type, std::uint64_t id, ns_t now) noexcept
-      HAL_NONBLOCKING;
+  void breaker_changed(std::size_t token, BreakerChange c, TypeId type, std::uint64_t id,
+                       ns_t now) noexcept HAL_NONBLOCKING;
   // A retried attempt the outcome count skipped: true when `s` has a retry left.
   // RT: wait-free; loads only.
   [[nodiscard]] static bool retry_left(const detail::TaskSlot& s) noexcept HAL_NONBLOCKING {
@@ -186,8 +186,8 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   NodeState run_node(detail::Worker& w, detail::GraphRun& g, std::uint32_t idx) noexcept;
   // Counts the node's end, makes its dependents ready; returns the one to run next (or
   // none), and ends the run after its last node. RT: lock-free; no allocation, no syscall.
-  std::uint32_t end_node(detail::Worker& w, detail::GraphRun& g, std::uint32_t idx, NodeState how) noexcept
-      HAL_NONBLOCKING;
+  std::uint32_t end_node(detail::Worker& w, detail::GraphRun& g, std::uint32_t idx,
+                         NodeState how) noexcept HAL_NONBLOCKING;
   // RT: lock-free; no allocation, no syscall.
   void finish_graph_run(detail::Worker& w, detail::GraphRun& g) noexcept HAL_NONBLOCKING;
   // The monitor, at a run's whole-graph deadline. RT: wait-free per node; no allocation.
@@ -296,8 +296,8 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   detail::Counters counters;
   alignas(hal::kCacheLine) std::atomic<ns_t> armed_for{kNever};
   char pad_armed_for_[hal::kCacheLine - sizeof(std::atomic<ns_t>)]{};
-  Outcomes shared_out{true};  // cancel(), stop(): any thread
-  Outcomes monitor_out;       // the monitor's (and stop()'s once the monitor is joined)
+  Outcomes shared_out{true};               // cancel(), stop(): any thread
+  Outcomes monitor_out;                    // the monitor's (and stop()'s once the monitor is joined)
   detail::Counter retries, dead_lettered;  // F13, F14: rare paths, shared lines
   // F15: by TypeId, nullptr for a type with no breaker; built at setup.
   std::vector<std::unique_ptr<CircuitBreaker>> breakers;
@@ -322,7 +322,14 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   std::array<std::vector<detail::Worker*>, kClassCount> serving;
   std::vector<std::unique_ptr<detail::PeriodicTask>> periodic;
   std::vector<std::unique_ptr<detail::GraphRun>> graphs;  // added before start(), never while running
-  std::atomic<bool> cancelling{false};                     // stop(Cancel): queued graph nodes are skipped
+  std::atomic<bool> cancelling{false};                    // stop(Cancel): queued graph nodes are skipped
+  // F16: added before start(). The task of a saga's current run (its TaskId value; 0
+  // while a claim is being submitted), so a claim whose task ended without running
+  // (cancelled while queued) is found and given back.
+  std::vector<std::unique_ptr<SagaRun>> sagas;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> saga_task;
+  // The body of a saga's task. RT: as SagaRun::run; a published event.
+  static void run_saga(void* impl, std::uint32_t saga, TaskContext& ctx) noexcept;
   std::vector<detail::Counter> rollbacks_by_type;
   std::size_t active = 0;
   std::size_t producers_handed = 0;

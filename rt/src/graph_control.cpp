@@ -68,7 +68,8 @@ int Engine::add_graph(const GraphSpec& spec, const HandlerRegistry& handlers) {
     throw std::length_error("add_graph: all " + std::to_string(cfg_.max_graphs) +
                             " graphs taken; raise EngineConfig::max_graphs");
   if (graph_index(spec.name) >= 0) throw std::invalid_argument("add_graph: graph '" + spec.name + "' already added");
-  if (static_cast<std::size_t>(spec.priority) >= kClassCount || m.serving[static_cast<std::size_t>(spec.priority)].empty())
+  if (static_cast<std::size_t>(spec.priority) >= kClassCount ||
+      m.serving[static_cast<std::size_t>(spec.priority)].empty())
     throw std::invalid_argument("add_graph: graph '" + spec.name + "': no worker serves its priority class");
   Topology topo = compile(spec, handlers);  // throws GraphError naming the problem
   auto g = std::make_unique<GraphRun>(spec, std::move(topo));

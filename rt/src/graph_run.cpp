@@ -65,9 +65,8 @@ GraphRunStatus Engine::Impl::start_graph(GraphRun& g, std::size_t ring_token, st
   g.runs.add();
   // The monitor ends a late run (F8). Its ring has a place per graph beyond the tasks' two
   // per slot; the entry of an earlier run is stale by then (stale_deadline).
-  if (g.deadline != 0 &&
-      scheduled_in.try_push(sched_token,
-                            detail::Scheduled{g.deadline, TaskId{g.index, gen}, detail::Scheduled::Kind::Graph}))
+  if (g.deadline != 0 && scheduled_in.try_push(sched_token, detail::Scheduled{g.deadline, TaskId{g.index, gen},
+                                                                              detail::Scheduled::Kind::Graph}))
     notify = g.deadline;
   return GraphRunStatus::Started;
 }
@@ -107,7 +106,8 @@ NodeState Engine::Impl::run_node(Worker& w, GraphRun& g, std::uint32_t idx) noex
     watch_begin(w, detail::Subjected::Node, detail::node_ref(g.index, idx), deadline);
     poke_monitor(deadline);
   }
-  TaskContext ctx(TaskId{detail::node_ref(g.index, idx), gen}, node.stop, gen, g.context, g.started, deadline);
+  TaskContext ctx(TaskId{detail::node_ref(g.index, idx), gen}, node.stop, gen, g.context, g.started, deadline, 0,
+                  w.index);
   bool threw = false;
   try {
     node.fn(ctx);
@@ -144,8 +144,8 @@ bool Engine::Impl::higher_work(const Worker& w, std::size_t k) const noexcept HA
   return false;
 }
 
-std::uint32_t Engine::Impl::end_node(Worker& w, GraphRun& g, std::uint32_t idx, NodeState how) noexcept
-    HAL_NONBLOCKING {
+std::uint32_t Engine::Impl::end_node(Worker& w, GraphRun& g, std::uint32_t idx,
+                                     NodeState how) noexcept HAL_NONBLOCKING {
   GraphNode& node = g.nodes[idx];
   const bool ok = how == NodeState::Completed;
   if (how == NodeState::Skipped) {

@@ -69,7 +69,7 @@ struct GraphRun {  // NOLINT(clang-analyzer-optin.performance.Padding)
   GraphSpec spec;
   Topology topo;
   // Built at setup, before start(): mlockall at start locks them with the rest.
-  std::unique_ptr<GraphNode[]> nodes;           // topo.size
+  std::unique_ptr<GraphNode[]> nodes;         // topo.size
   const std::uint32_t* dependents = nullptr;  // topo.dependents.data()
   std::uint32_t index = 0;
   std::size_t ring = 0;  // the class its nodes are queued in

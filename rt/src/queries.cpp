@@ -44,8 +44,8 @@ bool Engine::status(TaskId id, TaskInfo& out) const noexcept HAL_NONBLOCKING {
   out.finished = s.finished.load(std::memory_order_relaxed);
   out.worker = s.worker.load(std::memory_order_relaxed);
   // Every retry follows an attempt that ended; the current one counts once it ran or ended.
-  const bool this_one = out.state == State::Running || (is_terminal(out.state) && out.state != State::Cancelled &&
-                                                        out.state != State::Skipped) ||
+  const bool this_one = out.state == State::Running ||
+                        (is_terminal(out.state) && out.state != State::Cancelled && out.state != State::Skipped) ||
                         out.reason == Reason::CancelledRunning;
   out.attempts = s.retries_used.load(std::memory_order_relaxed) + (this_one ? 1U : 0U);
   const std::uint32_t n = detail::count_of(before);

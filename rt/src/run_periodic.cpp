@@ -85,7 +85,7 @@ void Engine::Impl::run_release(Worker& w, PeriodicTask& p) noexcept {
   if (r.run) {
     poke_monitor(r.deadline);
     TaskContext ctx(TaskId{static_cast<std::uint32_t>(p.index), 0}, p.stop, w.ticket, p.spec.context, r.release,
-                    r.deadline, r.index);
+                    r.deadline, r.index, w.index);
     if (p.spec.pre != nullptr) p.spec.pre(ctx);
     try {
       p.fn(ctx);

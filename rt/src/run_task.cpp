@@ -68,7 +68,7 @@ void Engine::Impl::execute(Worker& w, std::uint32_t idx) noexcept {
     // Only when the monitor's ring was full at submission (publish): otherwise the
     // monitor already knows this deadline and the start makes no syscall.
     if (b.deadline != 0 && s.announce_at_start.load(std::memory_order_relaxed)) poke_monitor(b.deadline);
-    TaskContext ctx(TaskId{idx, b.gen}, s.stop, b.gen, s.context, b.ready, b.deadline);
+    TaskContext ctx(TaskId{idx, b.gen}, s.stop, b.gen, s.context, b.ready, b.deadline, 0, w.index);
     bool threw = false;
     if (s.pre != nullptr) s.pre(ctx);
     try {
@@ -99,8 +99,8 @@ Engine::Impl::Begin Engine::Impl::begin_task(Worker& w, std::uint32_t idx) noexc
   b.gen = detail::gen_of(word);
   if (state_of(word) != State::Ready) {  // cancelled while queued: counted by cancel(), published here
     if (state_of(word) == State::Cancelled)
-      publish_event(me, task_event(EventKind::Cancelled, Reason::CancelledQueued, s, TaskId{idx, b.gen}, w.index,
-                                   hal::now_ns()));
+      publish_event(
+          me, task_event(EventKind::Cancelled, Reason::CancelledQueued, s, TaskId{idx, b.gen}, w.index, hal::now_ns()));
     return b;
   }
   const TaskId id{idx, b.gen};

@@ -66,7 +66,7 @@ struct alignas(hal::kCacheLine) Watch {
   std::atomic<ns_t> deadline{0};          // of the current run
   std::atomic<std::uint64_t> subject{0};  // TaskId::value(), a periodic index or a node reference
   std::atomic<Subjected> kind{Subjected::Task};
-  std::atomic<ns_t> hint{0};              // the deadline of this worker's next periodic release; 0 none
+  std::atomic<ns_t> hint{0};  // the deadline of this worker's next periodic release; 0 none
   [[nodiscard]] bool stalled() const noexcept {
     return phase_of(run.load(std::memory_order_acquire)) == Phase::Stalled;
   }

@@ -326,11 +326,11 @@ TEST(NoAllocation, GraphRunsRetriesDeadLettersAndBreakersAfterStart) {
       while (frames.load(std::memory_order_acquire) < want) {
       }
       if (i % 20 == 0) {  // late before it starts: fails, is retried twice, then dead-lettered
-        (void)p.try_submit([] {}, {.type = flaky,
-                                   .deadline_at = 1,
-                                   .retry = {.strategy = rt::RetryStrategy::Fixed,
-                                             .max_retries = 2,
-                                             .initial_delay = 20 * hal::kNsPerUs}});
+        (void)p.try_submit(
+            [] {},
+            {.type = flaky,
+             .deadline_at = 1,
+             .retry = {.strategy = rt::RetryStrategy::Fixed, .max_retries = 2, .initial_delay = 20 * hal::kNsPerUs}});
       }
     }
   };

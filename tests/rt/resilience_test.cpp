@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <thread>
 #include <stdexcept>
+#include <thread>
 
 #include "engine_test_support.hpp"
 #include "rt/engine.hpp"

@@ -176,10 +176,13 @@ TEST(Workflow, AWideGraphRunsEveryNodeOnceOnAllWorkers) {
 TEST(Workflow, TheWholeGraphDeadlineStopsLateNodesAndSkipsTheRest) {
   g_rec.reset();
   rt::Engine e(small_config(1));
-  const int g = e.add_graph(
-      rt::GraphBuilder("late").node("a", "rec").node("slow", "spin", {"a"}).node("after", "rec", {"slow"}).deadline(
-          20 * kMs).build(),
-      handlers());
+  const int g = e.add_graph(rt::GraphBuilder("late")
+                                .node("a", "rec")
+                                .node("slow", "spin", {"a"})
+                                .node("after", "rec", {"slow"})
+                                .deadline(20 * kMs)
+                                .build(),
+                            handlers());
   e.start();
   rt::Producer p = e.make_producer();
   ASSERT_EQ(e.try_run_graph(p, g), rt::GraphRunStatus::Started);
@@ -251,8 +254,8 @@ TEST(Workflow, APeriodicGraphIsAControlFrameOnTheGrid) {
   rt::EngineConfig c = small_config(2);
   c.workers[0].classes = 0;  // the loop's worker; nodes run on worker 1
   rt::Engine e(c);
-  const int g = e.add_graph(rt::pipeline("frame", {{"sense", "rec"}, {"control", "rec"}, {"actuate", "rec"}}),
-                            handlers());
+  const int g =
+      e.add_graph(rt::pipeline("frame", {{"sense", "rec"}, {"control", "rec"}, {"actuate", "rec"}}), handlers());
   const int loop = e.add_periodic_graph({.name = "frame-loop", .period = 2 * kMs, .worker = 0}, g);
   e.start();
   ASSERT_TRUE(e.start_periodic(loop));
@@ -307,6 +310,89 @@ TEST(Workflow, AddGraphRefusesWhatCannotRun) {
   EXPECT_EQ(e.try_run_graph(p, 7), rt::GraphRunStatus::Unknown);
   EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
   EXPECT_EQ(e.try_run_graph(p, g), rt::GraphRunStatus::Stopped);
+}
+
+// F16 through the engine: a saga is one task; its compensations run in reverse on a
+// failure, the outcome is published, and one run goes at a time.
+std::atomic<int> g_saga_clock{0};
+std::array<std::atomic<int>, 8> g_saga_at{};
+std::atomic<bool> g_reserve_fails{false};
+
+rt::HandlerRegistry saga_handlers() {
+  rt::HandlerRegistry h;
+  h.add("book", [] { g_saga_at[0] = ++g_saga_clock; });
+  h.add("unbook", [] { g_saga_at[1] = ++g_saga_clock; });
+  h.add("reserve", [] {
+    g_saga_at[2] = ++g_saga_clock;
+    if (g_reserve_fails.load()) throw std::runtime_error("no stock");
+  });
+  h.add("release", [] { g_saga_at[3] = ++g_saga_clock; });
+  h.add("charge", [] { g_saga_at[4] = ++g_saga_clock; });
+  return h;
+}
+
+TEST(Workflow, ASagaCompensatesCompletedStepsInReverseThroughTheEngine) {
+  rt::Engine e(small_config(1));
+  const int sg = e.add_saga(rt::SagaBuilder("order")
+                                .step("book", "book", "unbook")
+                                .step("reserve", "reserve", "release")
+                                .step("charge", "charge")
+                                .build(),
+                            saga_handlers());
+  EXPECT_EQ(e.saga_index("order"), sg);
+  e.start();
+  rt::Producer p = e.make_producer();
+  auto run_once = [&](std::uint64_t ended) {
+    for (auto& a : g_saga_at)
+      a = 0;
+    g_saga_clock = 0;
+    rt::TaskId id;
+    EXPECT_EQ(e.try_run_saga(p, sg, nullptr, &id), rt::GraphRunStatus::Started);
+    return eventually([&] {
+      const rt::SagaStats s = e.saga_stats(sg);
+      return !s.running && s.completed + s.compensated + s.compensation_failed + s.stopped >= ended;
+    });
+  };
+  ASSERT_TRUE(run_once(1));
+  EXPECT_EQ(e.saga_stats(sg).completed, 1U);
+  EXPECT_GT(g_saga_at[4].load(), g_saga_at[2].load());
+  g_reserve_fails = true;
+  ASSERT_TRUE(run_once(2));
+  const rt::SagaStats s = e.saga_stats(sg);
+  EXPECT_EQ(s.compensated, 1U);
+  EXPECT_EQ(s.last.outcome, rt::SagaOutcome::Compensated);
+  EXPECT_EQ(s.last.failed_step_name, "reserve");
+  EXPECT_EQ(s.last.error, "no stock");
+  EXPECT_EQ(g_saga_at[4].load(), 0);                    // charge never ran
+  EXPECT_EQ(g_saga_at[3].load(), 0);                    // reserve failed: nothing of it to release
+  EXPECT_GT(g_saga_at[1].load(), g_saga_at[2].load());  // unbook after the failure
+  g_reserve_fails = false;
+  const auto evs = drain_events(e);
+  auto count = [&](rt::EventKind k) {
+    return std::count_if(evs.begin(), evs.end(), [k](const rt::Event& ev) { return ev.kind == k; });
+  };
+  EXPECT_EQ(count(rt::EventKind::SagaCompleted), 1);
+  EXPECT_EQ(count(rt::EventKind::SagaCompensated), 1);
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+}
+
+// A saga's task cancelled while queued never runs: its claim is taken back by the next start.
+TEST(Workflow, ASagaWhoseTaskWasCancelledCanRunAgain) {
+  rt::Engine e(small_config(1));
+  const int sg = e.add_saga(rt::SagaBuilder("s").step("book", "book", "unbook").build(), saga_handlers());
+  e.start();
+  rt::Producer p = e.make_producer();
+  testing_support::Blocker blocker;
+  ASSERT_TRUE(blocker.hold(p));
+  rt::TaskId queued;
+  ASSERT_EQ(e.try_run_saga(p, sg, nullptr, &queued), rt::GraphRunStatus::Started);
+  EXPECT_EQ(e.try_run_saga(p, sg), rt::GraphRunStatus::Busy);
+  EXPECT_EQ(e.cancel(queued), rt::CancelResult::Removed);
+  blocker.release();
+  rt::TaskId again;
+  ASSERT_TRUE(eventually([&] { return e.try_run_saga(p, sg, nullptr, &again) == rt::GraphRunStatus::Started; }));
+  ASSERT_TRUE(eventually([&] { return e.saga_stats(sg).completed == 1; }));
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
 }
 
 }  // namespace

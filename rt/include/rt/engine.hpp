@@ -23,6 +23,7 @@
 #include "rt/graph.hpp"
 #include "rt/histogram.hpp"
 #include "rt/periodic.hpp"
+#include "rt/saga.hpp"
 #include "rt/task.hpp"
 #include "rt/types.hpp"
 #include "rt/workflow.hpp"
@@ -72,10 +73,11 @@ struct EngineConfig {
   std::vector<std::string> task_types{"task"};  // TypeId i names task_types[i]
   std::vector<std::string> gates;               // at most 64; all open at start
   MonitorConfig monitor;
-  std::size_t event_capacity = 1024;  // events waiting for poll_events; more are dropped and counted
-  std::size_t max_periodic = 16;      // add_periodic() records
-  std::size_t max_graphs = 16;        // add_graph() workflows (F18)
-  std::vector<BreakerConfig> breakers;  // F15: at most one per task type (BreakerConfig::type)
+  std::size_t event_capacity = 1024;       // events waiting for poll_events; more are dropped and counted
+  std::size_t max_periodic = 16;           // add_periodic() records
+  std::size_t max_graphs = 16;             // add_graph() workflows (F18)
+  std::size_t max_sagas = 16;              // add_saga() sagas (F16)
+  std::vector<BreakerConfig> breakers;     // F15: at most one per task type (BreakerConfig::type)
   std::size_t dead_letter_capacity = 256;  // F14: records kept; a full queue drops its oldest
   PmQosConfig pm_qos;
 };
@@ -106,9 +108,9 @@ struct Stats {
   std::uint64_t detected_by_monitor = 0;         // of those (and of periodic runs), caught while running
   std::uint64_t stalls = 0;                      // workers marked STALLED
   std::uint64_t retries = 0;                     // F13: failed attempts re-released (not outcomes)
-  std::uint64_t dead_lettered = 0;               // F14: tasks that exhausted their retries (their outcome: failed/timed out)
-  std::uint64_t scheduled = 0;                   // waiting for their start time
-  std::uint64_t release_deferrals = 0;           // a delayed start met a full ring and was retried
+  std::uint64_t dead_lettered = 0;      // F14: tasks that exhausted their retries (their outcome: failed/timed out)
+  std::uint64_t scheduled = 0;          // waiting for their start time
+  std::uint64_t release_deferrals = 0;  // a delayed start met a full ring and was retried
   std::uint64_t events_published = 0, events_dropped = 0;
   std::uint64_t running = 0;
   std::array<std::uint64_t, kClassCount> queue_full{};  // refused: ring at capacity
@@ -318,6 +320,20 @@ class Engine {
   [[nodiscard]] const Topology& graph_topology(int graph) const;
   // Not for RT threads: allocates.
   [[nodiscard]] GraphStats graph_stats(int graph) const;
+
+  // F16. Setup only, before start(): validates `s` against `handlers` (throws SagaError
+  // naming the problem) and copies the handlers it uses; returns its index.
+  int add_saga(const SagaSpec& s, const HandlerRegistry& handlers);
+  // Starts a run of saga `saga`: one task (the saga's priority and deadline, type 0) whose
+  // worker runs the steps in order and, after a failure, the compensations in reverse
+  // (rt/saga.hpp). Busy while the previous run has not ended; QueueFull when the task
+  // was refused for want of a ring place or a slot (or by type 0's breaker).
+  // RT: lock-free; no allocation; the syscalls of try_submit.
+  GraphRunStatus try_run_saga(Producer& p, int saga, const Context* ctx = nullptr, TaskId* id = nullptr) noexcept;
+  [[nodiscard]] int saga_index(std::string_view name) const noexcept;
+  [[nodiscard]] std::size_t saga_count() const noexcept;
+  // Not for RT threads: allocates.
+  [[nodiscard]] SagaStats saga_stats(int saga) const;
 
   // F14: the dead-letter queue. Not for RT threads: list and stats allocate or scan.
   [[nodiscard]] std::vector<DeadLetter> dead_letters(std::size_t limit = 100, std::size_t offset = 0) const;

@@ -48,14 +48,15 @@ class TaskContext {
   // `stop` holds the token of the run asked to stop: a request meant for an earlier run
   // (or an earlier task in the same slot) can never reach this one.
   TaskContext(TaskId id, const std::atomic<std::uint64_t>& stop, std::uint64_t stop_token, const Context& ctx,
-              ns_t release, ns_t deadline, std::uint64_t release_index = 0) noexcept
+              ns_t release, ns_t deadline, std::uint64_t release_index = 0, int worker = -1) noexcept
       : id_(id),
         stop_(&stop),
         stop_token_(stop_token),
         ctx_(&ctx),
         release_(release),
         deadline_(deadline),
-        release_index_(release_index) {}
+        release_index_(release_index),
+        worker_(worker) {}
   // A one-shot task's id. For a periodic task, index is the periodic task's index and
   // generation 0.
   [[nodiscard]] TaskId id() const noexcept { return id_; }
@@ -65,6 +66,7 @@ class TaskContext {
   [[nodiscard]] ns_t release() const noexcept { return release_; }
   [[nodiscard]] ns_t deadline() const noexcept { return deadline_; }                     // absolute, 0 when none
   [[nodiscard]] std::uint64_t release_index() const noexcept { return release_index_; }  // periodic: 0, 1, 2...
+  [[nodiscard]] int worker() const noexcept { return worker_; }  // the worker running it; -1 off the engine
   // F7/F8: set by cancel(), or by the deadline monitor when the deadline passed; a
   // cooperative task checks it and returns. RT: wait-free; one relaxed load.
   [[nodiscard]] bool stop_requested() const noexcept { return stop_->load(std::memory_order_relaxed) == stop_token_; }
@@ -77,6 +79,7 @@ class TaskContext {
   ns_t release_;
   ns_t deadline_;
   std::uint64_t release_index_;
+  int worker_;
 };
 
 // F17: pre- and post-execution hooks: plain function pointers, so calling one can

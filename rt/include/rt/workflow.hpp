@@ -41,15 +41,15 @@ struct NodeStats {
 struct GraphStats {
   std::string name;
   bool running = false;
-  std::uint64_t runs = 0;           // started
-  std::uint64_t completed_runs = 0; // every node completed
-  std::uint64_t failed_runs = 0;    // some node failed, timed out, rolled back or was skipped
+  std::uint64_t runs = 0;             // started
+  std::uint64_t completed_runs = 0;   // every node completed
+  std::uint64_t failed_runs = 0;      // some node failed, timed out, rolled back or was skipped
   std::uint64_t deadline_misses = 0;  // the whole-graph deadline passed before the run ended
-  std::uint64_t busy = 0;           // try_run refused: the previous run had not ended
-  std::uint64_t abandoned = 0;      // runs ended by stop() before their nodes ran
+  std::uint64_t busy = 0;             // try_run refused: the previous run had not ended
+  std::uint64_t abandoned = 0;        // runs ended by stop() before their nodes ran
   // The latest run's node counts.
   std::uint32_t last_completed = 0, last_failed = 0, last_skipped = 0;
-  DurationStats duration;  // try_run -> last node's end
+  DurationStats duration;        // try_run -> last node's end
   std::vector<NodeStats> nodes;  // declaration order
 };
 
