@@ -55,19 +55,24 @@ GraphRunStatus Engine::Impl::start_graph(GraphRun& g, std::size_t ring_token, st
   g.started = now;
   g.deadline = g.spec.deadline_in != 0 ? now + g.spec.deadline_in : 0;
   g.context = ctx != nullptr ? *ctx : Context{};
+  // Counted while the run is this thread's alone: once its start item is queued the run
+  // may end, and the next one start, before this thread looks again.
+  const std::uint64_t runs = g.runs.get();
+  g.runs.add();
+  const ns_t deadline = g.deadline;
   // release (the ring's): the worker that takes the start item sees everything above.
   if (!ring.push_reserved(ring_token, detail::node_ref(g.index, detail::kStartNode))) {
     counters.ring_push_refusals.add();  // moodycamel refused below its bound (ring.hpp)
     counters.queue_full[g.ring].add();
+    g.runs.v.store(runs, std::memory_order_release);
     g.run.store(w, std::memory_order_release);  // as if never started: the generation is not used
     return GraphRunStatus::QueueFull;
   }
-  g.runs.add();
   // The monitor ends a late run (F8). Its ring has a place per graph beyond the tasks' two
   // per slot; the entry of an earlier run is stale by then (stale_deadline).
-  if (g.deadline != 0 && scheduled_in.try_push(sched_token, detail::Scheduled{g.deadline, TaskId{g.index, gen},
-                                                                              detail::Scheduled::Kind::Graph}))
-    notify = g.deadline;
+  if (deadline != 0 && scheduled_in.try_push(sched_token, detail::Scheduled{deadline, TaskId{g.index, gen},
+                                                                            detail::Scheduled::Kind::Graph}))
+    notify = deadline;
   return GraphRunStatus::Started;
 }
 
@@ -97,7 +102,17 @@ NodeState Engine::Impl::run_node(Worker& w, GraphRun& g, std::uint32_t idx) noex
   }
   const ns_t start = hal::now_ns();
   const ns_t deadline = node.deadline_in != 0 ? start + node.deadline_in : g.deadline;
-  node.state.store(NodeState::Running, std::memory_order_relaxed);
+  if (g.deadline != 0) {
+    // Dekker with graph_deadline, both seq_cst: either the monitor sees this node RUNNING
+    // (and asks it to stop), or this node sees the run late and does not start.
+    node.state.store(NodeState::Running, std::memory_order_seq_cst);
+    if (g.late.load(std::memory_order_seq_cst)) {
+      node.state.store(NodeState::Skipped, std::memory_order_relaxed);
+      return NodeState::Skipped;
+    }
+  } else {
+    node.state.store(NodeState::Running, std::memory_order_relaxed);
+  }
   const bool bound = node.binding.bound();
   if (bound) node.binding.take();
   // Watched like a task only when the node has a budget of its own; a whole-graph
@@ -237,10 +252,10 @@ void Engine::Impl::graph_deadline(const detail::Scheduled& e, ns_t now) noexcept
   GraphRun& g = *graphs[e.id.index];
   const std::uint32_t gen = e.id.generation;
   if (g.run.load(std::memory_order_acquire) != running_word(gen)) return;  // it ended in time
-  g.late.store(true, std::memory_order_release);
+  g.late.store(true, std::memory_order_seq_cst);                           // Dekker with run_node
   // Late nodes are asked to stop (TaskContext::stop_requested); those not started are skipped.
   for (std::uint32_t i = 0; i < g.topo.size; ++i) {
-    if (g.nodes[i].state.load(std::memory_order_relaxed) == NodeState::Running)
+    if (g.nodes[i].state.load(std::memory_order_seq_cst) == NodeState::Running)
       g.nodes[i].stop.store(gen, std::memory_order_relaxed);
   }
   publish_event(monitor_token(), Event{.kind = EventKind::WorkflowDeadlineMiss,
