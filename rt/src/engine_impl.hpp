@@ -111,7 +111,7 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
     Reason violation = Reason::None;  // why it was not started, if it ended at once
   };
   // Keeps what an exception said for a dead-letter record. RT: wait-free; a bounded copy.
-  static void note_error(detail::Worker& w, const char* what) noexcept;
+  static void note_error(detail::Worker& w, const char* what) noexcept HAL_NONBLOCKING;
   // RT: lock-free; no allocation, no syscall.
   Begin begin_task(detail::Worker& w, std::uint32_t idx) noexcept HAL_NONBLOCKING;
   // Classifies the finished run; returns the violation to roll back (or None).
@@ -135,7 +135,7 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // Returns true when the task lives on: the caller must neither reset nor retire it, and
   // tells the monitor about `notify` (the re-release time). RT: lock-free; no allocation,
   // no syscall.
-  bool retry_or_dead_letter(detail::Worker& w, std::uint32_t idx, std::uint32_t gen, ns_t now,
+  bool retry_or_dead_letter(detail::Worker& w, std::uint32_t idx, std::uint32_t gen, State from, ns_t now,
                             ns_t& notify) noexcept HAL_NONBLOCKING;
   // F14: the exhausted task's record, with what a re-drive needs (its callable, its
   // options). RT: lock-free; no allocation, no syscall.
@@ -179,13 +179,15 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // RT: no allocation by the engine; a futex wake when it queues nodes for a sleeping
   // worker, an eventfd write when a node's own deadline is earlier than the monitor's.
   void run_graph_item(detail::Worker& w, std::uint32_t ref) noexcept;
-  // RT: lock-free; no allocation, no syscall. Returns the root this worker runs first.
-  std::uint32_t start_roots(detail::Worker& w, detail::GraphRun& g) noexcept HAL_NONBLOCKING;
+  // Returns the root this worker runs first. RT: lock-free; no allocation; a futex wake
+  // when it queues roots for a sleeping worker.
+  std::uint32_t start_roots(detail::Worker& w, detail::GraphRun& g) noexcept;
   // One node: skipped (a failed dependency, a late run, a cancelling stop) or run, with
   // its rollback. RT: as run_graph_item.
   NodeState run_node(detail::Worker& w, detail::GraphRun& g, std::uint32_t idx) noexcept;
   // Counts the node's end, makes its dependents ready; returns the one to run next (or
-  // none), and ends the run after its last node. RT: lock-free; no allocation, no syscall.
+  // none), and ends the run after its last node. RT: lock-free; no allocation; a futex
+  // wake when it queues dependents for a sleeping worker.
   std::uint32_t end_node(detail::Worker& w, detail::GraphRun& g, std::uint32_t idx,
                          NodeState how) noexcept HAL_NONBLOCKING;
   // RT: lock-free; no allocation, no syscall.
@@ -324,10 +326,12 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   std::vector<std::unique_ptr<detail::GraphRun>> graphs;  // added before start(), never while running
   std::atomic<bool> cancelling{false};                    // stop(Cancel): queued graph nodes are skipped
   // F16: added before start(). The task of a saga's current run (its TaskId value; 0
-  // while a claim is being submitted), so a claim whose task ended without running
-  // (cancelled while queued) is found and given back.
+  // kClaiming while a claim is being submitted; 0 free), so a claim whose task ended
+  // without running (cancelled while queued) is found and taken over.
   std::vector<std::unique_ptr<SagaRun>> sagas;
   std::unique_ptr<std::atomic<std::uint64_t>[]> saga_task;
+  std::unique_ptr<detail::Counter[]> saga_busy;
+  static constexpr std::uint64_t kClaiming = ~std::uint64_t{0};  // no TaskId value (generation 2^32-1, index 2^32-1)
   // The body of a saga's task. RT: as SagaRun::run; a published event.
   static void run_saga(void* impl, std::uint32_t saga, TaskContext& ctx) noexcept;
   std::vector<detail::Counter> rollbacks_by_type;

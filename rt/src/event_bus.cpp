@@ -188,9 +188,16 @@ std::size_t EventBus::drain_batch() {
   const std::size_t n = engine_.poll_events(batch_.data(), batch_.size());
   const std::uint64_t dropped = engine_.events_dropped();
   // Stable: events of one thread with the same `at` (a DeadlineMiss and its Timeout) keep
-  // the order their thread published them in.
-  std::stable_sort(batch_.begin(), batch_.begin() + static_cast<std::ptrdiff_t>(n),
-                   [](const Event& a, const Event& b) { return a.at < b.at; });
+  // the order their thread published them in. An insertion sort: linear on a batch that
+  // is nearly in order already (each thread's events are), and no temporary buffer
+  // (std::stable_sort's get_temporary_buffer is deprecated under clang 22 + libstdc++ 12).
+  for (std::size_t i = 1; i < n; ++i) {
+    const Event e = batch_[i];
+    std::size_t j = i;
+    for (; j > 0 && e.at < batch_[j - 1].at; --j)
+      batch_[j] = batch_[j - 1];
+    batch_[j] = e;
+  }
   std::shared_ptr<const SubscriberList> subs;
   {
     const std::lock_guard lk(mu_);

@@ -154,15 +154,13 @@ int Engine::add_periodic_graph(const PeriodicSpec& spec, int graph) {
 }
 
 void Engine::Impl::stop_graph_nodes() noexcept {
-  // After `cancelling` is set: a node that starts later is skipped (run_node), so only
-  // the ones running now need asking.
+  // After `cancelling` is set: a node that starts later is skipped (run_node); every node
+  // of a running run is asked to stop, so one that starts in that instant stops at once.
   for (auto& g : graphs) {
     const std::uint32_t run = g->run.load(std::memory_order_acquire);
     if ((run & 1U) == 0) continue;
-    for (std::uint32_t i = 0; i < g->topo.size; ++i) {
-      if (g->nodes[i].state.load(std::memory_order_relaxed) == NodeState::Running)
-        g->nodes[i].stop.store(run >> 1, std::memory_order_relaxed);
-    }
+    for (std::uint32_t i = 0; i < g->topo.size; ++i)
+      g->nodes[i].stop.store(run >> 1, std::memory_order_relaxed);
   }
 }
 

@@ -32,7 +32,9 @@ GraphRunStatus Engine::Impl::start_graph(GraphRun& g, std::size_t ring_token, st
     counters.queue_full[g.ring].add();
     return GraphRunStatus::QueueFull;
   }
-  const std::uint32_t gen = gen_of_run(w) + 1;
+  // 31 bits, never 0: 0 is no run's (node.stop and late start at 0).
+  std::uint32_t gen = (gen_of_run(w) + 1) & 0x7FFFFFFFU;
+  if (gen == 0) gen = 1;
   if (!g.run.compare_exchange_strong(w, running_word(gen), std::memory_order_acq_rel, std::memory_order_acquire)) {
     ring.unreserve();
     g.busy.add();
@@ -51,7 +53,6 @@ GraphRunStatus Engine::Impl::start_graph(GraphRun& g, std::size_t ring_token, st
   g.n_completed.store(0, std::memory_order_relaxed);
   g.n_failed.store(0, std::memory_order_relaxed);
   g.n_skipped.store(0, std::memory_order_relaxed);
-  g.late.store(false, std::memory_order_relaxed);
   g.started = now;
   g.deadline = g.spec.deadline_in != 0 ? now + g.spec.deadline_in : 0;
   g.context = ctx != nullptr ? *ctx : Context{};
@@ -70,13 +71,15 @@ GraphRunStatus Engine::Impl::start_graph(GraphRun& g, std::size_t ring_token, st
   }
   // The monitor ends a late run (F8). Its ring has a place per graph beyond the tasks' two
   // per slot; the entry of an earlier run is stale by then (stale_deadline).
-  if (deadline != 0 && scheduled_in.try_push(sched_token, detail::Scheduled{deadline, TaskId{g.index, gen},
-                                                                            detail::Scheduled::Kind::Graph}))
-    notify = deadline;
+  std::int64_t seen = 0;
+  if (deadline != 0 &&
+      scheduled_in.try_push(sched_token,
+                            detail::Scheduled{deadline, TaskId{g.index, gen}, detail::Scheduled::Kind::Graph}, &seen))
+    notify = monitor_ring_filling(seen) ? now : deadline;
   return GraphRunStatus::Started;
 }
 
-std::uint32_t Engine::Impl::start_roots(Worker& w, GraphRun& g) noexcept HAL_NONBLOCKING {
+std::uint32_t Engine::Impl::start_roots(Worker& w, GraphRun& g) noexcept {
   std::uint32_t keep = kNone;
   bool queued = false;
   for (std::uint32_t r : g.topo.roots) {
@@ -95,24 +98,16 @@ std::uint32_t Engine::Impl::start_roots(Worker& w, GraphRun& g) noexcept HAL_NON
 NodeState Engine::Impl::run_node(Worker& w, GraphRun& g, std::uint32_t idx) noexcept {
   GraphNode& node = g.nodes[idx];
   const std::uint32_t gen = gen_of_run(g.run.load(std::memory_order_relaxed));
-  if (node.poisoned.load(std::memory_order_acquire) || g.late.load(std::memory_order_relaxed) ||
+  // A late run (or a stop(Cancel)) also asks every node of it to stop: one that starts
+  // after the check below sees stop_requested() at once.
+  if (node.poisoned.load(std::memory_order_acquire) || g.late.load(std::memory_order_relaxed) == gen ||
       cancelling.load(std::memory_order_relaxed)) {
     node.state.store(NodeState::Skipped, std::memory_order_relaxed);
     return NodeState::Skipped;
   }
   const ns_t start = hal::now_ns();
   const ns_t deadline = node.deadline_in != 0 ? start + node.deadline_in : g.deadline;
-  if (g.deadline != 0) {
-    // Dekker with graph_deadline, both seq_cst: either the monitor sees this node RUNNING
-    // (and asks it to stop), or this node sees the run late and does not start.
-    node.state.store(NodeState::Running, std::memory_order_seq_cst);
-    if (g.late.load(std::memory_order_seq_cst)) {
-      node.state.store(NodeState::Skipped, std::memory_order_relaxed);
-      return NodeState::Skipped;
-    }
-  } else {
-    node.state.store(NodeState::Running, std::memory_order_relaxed);
-  }
+  node.state.store(NodeState::Running, std::memory_order_relaxed);
   const bool bound = node.binding.bound();
   if (bound) node.binding.take();
   // Watched like a task only when the node has a budget of its own; a whole-graph
@@ -131,7 +126,7 @@ NodeState Engine::Impl::run_node(Worker& w, GraphRun& g, std::uint32_t idx) noex
   }
   const ns_t end = hal::now_ns();
   const bool missed = node.deadline_in != 0 ? watch_end(w) || end > deadline : false;
-  const bool late = g.late.load(std::memory_order_acquire);  // stopped by the whole-graph deadline
+  const bool late = g.late.load(std::memory_order_acquire) == gen;  // stopped by the whole-graph deadline
   NodeState result = NodeState::Completed;
   if (missed || (late && node.stop.load(std::memory_order_relaxed) == gen)) {
     result = NodeState::Timeout;
@@ -214,12 +209,13 @@ void Engine::Impl::finish_graph_run(Worker& w, GraphRun& g) noexcept HAL_NONBLOC
   g.last_failed.store(failed, std::memory_order_relaxed);
   g.last_skipped.store(skipped, std::memory_order_relaxed);
   (ok ? g.completed_runs : g.failed_runs).add();
-  if (g.late.load(std::memory_order_relaxed)) g.deadline_misses.add();
+  const bool late = g.late.load(std::memory_order_relaxed) == gen_of_run(run);
+  if (late) g.deadline_misses.add();
   g.duration.record(end - g.started);
   publish_event(static_cast<std::size_t>(w.index),
                 Event{.kind = ok ? EventKind::WorkflowCompleted : EventKind::WorkflowFailed,
                       .subject = Subject::Workflow,
-                      .reason = g.late.load(std::memory_order_relaxed) ? Reason::DeadlineMissed : Reason::None,
+                      .reason = late ? Reason::DeadlineMissed : Reason::None,
                       .worker = static_cast<std::int16_t>(w.index),
                       .workflow = g.index + 1,
                       .id = g.index,
@@ -252,19 +248,20 @@ void Engine::Impl::graph_deadline(const detail::Scheduled& e, ns_t now) noexcept
   GraphRun& g = *graphs[e.id.index];
   const std::uint32_t gen = e.id.generation;
   if (g.run.load(std::memory_order_acquire) != running_word(gen)) return;  // it ended in time
-  g.late.store(true, std::memory_order_seq_cst);                           // Dekker with run_node
-  // Late nodes are asked to stop (TaskContext::stop_requested); those not started are skipped.
-  for (std::uint32_t i = 0; i < g.topo.size; ++i) {
-    if (g.nodes[i].state.load(std::memory_order_seq_cst) == NodeState::Running)
-      g.nodes[i].stop.store(gen, std::memory_order_relaxed);
-  }
+  // Marks run `gen` only: if it ends and the next starts meanwhile, neither this nor the
+  // stop requests below (tokens of `gen`) reach the next one.
+  g.late.store(gen, std::memory_order_release);
+  // Every node is asked to stop (TaskContext::stop_requested): the running ones now, the
+  // ones about to start at once; the ones not started are skipped.
+  for (std::uint32_t i = 0; i < g.topo.size; ++i)
+    g.nodes[i].stop.store(gen, std::memory_order_relaxed);
   publish_event(monitor_token(), Event{.kind = EventKind::WorkflowDeadlineMiss,
                                        .subject = Subject::Workflow,
                                        .reason = Reason::DeadlineMissed,
                                        .workflow = g.index + 1,
                                        .id = g.index,
                                        .at = now,
-                                       .value = now - g.deadline});
+                                       .value = now - e.at});
 }
 
 }  // namespace rt

@@ -79,7 +79,10 @@ struct GraphRun {  // NOLINT(clang-analyzer-optin.performance.Padding)
   alignas(hal::kCacheLine) std::atomic<std::uint32_t> run{0};
   std::atomic<std::uint32_t> left{0};  // nodes of this run not yet ended
   std::atomic<std::uint32_t> n_completed{0}, n_failed{0}, n_skipped{0};
-  std::atomic<bool> late{false};  // the whole-graph deadline passed (the monitor)
+  // The generation of a run whose whole-graph deadline passed (the monitor); never a live
+  // generation otherwise. A generation, not a flag: a monitor that looks at a run as it
+  // ends can then never mark the next one.
+  std::atomic<std::uint32_t> late{0};
   ns_t started = 0;
   ns_t deadline = 0;
   Context context{};

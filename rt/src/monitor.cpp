@@ -90,9 +90,11 @@ bool Engine::Impl::stale_deadline(const Scheduled& h) const noexcept {
   if (h.kind != Scheduled::Kind::Deadline) return false;
   const TaskSlot& s = slots[h.id.index];
   const std::uint64_t w = s.word.load(std::memory_order_acquire);
-  // A retried task's earlier attempts left deadlines that are not its current one.
+  // A retried task's earlier attempts left deadlines before its current one (each attempt
+  // is released later with the same budget). Not `!=`: the re-check of a deadline that
+  // came while its task was starting (release_scheduled) is later than the deadline.
   return detail::gen_of(w) != h.id.generation || is_terminal(state_of(w)) || state_of(w) == State::Retrying ||
-         s.deadline.load(std::memory_order_relaxed) != h.at;
+         h.at < s.deadline.load(std::memory_order_relaxed);
 }
 
 void Engine::Impl::push_heap_entry(const Scheduled& e) noexcept {
@@ -176,12 +178,6 @@ ns_t Engine::Impl::scan_watches(ns_t now) noexcept {
     const detail::Subjected kind = watch.kind.load(std::memory_order_relaxed);
     const bool periodic_run = kind == detail::Subjected::Periodic;
     const bool node_run = kind == detail::Subjected::Node;  // a graph node with its own budget
-    TypeId type = 0;
-    if (periodic_run) {
-      type = periodic[static_cast<std::size_t>(subject)]->spec.type;
-    } else if (!node_run) {
-      type = slots[TaskId::from_value(subject).index].type.load(std::memory_order_relaxed);
-    }
     if (phase == Phase::Running) {
       if (now < deadline) {
         next = std::min(next, deadline);
@@ -194,6 +190,14 @@ ns_t Engine::Impl::scan_watches(ns_t now) noexcept {
         continue;
       detection.record_local(now - deadline);
       counters.detected_by_monitor.add();
+      // Only now: kind and subject are two words, a pair that matches only once the CAS
+      // has shown the run is still theirs (read before it, they could be of two runs).
+      TypeId type = 0;
+      if (periodic_run) {
+        type = periodic[static_cast<std::size_t>(subject)]->spec.type;
+      } else if (!node_run) {
+        type = slots[TaskId::from_value(subject).index].type.load(std::memory_order_relaxed);
+      }
       Event ev{.kind = EventKind::DeadlineMiss,
                .subject = Subject::Task,
                .reason = Reason::DeadlineMissed,

@@ -18,7 +18,7 @@ void Engine::Impl::reset_attempt(TaskSlot& s, ns_t now) noexcept HAL_NONBLOCKING
   s.worker.store(-1, std::memory_order_relaxed);
 }
 
-bool Engine::Impl::retry_or_dead_letter(Worker& w, std::uint32_t idx, std::uint32_t gen, ns_t now,
+bool Engine::Impl::retry_or_dead_letter(Worker& w, std::uint32_t idx, std::uint32_t gen, State from, ns_t now,
                                         ns_t& notify) noexcept HAL_NONBLOCKING {
   TaskSlot& s = slots[idx];
   const auto me = static_cast<std::size_t>(w.index);
@@ -34,41 +34,50 @@ bool Engine::Impl::retry_or_dead_letter(Worker& w, std::uint32_t idx, std::uint3
                  .at = now,
                  .value = value};
   };
+  // Every move below is from the state seen (`from`, then RETRYING): a cancel() of an
+  // attempt with a retry left may end it first (Moved), and then it is retired as it is.
   if (retry_left(s)) {
-    // Stopping: no retry will run. count_outcome left this attempt uncounted, so its
-    // end is counted here, as a cancellation by the stop.
-    if (!engine.accepting_.load(std::memory_order_acquire)) {
-      if (transition(s, gen, State::Retrying, now) == Tx::Ok)
-        (void)finish(w.out, s, gen, State::Cancelled, Reason::EngineStopped, now);
+    // count_outcome left this attempt uncounted: what ends it here is counted here.
+    // Stopping: no retry will run. Cancelled while it ran (cancel()): not retried.
+    const bool asked = s.cancelled_gen.load(std::memory_order_seq_cst) == gen;
+    if (!engine.accepting_.load(std::memory_order_acquire) || asked) {
+      (void)finish_from(w.out, s, gen, from, State::Cancelled, asked ? Reason::CancelledRunning : Reason::EngineStopped,
+                        now);
       return false;
     }
     const std::uint32_t n = s.retries_used.load(std::memory_order_relaxed) + 1U;
     const ns_t delay = jittered(retry_delay(s.retry, n), s.retry.jitter, w.rng);
     const ns_t at = now + delay;
-    // The ring place first: once RETRYING, the task must reach the monitor. (Full cannot
-    // happen: a slot has at most a deadline and this start in it, and the ring holds two
-    // per slot.) Without a place it ends as exhausted, its outcome counted here.
-    if (!scheduled_in.try_reserve()) {
-      w.out.add(why == Reason::DeadlineMissed ? w.out.timed_out : w.out.failed);
-    } else if (transition(s, gen, State::Retrying, now) != Tx::Ok) {
-      scheduled_in.unreserve();
-      return false;  // refused (counted): it ends here
-    } else {
+    // The ring place first: once RETRYING, the task must reach the monitor. The ring holds
+    // two entries per slot, and a slot has at most a deadline and this start in it, but
+    // deadline entries of ended tasks stay until the monitor drains them: under a burst it
+    // can be full. Then the task ends as exhausted (dead-lettered, counted, its record
+    // saying why) rather than wait on an RT thread.
+    std::int64_t seen = 0;
+    if (scheduled_in.try_reserve(&seen)) {
+      if (transition_from(s, gen, from, State::Retrying, now) != Tx::Ok) {
+        scheduled_in.unreserve();
+        return false;  // cancelled in that instant (counted by cancel())
+      }
       s.retries_used.store(static_cast<std::uint16_t>(n), std::memory_order_relaxed);
       // From the monitor's pop on, the task is the monitor's (and a canceller's).
       if (scheduled_in.push_reserved(retry_token(w), detail::Scheduled{at, id, detail::Scheduled::Kind::Start})) {
         retries.add();
         publish_event(me, event(EventKind::Retrying, delay));
-        notify = at;
+        notify = monitor_ring_filling(seen) ? now : at;
         return true;
       }
-      w.out.add(why == Reason::DeadlineMissed ? w.out.timed_out : w.out.failed);  // moodycamel refused: as above
+      from = State::Retrying;  // moodycamel refused below its bound (ring.hpp): as full
     }
+    if (transition_from(s, gen, from, State::DeadLettered, now) != Tx::Ok) return false;  // cancelled meanwhile
+    w.out.add(why == Reason::DeadlineMissed ? w.out.timed_out : w.out.failed);
+    w.error = {};
+    note_error(w, "its retry could not be scheduled (the monitor's ring was full)");
+  } else if (transition_from(s, gen, from, State::DeadLettered, now) != Tx::Ok) {
+    return false;
   }
-  const State last = detail::state_of(s.word.load(std::memory_order_acquire));
-  if (transition(s, gen, State::DeadLettered, now) != Tx::Ok) return false;
   dead_lettered.add();
-  push_dead_letter(w, s, id, last, why, now);
+  push_dead_letter(w, s, id, from, why, now);
   publish_event(me, event(EventKind::DeadLettered, s.retries_used.load(std::memory_order_relaxed)));
   return false;
 }
@@ -97,7 +106,7 @@ void Engine::Impl::push_dead_letter(Worker& w, TaskSlot& s, TaskId id, State las
       d.set_error("a required gate was closed");
       break;
     default:
-      d.set_error(to_string(why));
+      d.set_error("failed");
       break;
   }
   // What a re-drive submits again: the options as given, the deadline as its budget.

@@ -177,7 +177,7 @@ Reason Engine::Impl::end_task(Worker& w, std::uint32_t idx, const Begin& b, bool
   return violation;
 }
 
-void Engine::Impl::note_error(Worker& w, const char* what) noexcept {
+void Engine::Impl::note_error(Worker& w, const char* what) noexcept HAL_NONBLOCKING {
   // Only a task with a retry policy can be dead-lettered with it; the copy is short and
   // bounded, and the exception's own allocation was the thrower's.
   std::size_t n = 0;
@@ -202,7 +202,7 @@ ns_t Engine::Impl::after_task(Worker& w, std::uint32_t idx, const Begin& b) noex
     const std::uint64_t word = s.word.load(std::memory_order_acquire);
     const State st = state_of(word);
     if (detail::gen_of(word) == b.gen && (st == State::Failed || st == State::Timeout || st == State::RolledBack))
-      lives_on = retry_or_dead_letter(w, idx, b.gen, hal::now_ns(), notify);
+      lives_on = retry_or_dead_letter(w, idx, b.gen, st, hal::now_ns(), notify);
   }
   if (!lives_on) s.fn.reset();  // trivially destructible (InlineFn): nothing of the user's runs here
   if (b.run) {                  // only now: whoever waits for the worker to be free sees the rollback done

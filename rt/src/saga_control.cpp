@@ -28,13 +28,20 @@ int Engine::add_saga(const SagaSpec& spec, const HandlerRegistry& handlers) {
       m.serving[static_cast<std::size_t>(spec.priority)].empty())
     throw std::invalid_argument("add_saga: saga '" + spec.name + "': no worker serves its priority class");
   m.sagas.push_back(std::make_unique<SagaRun>(spec, handlers));  // throws SagaError naming the problem
-  if (!m.saga_task) m.saga_task = std::make_unique<std::atomic<std::uint64_t>[]>(cfg_.max_sagas);
+  if (!m.saga_task) {
+    m.saga_task = std::make_unique<std::atomic<std::uint64_t>[]>(cfg_.max_sagas);
+    m.saga_busy = std::make_unique<detail::Counter[]>(cfg_.max_sagas);
+  }
   return static_cast<int>(m.sagas.size() - 1);
 }
 
 void Engine::Impl::run_saga(void* impl, std::uint32_t saga, TaskContext& ctx) noexcept {
   Impl& m = *static_cast<Impl*>(impl);
-  const SagaOutcome o = m.sagas[saga]->run(ctx);
+  const SagaOutcome o = m.sagas[saga]->run(ctx);  // gives the SagaRun's claim back at its end
+  // The engine's claim: back to free, unless its starter has not yet written this task's
+  // id (then the next starter finds the id of an ended task and takes the claim over).
+  std::uint64_t mine = ctx.id().value();
+  (void)m.saga_task[saga].compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
   if (ctx.worker() < 0) return;
   m.publish_event(static_cast<std::size_t>(ctx.worker()),
                   Event{.kind = o == SagaOutcome::Completed ? EventKind::SagaCompleted : EventKind::SagaCompensated,
@@ -49,21 +56,29 @@ void Engine::Impl::run_saga(void* impl, std::uint32_t saga, TaskContext& ctx) no
 GraphRunStatus Engine::try_run_saga(Producer& p, int saga, const Context* ctx, TaskId* id) noexcept {
   Impl& m = *impl_;
   if (p.engine_ != this || saga < 0 || static_cast<std::size_t>(saga) >= m.sagas.size()) return GraphRunStatus::Unknown;
-  SagaRun& run = *m.sagas[static_cast<std::size_t>(saga)];
-  std::atomic<std::uint64_t>& task = m.saga_task[static_cast<std::size_t>(saga)];
-  if (!run.try_claim()) {
-    // A claim whose task ended without running (cancelled while queued, refused at its
-    // start) is never given back by run(): take it back here. A run in progress keeps
-    // its task non-terminal, and run() gives the claim back before its task ends.
-    std::uint64_t held = task.load(std::memory_order_acquire);
+  const auto k = static_cast<std::size_t>(saga);
+  SagaRun& run = *m.sagas[k];
+  // One word is the engine's claim on the saga: 0 free, kClaiming while a starter submits,
+  // else the TaskId value of the run's task. Every starter goes through it, so two runs
+  // can never overlap; SagaRun's own claim only follows it.
+  std::atomic<std::uint64_t>& word = m.saga_task[k];
+  std::uint64_t held = 0;
+  if (!word.compare_exchange_strong(held, Impl::kClaiming, std::memory_order_acq_rel)) {
+    // A task that ended without running (cancelled while queued) never gave the claim
+    // back: its starter takes it over. A run in progress keeps its task RUNNING, and gives
+    // the claim back before its task ends.
     TaskInfo info;
-    const bool leaked = held != 0 && (!status(TaskId::from_value(held), info) || is_terminal(info.state));
-    // One starter takes a leaked claim back (the exchange), the others see Busy.
-    if (!leaked || !task.compare_exchange_strong(held, 0, std::memory_order_acq_rel)) return GraphRunStatus::Busy;
-    run.release_claim();
-    if (!run.try_claim()) return GraphRunStatus::Busy;
+    const bool ended = held != Impl::kClaiming && (!status(TaskId::from_value(held), info) || is_terminal(info.state));
+    if (!ended || !word.compare_exchange_strong(held, Impl::kClaiming, std::memory_order_acq_rel)) {
+      m.saga_busy[k].add();
+      return GraphRunStatus::Busy;
+    }
+    run.release_claim();  // held by a run that never happened; already free after one that did
   }
-  task.store(0, std::memory_order_release);  // being submitted: another starter sees Busy
+  if (!run.try_claim()) {  // cannot happen: only the holder of `word` claims
+    word.store(0, std::memory_order_release);
+    return GraphRunStatus::Busy;
+  }
   const SagaSpec& spec = run.spec();
   SubmitOptions o;
   o.priority = spec.priority;
@@ -76,13 +91,17 @@ GraphRunStatus Engine::try_run_saga(Producer& p, int saga, const Context* ctx, T
     ns_t notify = 0;
     st = publish(p.index_, c, o, notify);
     if (st == SubmitStatus::Ok) {
-      task.store(c.id.value(), std::memory_order_release);
+      // The run may be over already (it then left kClaiming here): the id written now is
+      // an ended task's, which the next starter takes over.
+      std::uint64_t claiming = Impl::kClaiming;
+      (void)word.compare_exchange_strong(claiming, c.id.value(), std::memory_order_acq_rel);
       if (id != nullptr) *id = c.id;
       wake(o.priority, c, notify);
       return GraphRunStatus::Started;
     }
   }
   run.release_claim();
+  word.store(0, std::memory_order_release);
   return st == SubmitStatus::Stopped ? GraphRunStatus::Stopped : GraphRunStatus::QueueFull;
 }
 
@@ -100,7 +119,9 @@ SagaStats Engine::saga_stats(int saga) const {
   const auto& ss = impl_->sagas;
   if (saga < 0 || static_cast<std::size_t>(saga) >= ss.size())
     throw std::out_of_range("no saga " + std::to_string(saga));
-  return ss[static_cast<std::size_t>(saga)]->stats();
+  SagaStats st = ss[static_cast<std::size_t>(saga)]->stats();
+  st.busy = impl_->saga_busy[static_cast<std::size_t>(saga)].get();  // refusals are the engine's (try_run_saga)
+  return st;
 }
 
 }  // namespace rt

@@ -137,7 +137,12 @@ void Engine::Impl::count_outcome(Outcomes& out, TaskSlot& s, State to, Reason wh
 
 void Engine::Impl::note_rollback(Outcomes& out, TaskSlot& s, std::uint32_t gen, Reason why, std::size_t token,
                                  ns_t at) noexcept HAL_NONBLOCKING {
-  if (transition(s, gen, State::RolledBack, at) != Tx::Ok) return;
+  // From the state the violation left, which a cancel() of an attempt with a retry left
+  // may have ended meanwhile (then there is nothing to note).
+  const State from = detail::state_of(s.word.load(std::memory_order_acquire));
+  if ((from != State::Failed && from != State::Timeout) ||
+      transition_from(s, gen, from, State::RolledBack, at) != Tx::Ok)
+    return;
   out.add(out.rolled_back);
   const TypeId type = s.type.load(std::memory_order_relaxed);
   rollbacks_by_type[type].add();

@@ -236,12 +236,21 @@ CancelResult Engine::cancel(TaskId id) noexcept HAL_NONBLOCKING {
     const std::uint64_t w = s.word.load(std::memory_order_acquire);
     if (gen_of(w) != id.generation || state_of(w) == State::Free) return CancelResult::NotFound;
     const State st = state_of(w);
-    if (is_terminal(st)) return CancelResult::AlreadyDone;
+    // F13: a failed attempt with a retry left is not an outcome yet (its worker is about to
+    // retry it): cancelling it now ends it instead.
+    const bool retry_pending =
+        (st == State::Failed || st == State::Timeout || st == State::RolledBack) && Impl::retry_left(s);
+    if (is_terminal(st) && !retry_pending) return CancelResult::AlreadyDone;
     if (st == State::Running) {
       s.stop.store(id.generation, std::memory_order_relaxed);
       // It may have finished meanwhile: the request names this generation, so a task
-      // that reuses the slot never sees it.
-      return CancelResult::StopRequested;
+      // that reuses the slot never sees it. A task with retries is not retried after it.
+      if (!s.retries.load(std::memory_order_relaxed)) return CancelResult::StopRequested;
+      s.cancelled_gen.store(id.generation, std::memory_order_seq_cst);
+      // Its attempt may have ended in that instant, its worker past its look at the
+      // request: then the state says so and the loop cancels what it finds.
+      if (s.word.load(std::memory_order_seq_cst) == w) return CancelResult::StopRequested;
+      continue;
     }
     // Being published right now: its submitter has not been told the id yet.
     if (st == State::Pending) return CancelResult::NotFound;

@@ -566,6 +566,5 @@ TEST(EventBus, UnsubscribeWaitsForTheCallInProgress) {
   const int after = calls.load();
   ASSERT_TRUE(published(e, 10));
   bus.flush();
-  EXPECT_EQ(calls.load(), after);
-  EXPECT_EQ(after, 1);  // its first call held the batch; the rest of it saw the flag
+  EXPECT_EQ(calls.load(), after);  // none once unsubscribe returned (how many before depends on when it got in)
 }

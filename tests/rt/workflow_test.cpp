@@ -395,4 +395,43 @@ TEST(Workflow, ASagaWhoseTaskWasCancelledCanRunAgain) {
   EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
 }
 
+// Starters on several threads: never two runs of one saga at once.
+TEST(Workflow, ConcurrentStartersNeverOverlapASagasRuns) {
+  rt::EngineConfig c = small_config(2);
+  c.max_producers = 3;
+  rt::Engine e(c);
+  static std::atomic<int> inside{0};
+  static std::atomic<int> overlaps{0};
+  static std::atomic<int> done{0};
+  rt::HandlerRegistry h;
+  h.add("step", [] {
+    if (inside.fetch_add(1) != 0) overlaps.fetch_add(1);
+    for (int i = 0; i < 2000; ++i)
+      std::atomic_signal_fence(std::memory_order_seq_cst);  // a few microseconds of work the compiler keeps
+    inside.fetch_sub(1);
+    done.fetch_add(1);
+  });
+  const int sg = e.add_saga(rt::SagaBuilder("s").step("a", "step").step("b", "step").build(), h);
+  e.start();
+  std::vector<std::thread> starters;
+  std::atomic<int> started{0};
+  for (int t = 0; t < 3; ++t) {
+    starters.emplace_back([&, p = e.make_producer()]() mutable {
+      for (int i = 0; i < 300; ++i) {
+        if (e.try_run_saga(p, sg) == rt::GraphRunStatus::Started) started.fetch_add(1);
+        std::this_thread::yield();
+      }
+    });
+  }
+  for (auto& t : starters)
+    t.join();
+  ASSERT_TRUE(eventually([&] { return !e.saga_stats(sg).running && done.load() == 2 * started.load(); }));
+  EXPECT_GT(started.load(), 0);
+  EXPECT_EQ(overlaps.load(), 0);
+  const rt::SagaStats s = e.saga_stats(sg);
+  EXPECT_EQ(s.completed, static_cast<std::uint64_t>(started.load()));
+  EXPECT_EQ(s.busy + s.runs, 900U);
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+}
+
 }  // namespace

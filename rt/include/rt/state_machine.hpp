@@ -38,9 +38,11 @@ constexpr Table make_table() noexcept {
   // Ready -> Retrying: the same refusal for a retry the monitor re-released.
   allow(S::Ready, {S::Retrying});
   allow(S::Running, {S::Completed, S::Failed, S::Timeout, S::Cancelled, S::Paused});
-  allow(S::Failed, {S::RolledBack, S::Retrying, S::DeadLettered, S::Free});
-  allow(S::Timeout, {S::RolledBack, S::Retrying, S::DeadLettered, S::Free});
-  allow(S::RolledBack, {S::Retrying, S::DeadLettered, S::Free});
+  // Failed/Timeout/RolledBack -> Cancelled: only an attempt with a retry left, which is
+  // not an outcome yet (cancel() checks; F13).
+  allow(S::Failed, {S::RolledBack, S::Retrying, S::DeadLettered, S::Cancelled, S::Free});
+  allow(S::Timeout, {S::RolledBack, S::Retrying, S::DeadLettered, S::Cancelled, S::Free});
+  allow(S::RolledBack, {S::Retrying, S::DeadLettered, S::Cancelled, S::Free});
   // Retrying -> DeadLettered: a retry that could not be handed to the monitor.
   allow(S::Retrying, {S::Ready, S::Cancelled, S::DeadLettered});
   allow(S::Paused, {S::Ready, S::Cancelled});

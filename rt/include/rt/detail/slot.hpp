@@ -64,6 +64,8 @@ struct alignas(hal::kCacheLine) TaskSlot {
   // deadline budget from its own release.
   RetryPolicy retry{};
   ns_t budget = 0;
+  // The generation cancel() asked to end while it ran: not retried after its attempt.
+  std::atomic<std::uint32_t> cancelled_gen{0};
   // Entry count_of(word) % kHistoryDepth is the next one: ns since the engine's epoch
   // (56 bits: 2.2 years) << 8 | state.
   std::array<std::atomic<std::uint64_t>, kHistoryDepth> history{};
