@@ -154,8 +154,7 @@ bool Engine::Impl::higher_work(const Worker& w, std::size_t k) const noexcept HA
   return false;
 }
 
-std::uint32_t Engine::Impl::end_node(Worker& w, GraphRun& g, std::uint32_t idx,
-                                     NodeState how) noexcept HAL_NONBLOCKING {
+std::uint32_t Engine::Impl::end_node(Worker& w, GraphRun& g, std::uint32_t idx, NodeState how) noexcept {
   GraphNode& node = g.nodes[idx];
   const bool ok = how == NodeState::Completed;
   if (how == NodeState::Skipped) {
