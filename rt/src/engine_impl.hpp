@@ -188,8 +188,7 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // Counts the node's end, makes its dependents ready; returns the one to run next (or
   // none), and ends the run after its last node. RT: lock-free; no allocation; a futex
   // wake when it queues dependents for a sleeping worker.
-  std::uint32_t end_node(detail::Worker& w, detail::GraphRun& g, std::uint32_t idx,
-                         NodeState how) noexcept HAL_NONBLOCKING;
+  std::uint32_t end_node(detail::Worker& w, detail::GraphRun& g, std::uint32_t idx, NodeState how) noexcept;
   // RT: lock-free; no allocation, no syscall.
   void finish_graph_run(detail::Worker& w, detail::GraphRun& g) noexcept HAL_NONBLOCKING;
   // The monitor, at a run's whole-graph deadline. RT: wait-free per node; no allocation.
