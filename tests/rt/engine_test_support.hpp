@@ -73,6 +73,12 @@ inline std::vector<rt::Event> drain_events(rt::Engine& e) {
   return out;
 }
 
+// How many events of `kind` there are, about anything.
+inline std::size_t count_kind(const std::vector<rt::Event>& evs, rt::EventKind kind) {
+  return static_cast<std::size_t>(
+      std::count_if(evs.begin(), evs.end(), [kind](const rt::Event& ev) { return ev.kind == kind; }));
+}
+
 // How many events of `kind` are about `id` (a TaskId value, a periodic or worker index).
 inline std::size_t count_events(const std::vector<rt::Event>& evs, rt::EventKind kind, std::uint64_t id) {
   std::size_t n = 0;

@@ -335,12 +335,9 @@ TEST(Resilience, AnOpenCircuitRefusesAtOnceThenHalfOpensAndCloses) {
   ASSERT_TRUE(eventually([&] { return e.breaker_stats(io, b) && b.state == rt::BreakerState::Closed; }));
   EXPECT_TRUE(state_is(e, trial, State::Completed));
   const auto evs = drain_events(e);
-  auto count = [&](rt::EventKind k) {
-    return std::count_if(evs.begin(), evs.end(), [k](const rt::Event& ev) { return ev.kind == k; });
-  };
-  EXPECT_EQ(count(rt::EventKind::CircuitOpened), 1);
-  EXPECT_EQ(count(rt::EventKind::CircuitHalfOpen), 1);
-  EXPECT_EQ(count(rt::EventKind::CircuitClosed), 1);
+  EXPECT_EQ(testing_support::count_kind(evs, rt::EventKind::CircuitOpened), 1U);
+  EXPECT_EQ(testing_support::count_kind(evs, rt::EventKind::CircuitHalfOpen), 1U);
+  EXPECT_EQ(testing_support::count_kind(evs, rt::EventKind::CircuitClosed), 1U);
   EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
 }
 

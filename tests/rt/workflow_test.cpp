@@ -99,9 +99,7 @@ TEST(Workflow, DiamondWithAFailingBranchSkipsExactlyItsDependents) {
   EXPECT_EQ(s.failed_runs, 1U);
   EXPECT_EQ(s.completed_runs, 0U);
   const auto evs = drain_events(e);
-  EXPECT_EQ(std::count_if(evs.begin(), evs.end(),
-                          [](const rt::Event& ev) { return ev.kind == rt::EventKind::WorkflowFailed; }),
-            1);
+  EXPECT_EQ(testing_support::count_kind(evs, rt::EventKind::WorkflowFailed), 1U);
   g_rec.fail[1] = false;
   EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
 }
@@ -195,9 +193,7 @@ TEST(Workflow, TheWholeGraphDeadlineStopsLateNodesAndSkipsTheRest) {
   EXPECT_EQ(s.failed_runs, 1U);
   EXPECT_GE(s.duration.last, 20 * kMs);
   const auto evs = drain_events(e);
-  EXPECT_EQ(std::count_if(evs.begin(), evs.end(),
-                          [](const rt::Event& ev) { return ev.kind == rt::EventKind::WorkflowDeadlineMiss; }),
-            1);
+  EXPECT_EQ(testing_support::count_kind(evs, rt::EventKind::WorkflowDeadlineMiss), 1U);
   EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
 }
 
@@ -368,11 +364,8 @@ TEST(Workflow, ASagaCompensatesCompletedStepsInReverseThroughTheEngine) {
   EXPECT_GT(g_saga_at[1].load(), g_saga_at[2].load());  // unbook after the failure
   g_reserve_fails = false;
   const auto evs = drain_events(e);
-  auto count = [&](rt::EventKind k) {
-    return std::count_if(evs.begin(), evs.end(), [k](const rt::Event& ev) { return ev.kind == k; });
-  };
-  EXPECT_EQ(count(rt::EventKind::SagaCompleted), 1);
-  EXPECT_EQ(count(rt::EventKind::SagaCompensated), 1);
+  EXPECT_EQ(testing_support::count_kind(evs, rt::EventKind::SagaCompleted), 1U);
+  EXPECT_EQ(testing_support::count_kind(evs, rt::EventKind::SagaCompensated), 1U);
   EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
 }
 
