@@ -87,6 +87,7 @@ int Engine::add_graph(const GraphSpec& spec, const HandlerRegistry& handlers) {
     node.deps_begin = g->topo.dependents_begin[i];
     node.deps_end = g->topo.dependents_begin[i + 1];
     node.indegree = g->topo.indegree[i];
+    node.remaining.store(node.indegree, std::memory_order_relaxed);  // armed for the first run
   }
   std::size_t all = n;
   for (const auto& other : m.graphs)
@@ -186,6 +187,11 @@ void Engine::Impl::abandon_graph_runs() {
   for (auto& g : graphs) {
     const std::uint32_t run = g->run.load(std::memory_order_acquire);
     if ((run & 1U) == 0) continue;
+    // Its nodes that were never taken were never re-armed (run_node): all are, here.
+    for (std::uint32_t i = 0; i < g->topo.size; ++i) {
+      g->nodes[i].remaining.store(g->nodes[i].indegree, std::memory_order_relaxed);
+      g->nodes[i].poisoned.store(false, std::memory_order_relaxed);
+    }
     g->abandoned.add();
     g->failed_runs.add();
     g->run.store(run & ~1U, std::memory_order_release);
