@@ -184,7 +184,8 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   std::uint32_t start_roots(detail::Worker& w, detail::GraphRun& g) noexcept;
   // One node: skipped (a failed dependency, a late run, a cancelling stop) or run, with
   // its rollback. RT: as run_graph_item.
-  NodeState run_node(detail::Worker& w, detail::GraphRun& g, std::uint32_t idx) noexcept;
+  // `clock`: the time it is taken at; set to its end. RT: as run_graph_item.
+  NodeState run_node(detail::Worker& w, detail::GraphRun& g, std::uint32_t idx, ns_t& clock) noexcept;
   // Counts the node's end, makes its dependents ready; returns the one to run next (or
   // none), and ends the run after its last node. RT: lock-free; no allocation; a futex
   // wake when it queues dependents for a sleeping worker.

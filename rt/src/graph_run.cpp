@@ -45,8 +45,9 @@ GraphRunStatus Engine::Impl::start_graph(GraphRun& g, std::size_t ring_token, st
   // last run (run_node), so a run's start costs the same for 7 nodes as for 1,000, and a
   // node's counters stay in the cache of the worker that runs it.
   const ns_t now = hal::now_ns();
-  g.left.store(g.topo.size, std::memory_order_relaxed);
-  g.n_completed.store(0, std::memory_order_relaxed);
+  // A run is over when its last sink ends: every node ends before its dependents, and
+  // every node leads to a sink. So only sinks count down, not every node.
+  g.left.store(static_cast<std::uint32_t>(g.topo.sinks.size()), std::memory_order_relaxed);
   g.n_failed.store(0, std::memory_order_relaxed);
   g.n_skipped.store(0, std::memory_order_relaxed);
   g.started = now;
@@ -91,7 +92,7 @@ std::uint32_t Engine::Impl::start_roots(Worker& w, GraphRun& g) noexcept {
   return keep;
 }
 
-NodeState Engine::Impl::run_node(Worker& w, GraphRun& g, std::uint32_t idx) noexcept {
+NodeState Engine::Impl::run_node(Worker& w, GraphRun& g, std::uint32_t idx, ns_t& clock) noexcept {
   GraphNode& node = g.nodes[idx];
   const std::uint32_t gen = gen_of_run(g.run.load(std::memory_order_relaxed));
   // Taken: no other thread touches its counters again in this run, so it is re-armed for
@@ -106,7 +107,9 @@ NodeState Engine::Impl::run_node(Worker& w, GraphRun& g, std::uint32_t idx) noex
     node.state.store(NodeState::Skipped, std::memory_order_relaxed);
     return NodeState::Skipped;
   }
-  const ns_t start = hal::now_ns();
+  // One clock read per node: its start is the end of the node this worker ran just before
+  // (or the moment it took the item), so the engine's own step counts in its duration.
+  const ns_t start = clock;
   const ns_t deadline = node.deadline_in != 0 ? start + node.deadline_in : g.deadline;
   node.state.store(NodeState::Running, std::memory_order_relaxed);
   const bool bound = node.binding.bound();
@@ -126,6 +129,7 @@ NodeState Engine::Impl::run_node(Worker& w, GraphRun& g, std::uint32_t idx) noex
     threw = true;
   }
   const ns_t end = hal::now_ns();
+  clock = end;
   const bool missed = node.deadline_in != 0 ? watch_end(w) || end > deadline : false;
   const bool late = g.late.load(std::memory_order_acquire) == gen;  // stopped by the whole-graph deadline
   NodeState result = NodeState::Completed;
@@ -162,7 +166,7 @@ std::uint32_t Engine::Impl::end_node(Worker& w, GraphRun& g, std::uint32_t idx, 
     node.skipped.add();
     g.n_skipped.fetch_add(1, std::memory_order_relaxed);
   } else {
-    (ok ? g.n_completed : g.n_failed).fetch_add(1, std::memory_order_relaxed);
+    if (!ok) g.n_failed.fetch_add(1, std::memory_order_relaxed);  // completed: the rest, at the end
   }
   if (!ok) {
     EventKind k = EventKind::Failed;
@@ -195,7 +199,9 @@ std::uint32_t Engine::Impl::end_node(Worker& w, GraphRun& g, std::uint32_t idx, 
     }
   }
   if (queued) wake_one(g.ring);
-  if (g.left.fetch_sub(1, std::memory_order_acq_rel) == 1) finish_graph_run(w, g);
+  // acq_rel: the last sink's end sees every count of the run (each node's end came before
+  // its dependents' starts, by their counters).
+  if (node.deps_begin == node.deps_end && g.left.fetch_sub(1, std::memory_order_acq_rel) == 1) finish_graph_run(w, g);
   return keep;
 }
 
@@ -205,7 +211,7 @@ void Engine::Impl::finish_graph_run(Worker& w, GraphRun& g) noexcept HAL_NONBLOC
   const std::uint32_t failed = g.n_failed.load(std::memory_order_relaxed);
   const std::uint32_t skipped = g.n_skipped.load(std::memory_order_relaxed);
   const bool ok = failed == 0 && skipped == 0;
-  g.last_completed.store(g.n_completed.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  g.last_completed.store(g.topo.size - failed - skipped, std::memory_order_relaxed);
   g.last_failed.store(failed, std::memory_order_relaxed);
   g.last_skipped.store(skipped, std::memory_order_relaxed);
   (ok ? g.completed_runs : g.failed_runs).add();
@@ -233,8 +239,9 @@ void Engine::Impl::run_graph_item(Worker& w, std::uint32_t ref) noexcept {
     if (node == detail::kStartNode) node = start_roots(w, g);
     w.running.store(true, std::memory_order_relaxed);
     w.state.store(WorkerState::Busy, std::memory_order_relaxed);
+    ns_t clock = hal::now_ns();
     do {
-      node = end_node(w, g, node, run_node(w, g, node));
+      node = end_node(w, g, node, run_node(w, g, node, clock));
     } while (node != kNone);
     if (w.backlog.empty()) break;
     item = w.backlog.back();

@@ -77,8 +77,8 @@ struct GraphRun {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // -- the run: `run` is generation << 1 | running. The fields below it are written by
   // the thread that starts a run, before its start item is queued, and read by workers. --
   alignas(hal::kCacheLine) std::atomic<std::uint32_t> run{0};
-  std::atomic<std::uint32_t> left{0};  // nodes of this run not yet ended
-  std::atomic<std::uint32_t> n_completed{0}, n_failed{0}, n_skipped{0};
+  std::atomic<std::uint32_t> left{0};                    // sinks of this run not yet ended
+  std::atomic<std::uint32_t> n_failed{0}, n_skipped{0};  // completed: the rest
   // The generation of a run whose whole-graph deadline passed (the monitor); never a live
   // generation otherwise. A generation, not a flag: a monitor that looks at a run as it
   // ends can then never mark the next one.
