@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
 #include "engine_impl.hpp"
 #include "hal/clock.hpp"
@@ -155,9 +154,11 @@ void Engine::Impl::start_worker(detail::Worker& w) {
   w.tid.store(0, std::memory_order_relaxed);
   w.thread = hal::Thread(spec, [this, &w] { worker_loop(w); });
   w.applied = w.thread.applied();
-  // Its first act: from here on a query can read its faults (stats()).
+  // Its first act: from here on a query can read its faults (stats()). A sleep, not a
+  // yield: a caller of higher SCHED_FIFO priority on the worker's CPU would otherwise
+  // never let it run (sched_yield only yields to equal priorities).
   while (w.tid.load(std::memory_order_acquire) == 0)
-    std::this_thread::yield();
+    (void)hal::sleep_until(hal::now_ns() + 20 * hal::kNsPerUs);
 }
 
 void Engine::Impl::stop_worker(detail::Worker& w) {
@@ -250,7 +251,7 @@ StopReport Engine::stop(StopMode mode) {
   }
   for (std::size_t i = 0; i < cfg_.max_producers; ++i) {  // Dekker with acquire(): none is left inside
     while (m.producers[i].inside.load(std::memory_order_seq_cst))
-      std::this_thread::yield();
+      (void)hal::sleep_until(hal::now_ns() + 20 * hal::kNsPerUs);  // not a yield: as in start_worker
   }
   for (auto& p : m.periodic)
     (void)command_periodic(p->index, PeriodicState::Stopped);
