@@ -611,4 +611,32 @@ TEST(Engine, ThousandStartStopCyclesStayBalanced) {
   EXPECT_LE(ran.load() - s.completed, s.cancelled);
 }
 
+// start() and stop() from a SCHED_FIFO thread of higher priority on the worker's own CPU:
+// they wait for the worker by sleeping, so the worker gets the CPU (a sched_yield loop
+// never gave it: the caller spun for minutes).
+TEST(Engine, StartAndStopFromAHigherPriorityThreadOnTheWorkersCpu) {
+  const auto online = hal::read_cpu_info().online;
+  const int cpu = online.empty() ? 0 : online.back();
+  rt::EngineConfig c = small_config(1);
+  c.workers[0] = {.cpu = cpu, .priority = 20, .classes = rt::kAllClasses};
+  rt::Engine e(c);
+  hal::ThreadApplied caller;
+  bool balanced = false;
+  std::atomic<bool> ran{false};
+  {
+    hal::Thread t({.name = "rt-test-caller", .cpu = cpu, .priority = 30}, [&] {
+      e.start();
+      rt::Producer p = e.make_producer();
+      (void)p.try_submit([&ran] { ran.store(true); });
+      balanced = e.stop(rt::StopMode::Drain).balanced;
+    });
+    caller = t.applied();
+  }
+  if (!caller.affinity.ok() || !caller.sched.ok())
+    GTEST_SKIP() << "needs SCHED_FIFO and pinning to CPU " << cpu << ": " << caller.sched.message() << " "
+                 << caller.affinity.message();
+  EXPECT_TRUE(balanced);
+  EXPECT_TRUE(ran.load());
+}
+
 }  // namespace
