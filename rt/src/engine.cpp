@@ -45,7 +45,7 @@ std::size_t estimate_arena(const EngineConfig& c) {
   bytes += ring(c.max_tasks, workers + 2, sizeof(std::uint32_t));                                       // retired
   bytes += ring(2 * c.max_tasks + c.max_graphs, c.max_producers + workers, sizeof(detail::Scheduled));  // scheduled
   bytes += c.max_producers * sizeof(detail::ProducerState) + hal::kCacheLine;
-  bytes += ring(c.event_capacity, workers + 2 + c.max_producers, sizeof(Event));
+  bytes += ring(c.event_capacity, workers + 3 + c.max_producers, sizeof(Event));
   bytes += DeadLetterQueue::bytes(c.dead_letter_capacity);
   const std::size_t histograms = 2 * workers + 1 + 3 * c.max_periodic;
   bytes += histograms * (Histogram::bytes() + 2 * hal::kCacheLine);
@@ -108,7 +108,7 @@ Engine::Impl::Impl(Engine& e, const EngineConfig& c)
       producers(arena.make_array<detail::ProducerState>(c.max_producers, "producer states")),
       retired(arena, c.max_tasks, c.workers.size() + 2, c.workers.size() + 2),
       scheduled_in(arena, 2 * c.max_tasks + c.max_graphs, c.max_producers + c.workers.size(), 1),
-      events(arena, c.event_capacity, c.workers.size() + 2 + c.max_producers, 1),
+      events(arena, c.event_capacity, c.workers.size() + 3 + c.max_producers, 1),
       dead_letters(arena, c.dead_letter_capacity),
       rollbacks_by_type(c.task_types.size()),
       timer(hal::make_timer(c.monitor.backend)),

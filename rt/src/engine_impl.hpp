@@ -283,6 +283,8 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   [[nodiscard]] std::size_t producer_event_token(std::size_t producer) const noexcept {
     return workers.size() + 2 + producer;
   }
+  // ...and the last one for set_gate (any thread: held by try-lock, gate_token_busy).
+  [[nodiscard]] std::size_t gate_event_token() const noexcept { return workers.size() + 2 + engine.cfg_.max_producers; }
   // The class rings: one token per submitting handle, the monitor's, then one per worker
   // (graph nodes it makes ready).
   [[nodiscard]] std::size_t ring_token(const detail::Worker& w) const noexcept {
@@ -304,6 +306,7 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // F15: by TypeId, nullptr for a type with no breaker; built at setup.
   std::vector<std::unique_ptr<CircuitBreaker>> breakers;
   bool any_breaker = false;  // an engine without breakers never reads a task's type for them
+  std::atomic<bool> gate_token_busy{false};
 
   // Every publish_event reads it; set_event_interest writes it rarely. It starts a line of
   // its own, shared only with the fields below that setup writes and the run path reads

@@ -264,11 +264,23 @@ CancelResult Engine::cancel(TaskId id) noexcept HAL_NONBLOCKING {
 void Engine::set_gate(std::size_t gate, bool open) noexcept HAL_NONBLOCKING {
   if (gate >= 64) return;
   const GateMask bit = GateMask{1} << gate;
-  if (open) {
-    gates_.fetch_or(bit, std::memory_order_acq_rel);
-  } else {
-    gates_.fetch_and(~bit, std::memory_order_acq_rel);
+  const GateMask was =
+      open ? gates_.fetch_or(bit, std::memory_order_acq_rel) : gates_.fetch_and(~bit, std::memory_order_acq_rel);
+  if (((was & bit) != 0) == open) return;  // no change, no event
+  // Any thread may call this, and an event-ring token is one thread's at a time: the gate
+  // token is taken by try-lock, never waited for. Two changes at the same instant: the
+  // second one's event is dropped and counted as a drop.
+  Impl& m = *impl_;
+  if (m.gate_token_busy.exchange(true, std::memory_order_acquire)) {
+    m.counters.events_dropped.add();
+    return;
   }
+  m.publish_event(m.gate_event_token(), Event{.kind = EventKind::GateChanged,
+                                              .subject = Subject::Gate,
+                                              .id = gate,
+                                              .at = hal::now_ns(),
+                                              .value = open ? 1 : 0});
+  m.gate_token_busy.store(false, std::memory_order_release);
 }
 
 bool Engine::gate_open(std::size_t gate) const noexcept { return gate < 64 && (open_gates() >> gate & 1U) != 0; }

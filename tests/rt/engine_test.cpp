@@ -639,4 +639,26 @@ TEST(Engine, StartAndStopFromAHigherPriorityThreadOnTheWorkersCpu) {
   EXPECT_TRUE(ran.load());
 }
 
+// F19: a gate that really changes is published, once per change.
+TEST(Engine, GateChangesArePublished) {
+  rt::EngineConfig c = small_config(1);
+  c.gates = {"a", "b"};
+  rt::Engine e(c);
+  e.start();
+  e.set_gate(1, false);
+  e.set_gate(1, false);  // no change
+  e.set_gate(1, true);
+  e.set_gate(0, true);  // already open
+  const auto evs = testing_support::drain_events(e);
+  ASSERT_EQ(testing_support::count_kind(evs, rt::EventKind::GateChanged), 2U);
+  std::vector<rt::Event> gates;
+  for (const auto& ev : evs)
+    if (ev.kind == rt::EventKind::GateChanged) gates.push_back(ev);
+  EXPECT_EQ(gates[0].subject, rt::Subject::Gate);
+  EXPECT_EQ(gates[0].id, 1U);
+  EXPECT_EQ(gates[0].value, 0);
+  EXPECT_EQ(gates[1].value, 1);
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+}
+
 }  // namespace

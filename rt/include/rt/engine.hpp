@@ -245,7 +245,7 @@ class Engine {
   // F7. RT: lock-free; no allocation, no syscall.
   CancelResult cancel(TaskId id) noexcept HAL_NONBLOCKING;
 
-  // F6. RT: wait-free.
+  // F6. A change publishes GateChanged (F19). RT: lock-free; no allocation, no syscall.
   void set_gate(std::size_t gate, bool open) noexcept HAL_NONBLOCKING;
   [[nodiscard]] bool gate_open(std::size_t gate) const noexcept;
   [[nodiscard]] GateMask open_gates() const noexcept { return gates_.load(std::memory_order_acquire); }

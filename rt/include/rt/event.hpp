@@ -63,7 +63,14 @@ inline constexpr EventMask kDefaultEventInterest =
 
 // What an event is about: a one-shot task (its TaskId), a periodic task (its index), a
 // worker (its index), a workflow or a saga (their ids).
-enum class Subject : std::uint8_t { Task, Periodic, Worker, Workflow, Saga };
+enum class Subject : std::uint8_t {
+  Task,
+  Periodic,
+  Worker,
+  Workflow,
+  Saga,
+  Gate
+};  // Gate: id = its index, value 1 open
 
 struct Event {
   EventKind kind = EventKind::Submitted;
