@@ -407,6 +407,7 @@ TEST(Workflow, ConcurrentStartersNeverOverlapASagasRuns) {
   const int sg = e.add_saga(rt::SagaBuilder("s").step("a", "step").step("b", "step").build(), h);
   e.start();
   std::vector<std::thread> starters;
+  starters.reserve(3);
   std::atomic<int> started{0};
   for (int t = 0; t < 3; ++t) {
     starters.emplace_back([&, p = e.make_producer()]() mutable {
