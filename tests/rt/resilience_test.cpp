@@ -44,7 +44,6 @@ bool settled(const rt::Engine& e, rt::TaskId id) {
          (i.state == State::Completed || i.state == State::DeadLettered || i.state == State::Cancelled);
 }
 
-
 std::size_t count_kind(const std::vector<rt::Event>& evs, rt::EventKind k, rt::TaskId id) {
   return testing_support::count_events(evs, k, id.value());
 }
