@@ -44,7 +44,11 @@ void make_record(DeadLetter& d, std::uint32_t who, std::uint32_t i, std::atomic<
   d.set_error("pusher " + std::to_string(who) + " item " + std::to_string(i) + std::string(i % 90, 'x'));
   d.options.priority = d.priority;
   d.options.deadline_in = static_cast<rt::ns_t>(k);
-  d.options.retry = {.strategy = rt::RetryStrategy::Exponential, .max_retries = i % 4, .initial_delay = 1000};
+  // Field by field, not from a temporary: a temporary's padding bytes are indeterminate
+  // (ASan builds leave them non-zero), and the records are compared byte for byte.
+  d.options.retry.strategy = rt::RetryStrategy::Exponential;
+  d.options.retry.max_retries = i % 4;
+  d.options.retry.initial_delay = 1000;
   d.options.context.user_id = k;
   d.options.context.session_id = ~k;
   for (std::size_t b = 0; b < d.options.context.params.size(); ++b)
