@@ -137,10 +137,14 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // no syscall.
   bool retry_or_dead_letter(detail::Worker& w, std::uint32_t idx, std::uint32_t gen, State from, ns_t now,
                             ns_t& notify) noexcept HAL_NONBLOCKING;
-  // F14: the exhausted task's record, with what a re-drive needs (its callable, its
-  // options). RT: lock-free; no allocation, no syscall.
-  void push_dead_letter(detail::Worker& w, detail::TaskSlot& s, TaskId id, State last, Reason why,
-                        ns_t now) noexcept HAL_NONBLOCKING;
+  // F14: the exhausted task's record, then DEAD_LETTERED from `from`; false (and no
+  // record) when a cancel() ended it first. RT: lock-free; no allocation, no syscall.
+  bool dead_letter(detail::Worker& w, detail::TaskSlot& s, TaskId id, State from, Reason why,
+                   ns_t now) noexcept HAL_NONBLOCKING;
+  // The record, with what a re-drive needs (its callable, its options); its seq (0 when
+  // the queue dropped it). RT: lock-free; no allocation, no syscall.
+  std::uint64_t push_dead_letter(detail::Worker& w, detail::TaskSlot& s, TaskId id, State last, Reason why,
+                                 ns_t now) noexcept HAL_NONBLOCKING;
   // F15: an attempt's result for its type's breaker (if any); a change is published.
   // RT: lock-free; no allocation, no syscall.
   void feed_breaker(std::size_t token, const detail::TaskSlot& s, TaskId id, State st, Reason why,

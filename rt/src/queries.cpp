@@ -33,6 +33,14 @@ bool Engine::status(TaskId id, TaskInfo& out) const noexcept HAL_NONBLOCKING {
   if (gen_of(before) != id.generation || state_of(before) == State::Free) return false;
   out.id = id;
   out.state = state_of(before);
+  // The thread that ends a task writes its reason and end time just after the state: a
+  // query between the two sees an end without them. Wait for them, briefly and boundedly
+  // (the writer is a few stores away unless preempted; then the query reports what it has).
+  out.finished = s.finished.load(std::memory_order_acquire);
+  for (int i = 0; i < 256 && out.finished == 0 && is_terminal(out.state); ++i) {
+    detail::cpu_relax();
+    out.finished = s.finished.load(std::memory_order_acquire);
+  }
   out.reason = s.reason.load(std::memory_order_relaxed);
   out.priority = s.priority.load(std::memory_order_relaxed);
   out.type = s.type.load(std::memory_order_relaxed);
@@ -41,7 +49,6 @@ bool Engine::status(TaskId id, TaskInfo& out) const noexcept HAL_NONBLOCKING {
   out.start_at = s.start_at.load(std::memory_order_relaxed);
   out.created = s.created.load(std::memory_order_relaxed);
   out.started = s.started.load(std::memory_order_relaxed);
-  out.finished = s.finished.load(std::memory_order_relaxed);
   out.worker = s.worker.load(std::memory_order_relaxed);
   // Every retry follows an attempt that ended; the current one counts once it ran or ended.
   const bool this_one = out.state == State::Running ||

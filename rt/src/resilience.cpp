@@ -69,21 +69,30 @@ bool Engine::Impl::retry_or_dead_letter(Worker& w, std::uint32_t idx, std::uint3
       }
       from = State::Retrying;  // moodycamel refused below its bound (ring.hpp): as full
     }
-    if (transition_from(s, gen, from, State::DeadLettered, now) != Tx::Ok) return false;  // cancelled meanwhile
-    w.out.add(why == Reason::DeadlineMissed ? w.out.timed_out : w.out.failed);
     w.error = {};
     note_error(w, "its retry could not be scheduled (the monitor's ring was full)");
-  } else if (transition_from(s, gen, from, State::DeadLettered, now) != Tx::Ok) {
+    if (!dead_letter(w, s, id, from, why, now)) return false;  // cancelled meanwhile
+    w.out.add(why == Reason::DeadlineMissed ? w.out.timed_out : w.out.failed);
+  } else if (!dead_letter(w, s, id, from, why, now)) {
     return false;
   }
   dead_lettered.add();
-  push_dead_letter(w, s, id, from, why, now);
   publish_event(me, event(EventKind::DeadLettered, s.retries_used.load(std::memory_order_relaxed)));
   return false;
 }
 
-void Engine::Impl::push_dead_letter(Worker& w, TaskSlot& s, TaskId id, State last, Reason why,
-                                    ns_t now) noexcept HAL_NONBLOCKING {
+bool Engine::Impl::dead_letter(Worker& w, TaskSlot& s, TaskId id, State from, Reason why,
+                               ns_t now) noexcept HAL_NONBLOCKING {
+  // The record first, then the state: whoever sees DEAD_LETTERED finds its record. A
+  // cancel() that ends the task in between takes it back out.
+  const std::uint64_t seq = push_dead_letter(w, s, id, from, why, now);
+  if (transition_from(s, id.generation, from, State::DeadLettered, now) == Tx::Ok) return true;
+  if (seq != 0) (void)dead_letters.take(seq, w.letter);
+  return false;
+}
+
+std::uint64_t Engine::Impl::push_dead_letter(Worker& w, TaskSlot& s, TaskId id, State last, Reason why,
+                                             ns_t now) noexcept HAL_NONBLOCKING {
   // The record is the worker's to fill: one per worker, reused (no allocation, and no
   // 450-byte object on an RT thread's stack).
   DeadLetter& d = w.letter;
@@ -123,7 +132,7 @@ void Engine::Impl::push_dead_letter(Worker& w, TaskSlot& s, TaskId id, State las
   o.retry = s.retry;
   o.context = s.context;
   d.fn.copy_from(s.fn);
-  (void)dead_letters.push(d);
+  return dead_letters.push(d);
 }
 
 void Engine::Impl::breaker_changed(std::size_t token, BreakerChange c, TypeId type, std::uint64_t id,

@@ -105,8 +105,10 @@ Engine::Impl::Tx Engine::Impl::finish_from(Outcomes& out, TaskSlot& s, std::uint
 }
 
 void Engine::Impl::count_outcome(Outcomes& out, TaskSlot& s, State to, Reason why, ns_t at) noexcept HAL_NONBLOCKING {
+  // Written after the state (the CAS decided who ends it): `finished` last, with release,
+  // so a query that sees it sees the reason too (Engine::status).
   s.reason.store(why, std::memory_order_relaxed);
-  s.finished.store(at, std::memory_order_relaxed);
+  s.finished.store(at, std::memory_order_release);
   // F13: an attempt that will be retried is not the task's outcome (retry_or_dead_letter
   // counts it as a retry); a miss is still a miss.
   if ((to == State::Failed || to == State::Timeout) && retry_left(s)) {

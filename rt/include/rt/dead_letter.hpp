@@ -90,11 +90,11 @@ class DeadLetterQueue {
   // A record being written is not listed yet; one taken or overwritten between the scan
   // and the copy is left out, so a page can come out short under concurrent pushes.
   [[nodiscard]] std::vector<DeadLetter> list(std::size_t limit = 100, std::size_t offset = 0) const;
-  // Not RT by intent (lock-free, no allocation). Removes the record `seq` and copies it
-  // to `out` (to re-drive it: resubmit with fresh attempts). False when it is gone
-  // (dropped, taken, purged) or never was; `out` is then untouched. Two takes of one
-  // record: exactly one gets it.
-  bool take(std::uint64_t seq, DeadLetter& out) noexcept;
+  // Removes the record `seq` and copies it to `out` (to re-drive it: resubmit with fresh
+  // attempts; the engine also takes back a record whose task a cancel() ended first).
+  // False when it is gone (dropped, taken, purged) or never was; `out` is then untouched.
+  // Two takes of one record: exactly one gets it. RT: wait-free; no allocation, no syscall.
+  bool take(std::uint64_t seq, DeadLetter& out) noexcept HAL_NONBLOCKING;
   // Not RT by intent (lock-free). Removes every record it finds and returns how many; a
   // record pushed while it runs may stay.
   std::size_t purge() noexcept;
@@ -131,7 +131,7 @@ class DeadLetterQueue {
   static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "push must not fall back to a lock");
 
   static void write_payload(Entry& e, const DeadLetter& d) noexcept HAL_NONBLOCKING;
-  static void read_payload(const Entry& e, Words& out) noexcept;
+  static void read_payload(const Entry& e, Words& out) noexcept HAL_NONBLOCKING;
 
   // What every push touches, on one line: the entries' place (read-only after setup) and
   // the pushers' counters. The readers' counters have a line of their own.
