@@ -35,9 +35,11 @@ bool Engine::Impl::has_work(const Worker& w) const noexcept HAL_NONBLOCKING {
 // periodic task's first release (run_release; after that the worker announces its
 // deadlines ahead).
 void Engine::Impl::worker_loop(Worker& w) noexcept {
-  w.tid.store(hal::current_tid(), std::memory_order_release);  // queries read its faults from /proc
   w.started_at.store(hal::now_ns(), std::memory_order_relaxed);
   w.state.store(WorkerState::Idle, std::memory_order_relaxed);
+  // Last, with release: start_worker returns once it sees the tid, and a query from then
+  // on must see a running worker (not Stopped) to read its faults from /proc.
+  w.tid.store(hal::current_tid(), std::memory_order_release);
   const ns_t spin = engine.cfg_.idle_spin;
   std::uint32_t idx = 0;
   for (;;) {
