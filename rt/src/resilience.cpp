@@ -60,33 +60,51 @@ bool Engine::Impl::retry_or_dead_letter(Worker& w, std::uint32_t idx, std::uint3
         return false;  // cancelled in that instant (counted by cancel())
       }
       s.retries_used.store(static_cast<std::uint16_t>(n), std::memory_order_relaxed);
+      // Counted and published before the monitor can see it: whoever sees the next
+      // attempt (or its end) sees this retry counted.
+      retries.add();
+      publish_event(me, event(EventKind::Retrying, delay));
       // From the monitor's pop on, the task is the monitor's (and a canceller's).
       if (scheduled_in.push_reserved(retry_token(w), detail::Scheduled{at, id, detail::Scheduled::Kind::Start})) {
-        retries.add();
-        publish_event(me, event(EventKind::Retrying, delay));
         notify = monitor_ring_filling(seen) ? now : at;
         return true;
       }
+      retries.v.fetch_sub(1, std::memory_order_relaxed);
       from = State::Retrying;  // moodycamel refused below its bound (ring.hpp): as full
     }
     w.error = {};
     note_error(w, "its retry could not be scheduled (the monitor's ring was full)");
-    if (!dead_letter(w, s, id, from, why, now)) return false;  // cancelled meanwhile
-    w.out.add(why == Reason::DeadlineMissed ? w.out.timed_out : w.out.failed);
-  } else if (!dead_letter(w, s, id, from, why, now)) {
+    // Its outcome (count_outcome skipped it) counted before the state shows the end.
+    std::atomic<std::uint64_t>& outcome = why == Reason::DeadlineMissed ? w.out.timed_out : w.out.failed;
+    w.out.add(outcome);
+    if (!dead_letter(w, s, id, from, why, now)) {  // cancelled meanwhile: counted by cancel()
+      outcome.store(outcome.load(std::memory_order_relaxed) - 1, std::memory_order_release);
+      return false;
+    }
     return false;
   }
-  dead_lettered.add();
-  publish_event(me, event(EventKind::DeadLettered, s.retries_used.load(std::memory_order_relaxed)));
+  (void)dead_letter(w, s, id, from, why, now);  // exhausted: no cancel() can end it first
   return false;
 }
 
 bool Engine::Impl::dead_letter(Worker& w, TaskSlot& s, TaskId id, State from, Reason why,
                                ns_t now) noexcept HAL_NONBLOCKING {
-  // The record first, then the state: whoever sees DEAD_LETTERED finds its record. A
-  // cancel() that ends the task in between takes it back out.
+  // The record, the count and the event first, then the state: whoever sees
+  // DEAD_LETTERED finds them. Only a task whose retry could not be scheduled can be
+  // cancelled in between (an exhausted one is an outcome cancel() leaves alone): its
+  // record and count are taken back; its event stands, followed by its cancellation's.
   const std::uint64_t seq = push_dead_letter(w, s, id, from, why, now);
+  dead_lettered.add();
+  publish_event(static_cast<std::size_t>(w.index), Event{.kind = EventKind::DeadLettered,
+                                                         .subject = Subject::Task,
+                                                         .reason = why,
+                                                         .type = s.type.load(std::memory_order_relaxed),
+                                                         .worker = static_cast<std::int16_t>(w.index),
+                                                         .id = id.value(),
+                                                         .at = now,
+                                                         .value = s.retries_used.load(std::memory_order_relaxed)});
   if (transition_from(s, id.generation, from, State::DeadLettered, now) == Tx::Ok) return true;
+  dead_lettered.v.fetch_sub(1, std::memory_order_relaxed);
   if (seq != 0) (void)dead_letters.take(seq, w.letter);
   return false;
 }
