@@ -73,6 +73,19 @@ inline std::vector<rt::Event> drain_events(rt::Engine& e) {
   return out;
 }
 
+// Events are published around the state changes they tell of, not atomically with them:
+// drains until `want` holds for everything drained so far (or the bound passes).
+template <class Want>
+std::vector<rt::Event> events_until(rt::Engine& e, Want want) {
+  std::vector<rt::Event> all;
+  (void)eventually([&] {
+    const auto more = drain_events(e);
+    all.insert(all.end(), more.begin(), more.end());
+    return want(all);
+  });
+  return all;
+}
+
 // How many events of `kind` there are, about anything.
 inline std::size_t count_kind(const std::vector<rt::Event>& evs, rt::EventKind kind) {
   return static_cast<std::size_t>(
@@ -87,9 +100,12 @@ inline std::size_t count_events(const std::vector<rt::Event>& evs, rt::EventKind
   return n;
 }
 
+// An end is recorded in two steps: the state, then its reason and end time. A test that
+// waits for an end and then reads them waits for both (under qemu the second step can
+// come long after the first).
 inline bool state_is(const rt::Engine& e, rt::TaskId id, rt::State s) {
   rt::TaskInfo info;
-  return e.status(id, info) && info.state == s;
+  return e.status(id, info) && info.state == s && (!rt::is_terminal(s) || info.finished != 0);
 }
 
 // The engine's verdict on a task whose deadline passed before a worker took it: it ended
