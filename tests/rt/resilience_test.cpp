@@ -47,10 +47,6 @@ bool settled(const rt::Engine& e, rt::TaskId id) {
          e.in_flight() == 0;
 }
 
-std::size_t count_kind(const std::vector<rt::Event>& evs, rt::EventKind k, rt::TaskId id) {
-  return testing_support::count_events(evs, k, id.value());
-}
-
 TEST(Resilience, FailedAttemptsAreRetriedUnderTheSameId) {
   rt::Engine e(small_config());
   e.start();
@@ -72,7 +68,7 @@ TEST(Resilience, FailedAttemptsAreRetriedUnderTheSameId) {
   EXPECT_EQ(s.exceptions, 2U);
   EXPECT_EQ(e.in_flight(), 0U);
   const auto evs = drain_events(e);
-  EXPECT_EQ(count_kind(evs, rt::EventKind::Retrying, id), 2U);
+  EXPECT_EQ(testing_support::count_events(evs, rt::EventKind::Retrying, id.value()), 2U);
   EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
 }
 
@@ -96,7 +92,7 @@ TEST(Resilience, ExhaustedRetriesEndDeadLettered) {
   EXPECT_EQ(s.failed, 1U);  // the last attempt's outcome
   EXPECT_EQ(s.dead_lettered, 1U);
   const auto evs = drain_events(e);
-  EXPECT_EQ(count_kind(evs, rt::EventKind::DeadLettered, id), 1U);
+  EXPECT_EQ(testing_support::count_events(evs, rt::EventKind::DeadLettered, id.value()), 1U);
   EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
 }
 
