@@ -1,78 +1,100 @@
+// The command tree (CLI11). Parsing only: each command lives in its own file.
 #include "cli.hpp"
 
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
 #include <ostream>
 
 #include "rt/version.hpp"
+#include "rtconfig/config.hpp"
 
 namespace rt::cli {
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: rtengine <command> [options]
-
-Commands:
-  doctor [--json] [--strict] [--root DIR]
-                 Report whether this machine and process can run hard real-time
-                 work: kernel preemption model, SCHED_FIFO rights (RLIMIT_RTPRIO,
-                 CAP_SYS_NICE), memory locking (RLIMIT_MEMLOCK), RT throttling,
-                 io_uring, timer resolution and slack, clock source, SMT, CPU
-                 isolation, frequency governor, /dev/cpu_dma_latency.
-                 --json    one JSON object instead of the table
-                 --strict  exit 1 when any check fails
-                 --root    read /proc and /sys below DIR (no live probes)
-
-Options:
-  --version      print the version and build information
-  -h, --help     print this help
-
-Exit status: 0 done, 1 a check failed under --strict, 2 usage error.
-)";
-
-int usage_error(std::ostream& err, const std::string& what) {
-  err << "rtengine: " << what << "\nTry 'rtengine --help'.\n";
+// CLI11's own exit codes (105, 106...) are not ours: every parse error is a usage error.
+int usage_error(CLI::App& app, const CLI::Error& e, std::ostream& err) {
+  err << "rtengine: " << e.what() << "\nTry 'rtengine " << (app.get_name() == "rtengine" ? "" : app.get_name() + " ")
+      << "--help'.\n";
   return kExitUsage;
-}
-
-int doctor_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  DoctorOptions opts;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--json") {
-      opts.json = true;
-    } else if (a == "--strict") {
-      opts.strict = true;
-    } else if (a == "--root") {
-      if (i + 1 >= args.size()) return usage_error(err, "doctor: --root needs a folder");
-      opts.root = args[++i];
-    } else if (a == "-h" || a == "--help") {
-      out << kUsage;
-      return kExitOk;
-    } else {
-      return usage_error(err, "doctor: unknown option '" + a + "'");
-    }
-  }
-  return doctor(opts, out, err);
 }
 
 }  // namespace
 
 int main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  if (args.empty()) {
-    err << kUsage;
-    return kExitUsage;
+  CLI::App app{"rtengine " + std::string(version()) + ": a low-latency real-time task engine", "rtengine"};
+  app.footer("Exit status: 0 done, 1 the command found a failure, 2 usage error.");
+  bool show_version = false;
+  app.add_flag("--version", show_version, "Print the version and build information");
+
+  RunOptions run_opts;
+  std::string duration;
+  CLI::App* run_cmd = app.add_subcommand("run",
+                                         "Run the engine on CONFIG, or on the built-in demo: a 1 kHz PID loop "
+                                         "on a simulated motor, a 10 ms workflow and background work");
+  run_cmd->add_option("config", run_opts.config, "A TOML config (rtengine config --defaults shows the demo's)");
+  run_cmd->add_option("-d,--duration", duration, "Run this long (\"10s\", \"1min\"); default: until Ctrl-C");
+  run_cmd->add_flag("--json", run_opts.json, "Print the final report as one JSON object");
+  run_cmd->add_option("--trace", run_opts.trace, "Write the run's schedule as Chrome trace-event JSON (Perfetto)");
+  run_cmd->add_option("--log-level", run_opts.log_level, "Log level: debug, info, warn, error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  run_cmd->add_option("--log-file", run_opts.log_file, "Write the JSON-lines log here instead of stderr");
+  run_cmd->add_option("--journal", run_opts.journal, "Journal queued tasks here at stop; resubmit them at start");
+
+  std::string validate_path;
+  CLI::App* validate_cmd = app.add_subcommand("validate", "Check a config; print every error as file:line:column");
+  validate_cmd->add_option("config", validate_path, "The TOML file")->required();
+
+  DoctorOptions doctor_opts;
+  std::string root = "/";
+  CLI::App* doctor_cmd =
+      app.add_subcommand("doctor",
+                         "Report whether this machine and process can run hard real-time work (kernel preemption, "
+                         "SCHED_FIFO rights, memlock, RT throttling, io_uring, timers, isolation, governor...)");
+  doctor_cmd->add_flag("--json", doctor_opts.json, "One JSON object instead of the table");
+  doctor_cmd->add_flag("--strict", doctor_opts.strict, "Exit 1 when any check fails");
+  doctor_cmd->add_option("--root", root, "Read /proc and /sys below DIR (no live probes)");
+
+  bool defaults = false;
+  CLI::App* config_cmd = app.add_subcommand("config", "Show configuration");
+  config_cmd->add_flag("--defaults", defaults, "Print the built-in config (the demo) as commented TOML")->required();
+
+  try {
+    app.parse(std::vector<std::string>(args.rbegin(), args.rend()));  // CLI11 takes them reversed
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e, out, err);
+  } catch (const CLI::ParseError& e) {
+    for (CLI::App* sub : app.get_subcommands())
+      if (sub->parsed()) return usage_error(*sub, e, err);
+    return usage_error(app, e, err);
   }
-  const std::string& cmd = args[0];
-  if (cmd == "-h" || cmd == "--help" || cmd == "help") {
-    out << kUsage;
-    return kExitOk;
-  }
-  if (cmd == "--version" || cmd == "version") {
+
+  if (show_version) {
     out << "rtengine " << version() << " (" << build_info() << ")\n";
     return kExitOk;
   }
-  if (cmd == "doctor") return doctor_command(args, out, err);
-  if (!cmd.empty() && cmd[0] == '-') return usage_error(err, "unknown option '" + cmd + "'");
-  return usage_error(err, "unknown command '" + cmd + "'");
+  if (run_cmd->parsed()) {
+    if (!duration.empty() && !config::parse_duration(duration, run_opts.duration)) {
+      err << "rtengine run: --duration: expected a duration such as \"10s\" or \"500ms\", found \"" << duration
+          << "\"\nTry 'rtengine run --help'.\n";
+      return kExitUsage;
+    }
+    run_opts.live = &err == &std::cerr && ::isatty(STDERR_FILENO) == 1;
+    return run(run_opts, out, err);
+  }
+  if (validate_cmd->parsed()) return validate(validate_path, out, err);
+  if (doctor_cmd->parsed()) {
+    doctor_opts.root = root;
+    return doctor(doctor_opts, out, err);
+  }
+  if (config_cmd->parsed()) {
+    out << config::default_text();
+    return kExitOk;
+  }
+  err << app.help() << "rtengine: a command is needed\n";
+  return kExitUsage;
 }
 
 }  // namespace rt::cli

@@ -1,11 +1,13 @@
 #pragma once
-// The `rtengine` command line, callable in-process so tests see exactly what a person
-// sees. Exit codes: 0 done, 1 the command ran and found a failure (doctor --strict),
-// 2 usage error.
+// The `rtengine` command line (CLI11), callable in-process so tests see exactly what a
+// person sees. Exit codes: 0 done, 1 the command ran and found a failure (validate found
+// errors, doctor --strict, run could not start), 2 usage error.
 #include <filesystem>
 #include <iosfwd>
 #include <string>
 #include <vector>
+
+#include "rt/types.hpp"
 
 namespace rt::cli {
 
@@ -22,5 +24,26 @@ struct DoctorOptions {
 };
 
 int doctor(const DoctorOptions& opts, std::ostream& out, std::ostream& err);
+
+struct RunOptions {
+  std::string config;     // a TOML file; empty: the built-in demo
+  ns_t duration = -1;     // -1: the config's run.duration
+  bool json = false;      // the final report as one JSON object on `out`
+  std::string trace;      // write a Chrome trace here at the end
+  std::string log_level;  // overrides logging.level
+  std::string log_file;   // overrides logging.destination
+  std::string journal;    // overrides journal.path
+  bool live = false;      // a live progress line (when `out` is a terminal)
+};
+
+// `rtengine run`: builds the engine from the config, runs it until the duration ends or
+// SIGINT/SIGTERM, stops it (draining) and prints the report.
+int run(const RunOptions& opts, std::ostream& out, std::ostream& err);
+
+// `rtengine validate`: every error, each as file:line:column: key: message.
+int validate(const std::string& path, std::ostream& out, std::ostream& err);
+
+// The built-in handlers a config may name (the run command's catalogue).
+[[nodiscard]] std::vector<std::string> handler_names();
 
 }  // namespace rt::cli

@@ -52,6 +52,8 @@ std::size_t estimate_arena(const EngineConfig& c) {
   return bytes + bytes / 4 + (1U << 20);
 }
 
+}  // namespace
+
 void validate(const EngineConfig& c) {
   auto bad = [](const std::string& what) { throw std::invalid_argument("EngineConfig: " + what); };
   if (c.workers.empty()) bad("workers: at least one worker is needed");
@@ -90,6 +92,8 @@ void validate(const EngineConfig& c) {
     guarded[k] = true;
   }
 }
+
+namespace {
 
 ClassMask covered(const EngineConfig& c, std::size_t n) {
   ClassMask m = 0;

@@ -35,33 +35,58 @@ TEST(Cli, Version) {
 TEST(Cli, Help) {
   const CliRun r = run({"--help"});
   EXPECT_EQ(r.code, 0);
-  EXPECT_TRUE(has(r.out, "doctor"));
-  EXPECT_TRUE(has(r.out, "--json"));
+  for (const char* cmd : {"run", "validate", "doctor", "config", "--version"})
+    EXPECT_TRUE(has(r.out, cmd)) << cmd << "\n" << r.out;
+}
+
+TEST(Cli, EverySubcommandHasHelp) {
+  for (const char* cmd : {"run", "validate", "doctor", "config"}) {
+    const CliRun r = run({cmd, "--help"});
+    EXPECT_EQ(r.code, 0) << cmd << ": " << r.err;
+    EXPECT_TRUE(has(r.out, std::string("rtengine ") + cmd)) << r.out;
+  }
+  EXPECT_TRUE(has(run({"run", "--help"}).out, "--duration"));
+  EXPECT_TRUE(has(run({"doctor", "--help"}).out, "--json"));
 }
 
 TEST(Cli, NoArgumentsIsAUsageError) {
   const CliRun r = run({});
   EXPECT_EQ(r.code, rt::cli::kExitUsage);
-  EXPECT_TRUE(has(r.err, "usage: rtengine"));
+  EXPECT_TRUE(has(r.err, "a command is needed")) << r.err;
+  EXPECT_TRUE(has(r.err, "Subcommands:")) << r.err;
 }
 
 TEST(Cli, UnknownCommandAndOptionsAreNamed) {
   CliRun r = run({"frobnicate"});
   EXPECT_EQ(r.code, rt::cli::kExitUsage);
-  EXPECT_TRUE(has(r.err, "unknown command 'frobnicate'")) << r.err;
+  EXPECT_TRUE(has(r.err, "frobnicate")) << r.err;
   EXPECT_TRUE(r.out.empty());
   r = run({"--frob"});
   EXPECT_EQ(r.code, rt::cli::kExitUsage);
-  EXPECT_TRUE(has(r.err, "unknown option '--frob'")) << r.err;
+  EXPECT_TRUE(has(r.err, "--frob")) << r.err;
   r = run({"doctor", "--yaml"});
   EXPECT_EQ(r.code, rt::cli::kExitUsage);
-  EXPECT_TRUE(has(r.err, "doctor: unknown option '--yaml'")) << r.err;
+  EXPECT_TRUE(has(r.err, "--yaml")) << r.err;
+  EXPECT_TRUE(has(r.err, "rtengine doctor --help")) << r.err;
   r = run({"doctor", "--root"});
   EXPECT_EQ(r.code, rt::cli::kExitUsage);
-  EXPECT_TRUE(has(r.err, "--root needs a folder")) << r.err;
+  EXPECT_TRUE(has(r.err, "--root")) << r.err;
   r = run({"doctor", "--root", "/nonexistent/rtengine"});
   EXPECT_EQ(r.code, rt::cli::kExitUsage);
   EXPECT_TRUE(has(r.err, "is not a folder")) << r.err;
+  r = run({"validate"});
+  EXPECT_EQ(r.code, rt::cli::kExitUsage);
+  EXPECT_TRUE(has(r.err, "config")) << r.err;
+  r = run({"run", "--duration", "soon"});
+  EXPECT_EQ(r.code, rt::cli::kExitUsage);
+  EXPECT_TRUE(has(r.err, "--duration")) << r.err;
+  EXPECT_TRUE(has(r.err, "soon")) << r.err;
+  r = run({"run", "--log-level", "loud"});
+  EXPECT_EQ(r.code, rt::cli::kExitUsage);
+  EXPECT_TRUE(has(r.err, "loud")) << r.err;
+  r = run({"config"});
+  EXPECT_EQ(r.code, rt::cli::kExitUsage);
+  EXPECT_TRUE(has(r.err, "--defaults")) << r.err;
 }
 
 TEST(Cli, DoctorJsonOnThisMachineParses) {

@@ -82,6 +82,10 @@ struct EngineConfig {
   PmQosConfig pm_qos;
 };
 
+// What the Engine constructor checks first: throws std::invalid_argument naming the field
+// (for config loaders that check a file before building anything). Setup only.
+void validate(const EngineConfig& c);
+
 enum class StopMode : std::uint8_t { Drain, Cancel };
 
 enum class WorkerState : std::uint8_t { Idle, Busy, Stalled, Stopped };

@@ -1,0 +1,186 @@
+// The loader's entry points: size and depth caps, the toml++ parse, the sections, and the
+// checks of names that refer to one another.
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "load_sections.hpp"
+
+namespace rt::config {
+
+namespace detail {
+
+namespace {
+
+// toml++ caps its own nesting (256); ours is tighter and reported with a location.
+bool too_deep(Reader& r, const toml::node& n, int depth, const std::string& path) {
+  if (depth > kMaxDepth) {
+    r.error(n, path, "nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    return true;
+  }
+  if (const toml::table* t = n.as_table()) {
+    for (auto&& [k, v] : *t)
+      if (too_deep(r, v, depth + 1, join(path, k.str()))) return true;
+  } else if (const toml::array* a = n.as_array()) {
+    for (std::size_t i = 0; i < a->size(); ++i)
+      if (too_deep(r, (*a)[i], depth + 1, indexed(path, i))) return true;
+  }
+  return false;
+}
+
+int index_of(const std::vector<std::string>& names, const std::string& n) {
+  const auto it = std::find(names.begin(), names.end(), n);
+  return it == names.end() ? -1 : static_cast<int>(it - names.begin());
+}
+
+std::string list_of(const std::vector<std::string>& names) {
+  std::string s;
+  for (const std::string& n : names)
+    s += (s.empty() ? "" : ", ") + n;
+  return s.empty() ? "none" : s;
+}
+
+// Gate names to a mask; unknown ones are errors at `line`.
+GateMask gate_mask(Reader& r, int line, const std::string& key, const std::vector<std::string>& gates,
+                   const EngineConfig& c) {
+  GateMask m = 0;
+  for (const std::string& g : gates) {
+    const int i = index_of(c.gates, g);
+    if (i < 0) {
+      std::string msg = "unknown gate '" + g + "' (engine.gates: " + list_of(c.gates) + ")";
+      if (const std::string near = closest(g, c.gates); !near.empty()) msg += "; did you mean '" + near + "'?";
+      r.error(toml::source_region{{static_cast<toml::source_index>(line), 1}, {}, {}}, key, msg);
+      continue;
+    }
+    m |= GateMask{1} << i;
+  }
+  return m;
+}
+
+toml::source_region at_line(int line) {
+  return toml::source_region{{static_cast<toml::source_index>(line), 1}, {}, {}};
+}
+
+}  // namespace
+
+void cross_check(Reader& r, const toml::table& root, AppConfig& app) {
+  EngineConfig& c = app.engine;
+  const toml::source_region engine_at = Reader::where(root, "engine");
+  ClassMask served = 0;
+  const std::size_t initial = c.initial_workers == 0 ? c.workers.size() : c.initial_workers;
+  for (std::size_t i = 0; i < c.workers.size() && i < initial; ++i)
+    served = static_cast<ClassMask>(served | c.workers[i].classes);
+  if ((served & kAllClasses) != kAllClasses) {
+    r.error(engine_at, "engine.worker",
+            "no worker serves the class(es) missing from their `classes`: every class "
+            "of critical, high, normal, low, background needs one");
+  }
+  for (std::size_t i = 0; i < app.tasks.size(); ++i) {
+    (void)gate_mask(r, app.tasks[i].line, indexed("task", i) + ".gates", app.tasks[i].gates, c);
+  }
+  std::size_t periodic = app.periodic.size();
+  for (std::size_t i = 0; i < app.periodic.size(); ++i) {
+    PeriodicDecl& d = app.periodic[i];
+    const std::string path = indexed("periodic", i);
+    d.spec.gates = gate_mask(r, d.line, path + ".gates", d.gates, c);
+    if (!d.type_name.empty()) {
+      const int t = index_of(c.task_types, d.type_name);
+      if (t < 0) {
+        r.error(at_line(d.line), path + ".type",
+                "unknown task type '" + d.type_name + "' (declared: " + list_of(c.task_types) + ")");
+      } else {
+        d.spec.type = static_cast<TypeId>(t);
+      }
+    }
+    if (d.spec.worker >= static_cast<int>(c.workers.size()))
+      r.error(at_line(d.line), path + ".worker",
+              "worker " + std::to_string(d.spec.worker) + " does not exist (" + std::to_string(c.workers.size()) +
+                  " configured)");
+    if (d.spec.precision == Precision::Hybrid && d.spec.hybrid_margin >= d.spec.period)
+      r.error(at_line(d.line), path + ".hybrid_margin",
+              "expected less than the period (" + format_duration(d.spec.period) + "), found " +
+                  format_duration(d.spec.hybrid_margin));
+  }
+  for (std::size_t i = 0; i < app.graphs.size(); ++i) {
+    const GraphDecl& g = app.graphs[i];
+    if (g.period > 0) ++periodic;
+    if (g.worker >= static_cast<int>(c.workers.size()))
+      r.error(at_line(g.line), "graph '" + g.spec.name + "'.worker",
+              "worker " + std::to_string(g.worker) + " does not exist (" + std::to_string(c.workers.size()) +
+                  " configured)");
+  }
+  if (periodic > c.max_periodic)
+    r.error(engine_at, "engine.max_periodic",
+            std::to_string(periodic) + " periodic tasks and periodic workflows are declared, more than " +
+                std::to_string(c.max_periodic));
+  if (app.graphs.size() > c.max_graphs)
+    r.error(engine_at, "engine.max_graphs",
+            std::to_string(app.graphs.size()) + " workflows are declared, more than " + std::to_string(c.max_graphs));
+  if (app.sagas.size() > c.max_sagas)
+    r.error(engine_at, "engine.max_sagas",
+            std::to_string(app.sagas.size()) + " sagas are declared, more than " + std::to_string(c.max_sagas));
+  for (const std::string& t : app.journal.types) {
+    if (index_of(c.task_types, t) < 0)
+      r.error(Reader::where(root, "journal"), "journal.types",
+              "unknown task type '" + t + "' (declared: " + list_of(c.task_types) + ")");
+  }
+}
+
+}  // namespace detail
+
+LoadResult parse(std::string_view text, std::string file, const LoadOptions& opts) {
+  LoadResult res;
+  res.config.source = file;
+  detail::Reader r(file, res.errors);
+  if (text.size() > kMaxFileBytes) {
+    res.errors.push_back({file, 0, 0, "", "larger than " + std::to_string(kMaxFileBytes) + " bytes: not a config"});
+    return res;
+  }
+  toml::table root;
+  try {
+    root = toml::parse(text, file);
+  } catch (const toml::parse_error& e) {
+    r.error(e.source(), "", "TOML syntax: " + std::string(e.description()));
+    return res;
+  }
+  if (detail::too_deep(r, root, 0, "")) return res;
+  r.only(root, "",
+         {"engine", "monitor", "run", "logging", "tracing", "journal", "http", "metrics", "retry", "task", "periodic",
+          "graph", "pipeline", "saga"});
+  detail::load_engine(r, root, res.config);
+  detail::load_settings(r, root, res.config);
+  detail::load_tasks(r, root, res.config, opts);
+  detail::load_workflows(r, root, res.config, opts);
+  detail::cross_check(r, root, res.config);
+  if (res.errors.empty()) {
+    try {  // the engine's own checks: a second net under the ones above
+      validate(res.config.engine);
+    } catch (const std::exception& e) {
+      r.error(detail::Reader::where(root, "engine"), "engine", e.what());
+    }
+  }
+  // Sorted by place, so a person reads them top to bottom.
+  std::stable_sort(res.errors.begin(), res.errors.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    return a.line != b.line ? a.line < b.line : a.column < b.column;
+  });
+  return res;
+}
+
+LoadResult load(const std::filesystem::path& path, const LoadOptions& opts) {
+  const std::string name = path.string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    LoadResult res;
+    res.errors.push_back({name, 0, 0, "", "cannot open: " + std::string(std::strerror(errno))});
+    return res;
+  }
+  std::string text;
+  text.resize(kMaxFileBytes + 1);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  return parse(text, name, opts);
+}
+
+}  // namespace rt::config

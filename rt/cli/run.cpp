@@ -1,0 +1,167 @@
+// `rtengine run`: config -> engine -> the run -> a clean stop -> the report.
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <memory>
+#include <ostream>
+
+#include "assembly.hpp"
+#include "cli.hpp"
+#include "hal/clock.hpp"
+#include "report.hpp"
+#include "rt/event_bus.hpp"
+
+namespace rt::cli {
+
+namespace {
+
+std::atomic<int> g_signal{0};
+extern "C" void on_signal(int s) { g_signal.store(s, std::memory_order_relaxed); }
+
+// SIGINT and SIGTERM end the run (and drain it) instead of the process, for as long as
+// the run lasts; the previous handlers come back after it (tests run it in-process).
+class SignalGuard {
+ public:
+  SignalGuard() {
+    g_signal.store(0, std::memory_order_relaxed);
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~SignalGuard() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  SignalGuard(const SignalGuard&) = delete;
+  SignalGuard& operator=(const SignalGuard&) = delete;
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+// What the OS really gave the workers, in one phrase.
+std::string rt_mode(const EngineConfig& c, const Stats& s) {
+  bool wanted = false;
+  for (const WorkerConfig& w : c.workers)
+    wanted = wanted || w.priority > 0;
+  if (!wanted) return "SCHED_OTHER (no worker has a SCHED_FIFO priority in the config)";
+  for (const WorkerStats& w : s.workers) {
+    if (w.applied.degraded()) {
+      const hal::Status& why = !w.applied.sched.ok() ? w.applied.sched : w.applied.affinity;
+      return "degraded: worker " + std::to_string(w.index) + ": " + why.message();
+    }
+  }
+  return "SCHED_FIFO";
+}
+
+Progress progress(Engine& e, const Assembly& as, ns_t started) {
+  Progress p;
+  p.uptime_s = static_cast<double>(hal::now_ns() - started) * 1e-9;
+  for (const int id : as.periodic_ids()) {
+    const PeriodicStats ps = e.periodic_stats(id);
+    p.releases += ps.releases;
+    p.misses += ps.deadline_misses;
+    p.rollbacks += ps.rollbacks;
+    p.p99_jitter_us = std::max(p.p99_jitter_us, static_cast<double>(ps.jitter.p99) * 1e-3);
+  }
+  const Stats s = e.stats();
+  p.rollbacks += s.rolled_back;
+  p.retries = s.retries;
+  p.dead_lettered = s.dead_lettered;
+  for (const std::int64_t d : s.queue_depth)
+    p.queue_depth += d;
+  return p;
+}
+
+}  // namespace
+
+int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
+  const config::LoadOptions lo{handler_names()};
+  config::LoadResult lr =
+      o.config.empty() ? config::parse(config::default_text(), "<built-in>", lo) : config::load(o.config, lo);
+  if (!lr.ok()) {
+    for (const config::Diagnostic& d : lr.errors)
+      err << d.str() << "\n";
+    return kExitFailed;
+  }
+  config::AppConfig& c = lr.config;
+  if (o.duration >= 0) c.run.duration = o.duration;
+  if (!o.log_level.empty()) c.logging.level = o.log_level;
+  if (!o.log_file.empty()) c.logging.destination = o.log_file;
+  if (!o.trace.empty()) c.tracing.file = o.trace;
+  if (!o.journal.empty()) c.journal.path = o.journal;
+
+  try {
+    Assembly as(c);
+    Engine engine(c.engine);
+    as.install(engine);
+
+    // Frame latency per workflow, recorded off the RT path from the completion events.
+    std::vector<std::unique_ptr<Histogram>> frames;
+    for (std::size_t i = 0; i < c.graphs.size(); ++i)
+      frames.push_back(std::make_unique<Histogram>());
+    EventBus bus(engine, EventBusConfig{.history = 0});
+    bus.subscribe(EventFilter{.kinds = event_bit(EventKind::WorkflowCompleted) | event_bit(EventKind::WorkflowFailed)},
+                  [&frames](const Event& ev) {
+                    if (ev.workflow >= 1 && ev.workflow <= frames.size()) frames[ev.workflow - 1]->record(ev.value);
+                  });
+
+    SignalGuard signals;
+    engine.start();
+    bus.start();
+    Producer producer = engine.make_producer();
+    as.start_periodic(engine);
+    const ns_t started = hal::now_ns();
+    const std::string mode = rt_mode(c.engine, engine.stats());
+    if (mode.rfind("degraded", 0) == 0) err << "rtengine run: " << mode << "; running without real-time guarantees\n";
+
+    const ns_t end = c.run.duration > 0 ? started + c.run.duration : INT64_MAX;
+    const ns_t every = o.live ? c.run.progress : c.run.progress_plain;
+    ns_t next_progress = started + every;
+    for (ns_t now = started; g_signal.load(std::memory_order_relaxed) == 0 && now < end; now = hal::now_ns()) {
+      const ns_t due = as.submit_due(engine, producer, now);
+      if (now >= next_progress) {
+        err << (o.live ? "\r" : "") << progress_line(progress(engine, as, started)) << (o.live ? "" : "\n")
+            << std::flush;
+        next_progress = now + every;
+      }
+      // Wake for the next submission, the next line, the end, or a signal within 50 ms.
+      (void)hal::sleep_until(std::min({due, next_progress, end, now + 50 * hal::kNsPerMs}));
+    }
+    if (o.live) err << "\n";
+    const ns_t ran = hal::now_ns() - started;
+
+    const StopReport stop = engine.stop(c.run.stop);
+    bus.stop();
+
+    RunReport r;
+    r.duration_s = static_cast<double>(ran) * 1e-9;
+    r.rt_mode = mode;
+    for (const int id : as.periodic_ids())
+      r.loops.push_back(loop_report(engine.periodic_stats(id), engine.periodic_jitter(id)));
+    for (std::size_t i = 0; i < as.graph_ids().size(); ++i)
+      r.graphs.push_back(graph_report(engine.graph_stats(as.graph_ids()[i]), frames[i]->snapshot()));
+    r.tasks = task_report(stop.stats);
+    if (!as.motors().empty()) r.tracking = tracking_report(as.motors().front()->loop.value.tracking);
+    r.events_dropped = stop.stats.events_dropped;
+    if (o.json) {
+      out << report_json(r).dump(2) << "\n";
+    } else {
+      print_report(r, out);
+    }
+    if (!stop.balanced) {
+      err << "rtengine run: the stop left tasks unaccounted for (submitted " << stop.stats.submitted << ", outcomes "
+          << stop.stats.outcomes() << ")\n";
+      return kExitFailed;
+    }
+    return kExitOk;
+  } catch (const std::exception& e) {
+    err << "rtengine run: " << e.what() << "\n";
+    return kExitFailed;
+  }
+}
+
+}  // namespace rt::cli
