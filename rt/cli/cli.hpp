@@ -3,6 +3,7 @@
 // person sees. Exit codes: 0 done, 1 the command ran and found a failure (validate found
 // errors, doctor --strict, run could not start), 2 usage error.
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -26,14 +27,15 @@ struct DoctorOptions {
 int doctor(const DoctorOptions& opts, std::ostream& out, std::ostream& err);
 
 struct RunOptions {
-  std::string config;     // a TOML file; empty: the built-in demo
-  ns_t duration = -1;     // -1: the config's run.duration
-  bool json = false;      // the final report as one JSON object on `out`
-  std::string trace;      // write a Chrome trace here at the end
-  std::string log_level;  // overrides logging.level
-  std::string log_file;   // overrides logging.destination
-  std::string journal;    // overrides journal.path
-  bool live = false;      // a live progress line (when `out` is a terminal)
+  std::string config;                // a TOML file; empty: the built-in demo
+  ns_t duration = -1;                // -1: the config's run.duration
+  bool json = false;                 // the final report as one JSON object on `out`
+  std::string trace;                 // write a Chrome trace here at the end
+  std::string log_level;             // overrides logging.level
+  std::string log_file;              // overrides logging.destination
+  std::string journal;               // overrides journal.path
+  bool live = false;                 // a live progress line (when `err` is a terminal)
+  std::function<void()> on_started;  // called once the engine runs (tests: send a signal)
 };
 
 // `rtengine run`: builds the engine from the config, runs it until the duration ends or

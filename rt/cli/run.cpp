@@ -117,6 +117,7 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
     const ns_t started = hal::now_ns();
     const std::string mode = rt_mode(c.engine, engine.stats());
     if (mode.rfind("degraded", 0) == 0) err << "rtengine run: " << mode << "; running without real-time guarantees\n";
+    if (o.on_started) o.on_started();
 
     const ns_t end = c.run.duration > 0 ? started + c.run.duration : INT64_MAX;
     const ns_t every = o.live ? c.run.progress : c.run.progress_plain;
