@@ -30,6 +30,8 @@ bool Engine::Impl::unrun_of(const TaskSlot& s, std::uint64_t w, ns_t now, UnrunT
   // task's leftovers otherwise.
   const bool has_policy = s.retries.load(std::memory_order_relaxed);
   out.retry = has_policy ? s.retry : RetryPolicy{};
+  // A worker counts a retry just after the task shows RETRYING: a stop() that meets it in
+  // that instant reads one attempt fewer, and the task gets one attempt more next time.
   out.attempts = s.retries_used.load(std::memory_order_relaxed);
   const ns_t ready = s.ready.load(std::memory_order_relaxed);
   const ns_t deadline = s.deadline.load(std::memory_order_relaxed);

@@ -26,6 +26,7 @@
 #include "rt/saga.hpp"
 #include "rt/task.hpp"
 #include "rt/types.hpp"
+#include "rt/unrun.hpp"
 #include "rt/workflow.hpp"
 
 namespace rt {
@@ -140,22 +141,6 @@ struct StopReport {
   bool balanced = false;  // submitted == outcomes and nothing in flight
 };
 
-// F30: a task stop() ended before it ever ran to an end, with what it takes to submit it
-// again (Engine::stop(mode, unrun); rt/journal.hpp writes it down). Its callable is not
-// kept: a restarted process finds it again by type (resubmit's handler_for).
-struct UnrunTask {
-  TaskId id;  // in the engine that stopped: for its queries, not for a resubmission
-  TypeId type = 0;
-  Priority priority = Priority::Normal;
-  State was = State::Ready;  // Ready (queued), Scheduled (delayed start) or Retrying
-  Context context{};
-  RetryPolicy retry{};         // as submitted; strategy None when it had none
-  std::uint32_t attempts = 0;  // attempts already made and failed (Retrying, or Ready after a retry)
-  ns_t start_in = 0;           // its start (or retry) time minus stop()'s clock reading, >= 0
-  ns_t deadline_in = 0;        // the deadline budget from its start; 0 when none
-  GateMask gates = 0;
-};
-
 struct ListQuery {
   bool any_state = true;
   State state = State::Completed;
@@ -255,13 +240,8 @@ class Engine {
   // Setup only: stops accepting, then runs (Drain) or cancels (Cancel) what is queued,
   // waits for running tasks, and stops the workers. Every task is accounted for.
   StopReport stop(StopMode mode);
-  // F30: as stop(mode), and appends to `*unrun` (when not null) every task it cancels that
-  // never ran to an end: queued ones (Cancel mode), and in both modes the ones waiting for
-  // a delayed start or for a retry. Left out: saga runs and tasks submitted with a
-  // WorkflowId (a workflow restarts as a whole, not task by task; graph nodes are not
-  // tasks), running tasks, and a task whose attempt fails while stop() runs (it ends
-  // Cancelled, EngineStopped, unrecorded). Those it records still end Cancelled
-  // (EngineStopped), so the report balances as without `unrun`. Setup only: allocates.
+  // F30: as stop(mode), and appends to `*unrun` (when not null) every task it cancels
+  // before it ever ran to an end; rt/unrun.hpp says which. Setup only: allocates.
   StopReport stop(StopMode mode, std::vector<UnrunTask>* unrun);
 
   // Setup only: a submission handle; throws when max_producers are handed out.
