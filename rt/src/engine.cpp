@@ -240,8 +240,17 @@ void Engine::start() {
   accepting_.store(true, std::memory_order_seq_cst);
 }
 
-StopReport Engine::stop(StopMode mode) {
+StopReport Engine::stop(StopMode mode) { return stop(mode, nullptr); }
+
+StopReport Engine::stop(StopMode mode, std::vector<UnrunTask>* unrun) {
   Impl& m = *impl_;
+  // Reserved up front: once tasks are being cancelled, recording one must not throw.
+  const std::size_t first_unrun = unrun != nullptr ? unrun->size() : 0;
+  std::vector<detail::Scheduled> starts;
+  if (unrun != nullptr) {
+    unrun->reserve(first_unrun + cfg_.max_tasks);
+    starts.reserve(2 * cfg_.max_tasks + cfg_.max_producers * 64);
+  }
   accepting_.store(false, std::memory_order_seq_cst);
   // The heavy side of acquire()'s asymmetric entry: after it, a producer that saw the
   // engine accepting is seen inside.
@@ -265,6 +274,7 @@ StopReport Engine::stop(StopMode mode) {
   // start an hour away.
   // In Cancel mode, queued tasks too, before running ones are told to stop, so a stopped
   // task does not free its worker for the next queued one before that one is cancelled.
+  const ns_t stopped_at = hal::now_ns();  // what an unrun task's remaining delay counts from
   for (std::size_t i = 0; i < cfg_.max_tasks; ++i) {
     TaskSlot& s = m.slots[i];
     for (;;) {  // from the state it was seen in: a worker or the monitor may move it meanwhile
@@ -274,9 +284,12 @@ StopReport Engine::stop(StopMode mode) {
                           (mode == StopMode::Cancel && st != State::Running && st != State::Free &&
                            st != State::Pending && !is_terminal(st));
       if (!cancel) break;
-      if (m.finish_from(m.shared_out, s, gen_of(w), st, State::Cancelled, Reason::EngineStopped, hal::now_ns()) !=
-          Impl::Tx::Moved)
-        break;
+      UnrunTask t;
+      const bool record = unrun != nullptr && m.unrun_of(s, w, stopped_at, t);  // before the end overwrites it
+      const Impl::Tx r =
+          m.finish_from(m.shared_out, s, gen_of(w), st, State::Cancelled, Reason::EngineStopped, hal::now_ns());
+      if (r == Impl::Tx::Ok && record) unrun->push_back(t);
+      if (r != Impl::Tx::Moved) break;
     }
   }
   if (mode == StopMode::Cancel) {
@@ -305,7 +318,8 @@ StopReport Engine::stop(StopMode mode) {
     w->watch.hint.store(0, std::memory_order_relaxed);
   m.abandon_graph_runs();
   m.stop_monitor();
-  m.drain_scheduled_after_stop();
+  m.drain_scheduled_after_stop(unrun != nullptr ? &starts : nullptr);
+  if (unrun != nullptr) Impl::time_unrun_starts(*unrun, first_unrun, starts, stopped_at);
   m.pm_qos = hal::DmaLatencyRequest{};  // the kernel drops the request with the fd
   StopReport r;
   r.stats = stats();

@@ -263,7 +263,18 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   [[nodiscard]] bool stale_deadline(const detail::Scheduled& h) const noexcept;
   void start_monitor();
   void stop_monitor();
-  void drain_scheduled_after_stop();
+  // `starts`, when not null, receives every delayed start and retry it drops (F30: the
+  // times the unrun tasks were waiting for).
+  void drain_scheduled_after_stop(std::vector<detail::Scheduled>* starts = nullptr);
+
+  // ---- F30 (unrun.cpp): what stop() records of a task it cancels before any end ----
+  // Fills `out` from slot `s`, seen in word `w` (READY, SCHEDULED or RETRYING), and says
+  // whether it is recorded at all (not a saga run or a workflow's task). The slot's
+  // fields are the submitter's or a finished attempt's, stable while it waits.
+  bool unrun_of(const detail::TaskSlot& s, std::uint64_t w, ns_t now, UnrunTask& out) const noexcept;
+  // The exact start (or retry) times, from the monitor's entries, for unrun[first..].
+  static void time_unrun_starts(std::vector<UnrunTask>& unrun, std::size_t first,
+                                const std::vector<detail::Scheduled>& starts, ns_t now);
 
   // ---- setup (engine.cpp) ----
   void start_worker(detail::Worker& w);

@@ -54,9 +54,10 @@ void Engine::Impl::stop_monitor() {
 // Everything still waiting for a start time once the monitor has stopped: cancelled
 // (stop() explains why) and retired, so every task is accounted for. Deadline entries
 // need nothing: their tasks have ended.
-void Engine::Impl::drain_scheduled_after_stop() {
-  auto drop = [this](const Scheduled& e) {
+void Engine::Impl::drain_scheduled_after_stop(std::vector<Scheduled>* starts) {
+  auto drop = [this, starts](const Scheduled& e) {
     if (e.kind != Scheduled::Kind::Start) return;  // deadlines: their tasks and runs have ended
+    if (starts != nullptr) starts->push_back(e);
     TaskSlot& s = slots[e.id.index];
     const State st = state_of(s.word.load(std::memory_order_acquire));  // SCHEDULED or RETRYING
     const ns_t now = hal::now_ns();

@@ -13,18 +13,7 @@ SubmitStatus Engine::redrive(Producer& p, std::uint64_t seq, TaskId* id) {
   if (p.engine_ != this) return SubmitStatus::Invalid;
   DeadLetter d;
   if (!m.dead_letters.take(seq, d)) return SubmitStatus::Invalid;
-  // try_submit's steps with the record's callable in place of a template argument.
-  detail::Claim c = acquire(p.index_, d.options);
-  SubmitStatus status = c.status;
-  if (c.slot != nullptr) {
-    c.slot->fn.copy_from(d.fn);
-    ns_t notify = 0;
-    status = publish(p.index_, c, d.options, notify);
-    if (status == SubmitStatus::Ok) {
-      if (id != nullptr) *id = c.id;
-      wake(d.options.priority, c, notify);
-    }
-  }
+  const SubmitStatus status = p.try_submit_stored(d.fn, d.options, id);
   // Refused: nothing is lost, the record goes back (the queue gives it a new seq).
   if (status != SubmitStatus::Ok) (void)m.dead_letters.push(d);
   return status;

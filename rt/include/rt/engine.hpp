@@ -26,6 +26,7 @@
 #include "rt/saga.hpp"
 #include "rt/task.hpp"
 #include "rt/types.hpp"
+#include "rt/unrun.hpp"
 #include "rt/workflow.hpp"
 
 namespace rt {
@@ -202,6 +203,11 @@ class Producer {
   template <class F>
   [[nodiscard]] SubmitStatus try_submit(F&& fn, const SubmitOptions& opts = {}, TaskId* id = nullptr) noexcept;
 
+  // F30 (and redrive): submits a copy of a callable already stored in a TaskFn (a
+  // handler, a dead letter's), as try_submit does. RT: as try_submit.
+  [[nodiscard]] SubmitStatus try_submit_stored(const TaskFn& fn, const SubmitOptions& opts = {},
+                                               TaskId* id = nullptr) noexcept;
+
   // Submits fns in order until one is refused; returns how many were accepted.
   // RT: as try_submit, per task.
   template <class It>
@@ -238,6 +244,9 @@ class Engine {
   // Setup only: stops accepting, then runs (Drain) or cancels (Cancel) what is queued,
   // waits for running tasks, and stops the workers. Every task is accounted for.
   StopReport stop(StopMode mode);
+  // F30: as stop(mode), and appends to `*unrun` (when not null) every task it cancels
+  // before it ever ran to an end; rt/unrun.hpp says which. Setup only: allocates.
+  StopReport stop(StopMode mode, std::vector<UnrunTask>* unrun);
 
   // Setup only: a submission handle; throws when max_producers are handed out.
   Producer make_producer();
