@@ -33,7 +33,7 @@ constexpr auto kEventKindNames = names_for<kLastEventKind>(
                           "circuit_closed", "worker_stalled", "worker_recovered", "overrun",
                           // published by the workflow units, not the engine
                           "workflow_completed", "workflow_failed", "workflow_deadline_miss", "saga_completed",
-                          "saga_compensated", "circuit_half_open"}));
+                          "saga_compensated", "circuit_half_open", "periodic_run"}));
 
 }  // namespace
 
