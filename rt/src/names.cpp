@@ -92,6 +92,12 @@ bool parse_event_kind(std::string_view name, EventKind& out) noexcept {
   return false;
 }
 
+std::string_view to_string(Subject s) noexcept {
+  static constexpr auto kNames =
+      names_for<Subject::Gate>(std::to_array<Names>({"task", "periodic", "worker", "workflow", "saga", "gate"}));
+  return name_in(kNames, s);
+}
+
 std::string_view to_string(Precision p) noexcept {
   static constexpr auto kNames = names_for<Precision::Spin>(std::to_array<Names>({"sleep", "hybrid", "spin"}));
   return name_in(kNames, p);

@@ -78,6 +78,7 @@ inline constexpr EventMask kDefaultEventInterest =
 //   Retrying: value = the delay before the next attempt.
 //   WorkflowCompleted, WorkflowFailed: value = the graph run's duration (start to end).
 //   GateChanged: value 1 open, 0 closed.
+//   SagaCompleted, SagaCompensated: value = the SagaOutcome.
 // Lateness is start - release in ns, saturated at UINT32_MAX (4.29 s).
 
 // What an event is about: a one-shot task (its TaskId), a periodic task (its index), a
@@ -90,6 +91,8 @@ enum class Subject : std::uint8_t {
   Saga,
   Gate
 };  // Gate: id = its index, value 1 open
+// "task", "periodic", "worker", "workflow", "saga", "gate".
+[[nodiscard]] std::string_view to_string(Subject s) noexcept;
 
 struct Event {
   EventKind kind = EventKind::Submitted;
