@@ -153,14 +153,18 @@ TraceStats TraceRecorder::stats() const {
   return {.recorded = recorded_, .overwritten = recorded_ - size_, .kept = size_};
 }
 
-std::vector<Event> TraceRecorder::window_events() const {
-  std::vector<Event> evs;
+TraceRecorder::Snapshot TraceRecorder::snapshot() const {
+  Snapshot snap;
   {
     const std::lock_guard lk(mu_);
-    evs.reserve(size_);
+    snap.events.reserve(size_);
     for (std::size_t i = 0; i < size_; ++i)
-      evs.push_back(ring_[(head_ + i) % ring_.size()]);
+      snap.events.push_back(ring_[(head_ + i) % ring_.size()]);
+    snap.periodic_names = periodic_names_;
+    snap.graph_names = graph_names_;
+    snap.stats = {.recorded = recorded_, .overwritten = recorded_ - size_, .kept = size_};
   }
+  std::vector<Event>& evs = snap.events;
   if (cfg_.window > 0 && !evs.empty()) {
     ns_t newest = evs.front().at;
     for (const Event& ev : evs)
@@ -168,11 +172,15 @@ std::vector<Event> TraceRecorder::window_events() const {
     std::erase_if(evs, [&](const Event& ev) { return ev.at < newest - cfg_.window; });
   }
   std::stable_sort(evs.begin(), evs.end(), [](const Event& a, const Event& b) { return start_of(a) < start_of(b); });
-  return evs;
+  return snap;
 }
 
 std::string TraceRecorder::to_json() const {
-  const std::vector<Event> evs = window_events();
+  // Formatted from a copy: a long export never holds up the dispatcher's record().
+  const Snapshot snap = snapshot();
+  const std::vector<Event>& evs = snap.events;
+  const std::vector<std::string>& periodic_names = snap.periodic_names;
+  const std::vector<std::string>& graph_names = snap.graph_names;
   // ts 0 is the window's first moment: the earliest start, so no ts is negative.
   const ns_t base = evs.empty() ? 0 : start_of(evs.front());
   std::string out;
@@ -183,12 +191,8 @@ std::string TraceRecorder::to_json() const {
   for (std::size_t i = 0; i < worker_names_.size(); ++i)
     append_meta(out, "thread_name", static_cast<std::int64_t>(i), worker_names_[i], first);
   append_meta(out, "thread_name", kMonitorTid, "monitor", first);
-  {
-    const std::lock_guard lk(mu_);  // the names (attach re-reads them)
-    for (std::size_t g = 0; g < graph_names_.size(); ++g)
-      append_meta(out, "thread_name", kGraphTid0 + static_cast<std::int64_t>(g), "graph " + graph_names_[g], first);
-  }
-  const std::lock_guard lk(mu_);
+  for (std::size_t g = 0; g < graph_names.size(); ++g)
+    append_meta(out, "thread_name", kGraphTid0 + static_cast<std::int64_t>(g), "graph " + graph_names[g], first);
   for (const Event& ev : evs) {
     const bool span = is_span(ev);
     out += ",\n{\"ph\":";
@@ -208,10 +212,10 @@ std::string TraceRecorder::to_json() const {
     std::string name;
     std::string_view cat = "event";
     if (ev.kind == EventKind::PeriodicRun) {
-      name = lookup(periodic_names_, ev.id, "periodic");
+      name = lookup(periodic_names, ev.id, "periodic");
       cat = "periodic";
     } else if (is_graph_run(ev)) {
-      name = lookup(graph_names_, ev.workflow - 1, "graph");
+      name = lookup(graph_names, ev.workflow - 1, "graph");
       cat = "graph";
     } else if (span) {
       name = lookup(types_, ev.type, "task");
@@ -231,9 +235,9 @@ std::string TraceRecorder::to_json() const {
       const TaskId id = TaskId::from_value(ev.id);
       append_arg(out, "id", std::to_string(id.index) + ":" + std::to_string(id.generation), first_arg);
     } else if (ev.subject == Subject::Periodic) {
-      append_arg(out, "periodic", lookup(periodic_names_, ev.id, "periodic"), first_arg);
+      append_arg(out, "periodic", lookup(periodic_names, ev.id, "periodic"), first_arg);
     } else if (ev.subject == Subject::Workflow && ev.workflow != 0) {
-      append_arg(out, "graph", lookup(graph_names_, ev.workflow - 1, "graph"), first_arg);
+      append_arg(out, "graph", lookup(graph_names, ev.workflow - 1, "graph"), first_arg);
       if (!is_graph_run(ev) && ev.kind != EventKind::WorkflowDeadlineMiss)
         append_arg_int(out, "node", detail::node_of(static_cast<std::uint32_t>(ev.id)), first_arg);
     } else {
@@ -249,7 +253,7 @@ std::string TraceRecorder::to_json() const {
     if (ev.reason != Reason::None) append_arg(out, "error", to_string(ev.reason), first_arg);
     out += "}}";
   }
-  const TraceStats st{.recorded = recorded_, .overwritten = recorded_ - size_, .kept = size_};
+  const TraceStats& st = snap.stats;
   out += "\n],\"displayTimeUnit\":\"ms\",\"otherData\":{\"engine\":\"rtengine\",\"version\":";
   detail::append_json_string(out, version());
   out += ",\"clock\":\"CLOCK_MONOTONIC\",\"base_ns\":";

@@ -83,14 +83,21 @@ class TraceRecorder {
   [[nodiscard]] TraceStats stats() const;
 
  private:
-  void read_names();
-  [[nodiscard]] std::vector<Event> window_events() const;
+  // What export formats: the window's events (sorted, cut to `window`), names, counts.
+  struct Snapshot {
+    std::vector<Event> events;
+    std::vector<std::string> periodic_names, graph_names;
+    TraceStats stats;
+  };
+  void read_names();  // caller holds mu_ (or is the constructor)
+  [[nodiscard]] Snapshot snapshot() const;
 
   Engine& engine_;
   const TraceConfig cfg_;
-  std::vector<std::string> worker_names_, periodic_names_, graph_names_, types_;
+  std::vector<std::string> worker_names_, types_;
 
-  mutable std::mutex mu_;  // the window and the counters
+  mutable std::mutex mu_;  // the window, the counters, the names attach re-reads
+  std::vector<std::string> periodic_names_, graph_names_;
   std::vector<Event> ring_;
   std::size_t head_ = 0;  // the oldest kept event
   std::size_t size_ = 0;
