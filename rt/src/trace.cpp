@@ -8,6 +8,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
 
 #include "graph_runtime.hpp"
 #include "json_text.hpp"
@@ -171,7 +172,18 @@ TraceRecorder::Snapshot TraceRecorder::snapshot() const {
       newest = std::max(newest, ev.at);
     std::erase_if(evs, [&](const Event& ev) { return ev.at < newest - cfg_.window; });
   }
-  std::stable_sort(evs.begin(), evs.end(), [](const Event& a, const Event& b) { return start_of(a) < start_of(b); });
+  // By start, ties in arrival order: a stable sort made of std::sort on (start, position),
+  // since std::stable_sort's get_temporary_buffer is deprecated under clang 22 +
+  // libstdc++ 12 (event_bus.cpp), and a span can start long before events that came first.
+  std::vector<std::pair<ns_t, std::size_t>> order(evs.size());
+  for (std::size_t i = 0; i < evs.size(); ++i)
+    order[i] = {start_of(evs[i]), i};
+  std::sort(order.begin(), order.end());
+  std::vector<Event> sorted;
+  sorted.reserve(evs.size());
+  for (const auto& [start, i] : order)
+    sorted.push_back(evs[i]);
+  evs = std::move(sorted);
   return snap;
 }
 
