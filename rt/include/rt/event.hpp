@@ -60,16 +60,17 @@ static_assert(static_cast<unsigned>(kLastEventKind) < 32, "every EventKind needs
 constexpr EventMask event_bit(EventKind k) noexcept { return EventMask{1} << static_cast<unsigned>(k); }
 inline constexpr EventMask kAllEvents = (event_bit(kLastEventKind) << 1) - 1;
 // What an engine publishes until told otherwise (Engine::set_event_interest, an EventBus):
-// everything but the three kinds every task produces, so a task's way through the engine
-// costs no event pushes unless someone listens for them.
+// everything but the three kinds every task produces and the one every periodic run does,
+// so a task's way through the engine costs no event pushes unless someone listens for them.
 inline constexpr EventMask kDefaultEventInterest =
     kAllEvents & ~(event_bit(EventKind::Submitted) | event_bit(EventKind::Started) | event_bit(EventKind::Completed) |
                    event_bit(EventKind::PeriodicRun));
 
 // What `value` and `aux` carry, by kind (0 where not listed):
-//   Completed, Failed, Timeout, RolledBack, Cancelled (one-shot task or periodic run, from
-//     its worker): value = the run's execution time (end - start) when it ran; 0 when it
-//     never started. Timeout from the monitor: value = now - start (it is still running).
+//   Completed, Failed, Timeout, RolledBack, Cancelled of a one-shot task or a periodic run,
+//     from its worker: value = the run's execution time (end - start) when it ran; 0 when
+//     it never started. Timeout from the monitor: value = now - start (it still runs).
+//     The same kinds about a graph's node (Subject::Workflow) carry 0.
 //   PeriodicRun: at = the run's start, value = end - start, aux = release lateness.
 //   Failed, Timeout, RolledBack of a periodic run: aux = its release lateness.
 //   DeadlineMiss, WorkflowDeadlineMiss, WorkerStalled: value = how far past the deadline
