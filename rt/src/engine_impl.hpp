@@ -57,10 +57,10 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // RT: wait-free (owned block) or lock-free (shared); no allocation, no syscall.
   static void count_outcome(Outcomes& out, detail::TaskSlot& s, State to, Reason why, ns_t at) noexcept HAL_NONBLOCKING;
   // After the bound state was restored (by the caller: the user's restore function runs
-  // outside the checked path): FAILED/TIMEOUT -> ROLLED_BACK, counted, published.
-  // RT: lock-free; no allocation, no syscall.
-  void note_rollback(Outcomes& out, detail::TaskSlot& s, std::uint32_t gen, Reason why, std::size_t token,
-                     ns_t at) noexcept HAL_NONBLOCKING;
+  // outside the checked path): FAILED/TIMEOUT -> ROLLED_BACK, counted, published with
+  // `ran`, the attempt's execution time. RT: lock-free; no allocation, no syscall.
+  void note_rollback(Outcomes& out, detail::TaskSlot& s, std::uint32_t gen, Reason why, std::size_t token, ns_t at,
+                     ns_t ran) noexcept HAL_NONBLOCKING;
   // RUNNING -> TIMEOUT, counted once by whichever of the monitor and the worker gets
   // there first. RT: lock-free; no allocation, no syscall.
   bool mark_timeout(Outcomes& out, detail::TaskSlot& s, std::uint32_t gen, ns_t at) noexcept HAL_NONBLOCKING;

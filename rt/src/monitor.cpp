@@ -229,7 +229,7 @@ ns_t Engine::Impl::scan_watches(ns_t now) noexcept {
         publish_event(monitor_token(), ev);
         if (mark_timeout(monitor_out, s, id.generation, now)) {
           ev.kind = EventKind::Timeout;
-          ev.value = 0;
+          ev.value = now - s.started.load(std::memory_order_relaxed);  // so far: it is still running
           publish_event(monitor_token(), ev);
         }
       }

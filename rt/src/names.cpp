@@ -33,7 +33,7 @@ constexpr auto kEventKindNames = names_for<kLastEventKind>(
                           "circuit_closed", "worker_stalled", "worker_recovered", "overrun",
                           // published by the workflow units, not the engine
                           "workflow_completed", "workflow_failed", "workflow_deadline_miss", "saga_completed",
-                          "saga_compensated", "circuit_half_open"}));
+                          "saga_compensated", "circuit_half_open", "periodic_run"}));
 
 }  // namespace
 
@@ -90,6 +90,12 @@ bool parse_event_kind(std::string_view name, EventKind& out) noexcept {
     }
   }
   return false;
+}
+
+std::string_view to_string(Subject s) noexcept {
+  static constexpr auto kNames =
+      names_for<Subject::Gate>(std::to_array<Names>({"task", "periodic", "worker", "workflow", "saga", "gate"}));
+  return name_in(kNames, s);
 }
 
 std::string_view to_string(Precision p) noexcept {

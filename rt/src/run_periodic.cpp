@@ -11,15 +11,26 @@ using detail::Worker;
 
 namespace {
 
-Event periodic_event(EventKind kind, Reason why, const PeriodicTask& p, ns_t at, ns_t value = 0) noexcept {
+Event periodic_event(EventKind kind, Reason why, const PeriodicTask& p, ns_t at, ns_t value = 0,
+                     std::uint32_t aux = 0) noexcept {
   return Event{.kind = kind,
                .subject = Subject::Periodic,
                .reason = why,
                .type = p.spec.type,
                .worker = static_cast<std::int16_t>(p.worker->index),
+               .aux = aux,
                .id = static_cast<std::uint64_t>(p.index),
                .at = at,
                .value = value};
+}
+
+// Start - release, saturated into Event::aux (4.29 s: a run that late is a stall, and the
+// DeadlineMiss says so with the full value). A hybrid wake-up is never early, but a
+// negative difference must not wrap either.
+std::uint32_t lateness(ns_t start, ns_t release) noexcept {
+  const ns_t late = start - release;
+  if (late <= 0) return 0;
+  return late >= ns_t{UINT32_MAX} ? UINT32_MAX : static_cast<std::uint32_t>(late);
 }
 
 }  // namespace
@@ -166,10 +177,12 @@ Reason Engine::Impl::release_end(Worker& w, PeriodicTask& p, Release& r, bool th
       violation = Reason::GateViolation;
     }
     overran = r.end > r.release + period;
+    publish_event(me, periodic_event(EventKind::PeriodicRun, Reason::None, p, r.start, r.end - r.start,
+                                     lateness(r.start, r.release)));
   }
   if (violation != Reason::None) {
     publish_event(me, periodic_event(violation == Reason::DeadlineMissed ? EventKind::Timeout : EventKind::Failed,
-                                     violation, p, r.end));
+                                     violation, p, r.end, r.end - r.start, lateness(r.start, r.release)));
   }
   if (overran) {
     p.overruns.add();
@@ -193,7 +206,8 @@ void Engine::Impl::release_finish(Worker& w, PeriodicTask& p, const Release& r, 
   if (rolled) {
     p.rollbacks.add();
     rollbacks_by_type[p.spec.type].add();
-    publish_event(static_cast<std::size_t>(w.index), periodic_event(EventKind::RolledBack, violation, p, r.end));
+    publish_event(static_cast<std::size_t>(w.index), periodic_event(EventKind::RolledBack, violation, p, r.end,
+                                                                    r.end - r.start, lateness(r.start, r.release)));
   }
   ++p.k;
   p.next = p.applied == PeriodicState::Running ? p.first + static_cast<ns_t>(p.k) * p.spec.period : kNever;

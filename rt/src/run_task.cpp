@@ -85,7 +85,7 @@ void Engine::Impl::execute(Worker& w, std::uint32_t idx) noexcept {
   }
   if (violation != Reason::None && bound) {
     s.state.roll_back(violation);
-    note_rollback(w.out, s, b.gen, violation, static_cast<std::size_t>(w.index), end);
+    note_rollback(w.out, s, b.gen, violation, static_cast<std::size_t>(w.index), end, end - b.start);
   }
   // A retry due earlier than the monitor is armed for: tell it, off the checked path.
   if (const ns_t retry_at = after_task(w, idx, b); retry_at != 0) poke_monitor(retry_at);
@@ -137,9 +137,10 @@ Reason Engine::Impl::end_task(Worker& w, std::uint32_t idx, const Begin& b, bool
   const auto me = static_cast<std::size_t>(w.index);
   const TaskId id{idx, b.gen};
   end = hal::now_ns();
-  w.busy_ns.add(static_cast<std::uint64_t>(end - b.start));
+  const ns_t ran = end - b.start;  // every outcome event below carries it (event.hpp)
+  w.busy_ns.add(static_cast<std::uint64_t>(ran));
   w.tasks_done.add();
-  w.execution.record_local(end - b.start);
+  w.execution.record_local(ran);
   // The monitor may have declared it TIMEOUT while it ran: then it already counted and
   // published the miss, and what is left is the rollback.
   const bool missed = b.deadline != 0 && watch_end(w);
@@ -149,30 +150,30 @@ Reason Engine::Impl::end_task(Worker& w, std::uint32_t idx, const Begin& b, bool
     // The monitor may still be between its CAS and its own TIMEOUT transition.
     violation = Reason::DeadlineMissed;
     if (mark_timeout(w.out, s, b.gen, end))
-      publish_event(me, task_event(EventKind::Timeout, Reason::DeadlineMissed, s, id, w.index, end));
+      publish_event(me, task_event(EventKind::Timeout, Reason::DeadlineMissed, s, id, w.index, end, ran));
   } else if (threw) {
     w.out.add(w.out.exceptions);
     violation = Reason::Exception;
     if (finish(w.out, s, b.gen, State::Failed, Reason::Exception, end))
-      publish_event(me, task_event(EventKind::Failed, Reason::Exception, s, id, w.index, end));
+      publish_event(me, task_event(EventKind::Failed, Reason::Exception, s, id, w.index, end, ran));
   } else if (gate_closed) {
     // F6: a required gate closed while it ran; its output must not stand.
     w.out.add(w.out.gate_violations);
     violation = Reason::GateViolation;
     if (finish(w.out, s, b.gen, State::Failed, Reason::GateViolation, end))
-      publish_event(me, task_event(EventKind::Failed, Reason::GateViolation, s, id, w.index, end));
+      publish_event(me, task_event(EventKind::Failed, Reason::GateViolation, s, id, w.index, end, ran));
   } else if (s.stop.load(std::memory_order_relaxed) == b.gen) {
     if (finish(w.out, s, b.gen, State::Cancelled, Reason::CancelledRunning, end))
-      publish_event(me, task_event(EventKind::Cancelled, Reason::CancelledRunning, s, id, w.index, end));
+      publish_event(me, task_event(EventKind::Cancelled, Reason::CancelledRunning, s, id, w.index, end, ran));
   } else if (b.deadline != 0 && end > b.deadline) {
     violation = Reason::DeadlineMissed;
     if (mark_timeout(w.out, s, b.gen, end)) {
       publish_event(me,
                     task_event(EventKind::DeadlineMiss, Reason::DeadlineMissed, s, id, w.index, end, end - b.deadline));
-      publish_event(me, task_event(EventKind::Timeout, Reason::DeadlineMissed, s, id, w.index, end));
+      publish_event(me, task_event(EventKind::Timeout, Reason::DeadlineMissed, s, id, w.index, end, ran));
     }
   } else if (finish(w.out, s, b.gen, State::Completed, Reason::None, end)) {
-    publish_event(me, task_event(EventKind::Completed, Reason::None, s, id, w.index, end));
+    publish_event(me, task_event(EventKind::Completed, Reason::None, s, id, w.index, end, ran));
   }
   return violation;
 }

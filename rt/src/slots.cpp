@@ -137,8 +137,8 @@ void Engine::Impl::count_outcome(Outcomes& out, TaskSlot& s, State to, Reason wh
   }
 }
 
-void Engine::Impl::note_rollback(Outcomes& out, TaskSlot& s, std::uint32_t gen, Reason why, std::size_t token,
-                                 ns_t at) noexcept HAL_NONBLOCKING {
+void Engine::Impl::note_rollback(Outcomes& out, TaskSlot& s, std::uint32_t gen, Reason why, std::size_t token, ns_t at,
+                                 ns_t ran) noexcept HAL_NONBLOCKING {
   // From the state the violation left, which a cancel() of an attempt with a retry left
   // may have ended meanwhile (then there is nothing to note).
   const State from = detail::state_of(s.word.load(std::memory_order_acquire));
@@ -155,7 +155,8 @@ void Engine::Impl::note_rollback(Outcomes& out, TaskSlot& s, std::uint32_t gen, 
                              .worker = s.worker.load(std::memory_order_relaxed),
                              .workflow = s.workflow.load(std::memory_order_relaxed),
                              .id = TaskId{static_cast<std::uint32_t>(&s - slots), gen}.value(),
-                             .at = at});
+                             .at = at,
+                             .value = ran});
 }
 
 bool Engine::Impl::mark_timeout(Outcomes& out, TaskSlot& s, std::uint32_t gen, ns_t at) noexcept HAL_NONBLOCKING {

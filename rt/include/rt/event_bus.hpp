@@ -40,7 +40,9 @@ struct EventBusConfig {
   std::size_t history = 1024;              // recent events kept for recent(); 0: none
   ns_t poll_interval = 1 * hal::kNsPerMs;  // the dispatcher's sleep when the engine's ring is empty
   std::size_t batch = 256;                 // events taken per poll (at least 1)
-  EventMask history_kinds = kAllEvents;    // the kinds the history keeps
+  // The kinds the history keeps. Not PeriodicRun unless asked for: a kHz loop would push
+  // everything else out of the history within a second, and make every run publish.
+  EventMask history_kinds = kAllEvents & ~event_bit(EventKind::PeriodicRun);
 };
 
 struct SubscriberStats {
