@@ -9,7 +9,9 @@
 #include "cli.hpp"
 #include "hal/clock.hpp"
 #include "report.hpp"
+#include "restart.hpp"
 #include "rt/event_bus.hpp"
+#include "rt/trace.hpp"
 
 namespace rt::cli {
 
@@ -103,20 +105,33 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
     std::vector<std::unique_ptr<Histogram>> frames;
     for (std::size_t i = 0; i < c.graphs.size(); ++i)
       frames.push_back(std::make_unique<Histogram>());
-    EventBus bus(engine, EventBusConfig{.history = 0});
+    EventBus bus(engine, EventBusConfig{.history = 0});  // before what attaches to it
+    LoggerConfig lc;
+    (void)parse_log_level(c.logging.level, lc.level);  // checked by the loader
+    lc.path = c.logging.destination == "stderr" ? "" : c.logging.destination;
+    Logger log(engine, lc);
+    log.attach(bus);
+    std::unique_ptr<TraceRecorder> trace;
+    if (!c.tracing.file.empty()) {
+      trace = std::make_unique<TraceRecorder>(
+          engine, TraceConfig{.capacity = c.tracing.window_events, .window = c.tracing.window});
+      trace->attach(bus);
+    }
     bus.subscribe(EventFilter{.kinds = event_bit(EventKind::WorkflowCompleted) | event_bit(EventKind::WorkflowFailed)},
                   [&frames](const Event& ev) {
                     if (ev.workflow >= 1 && ev.workflow <= frames.size()) frames[ev.workflow - 1]->record(ev.value);
                   });
 
     SignalGuard signals;
-    engine.start();
     bus.start();
+    engine.start();
     Producer producer = engine.make_producer();
+    (void)restore_journal(c, engine, producer, as, log, err);
     as.start_periodic(engine);
     const ns_t started = hal::now_ns();
     const std::string mode = rt_mode(c.engine, engine.stats());
     if (mode.rfind("degraded", 0) == 0) err << "rtengine run: " << mode << "; running without real-time guarantees\n";
+    log.log(LogLevel::Info, "run_started", "the engine runs", {{"config", c.source}, {"rt_mode", mode}});
     if (o.on_started) o.on_started();
 
     const ns_t end = c.run.duration > 0 ? started + c.run.duration : INT64_MAX;
@@ -135,8 +150,19 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
     if (o.live) err << "\n";
     const ns_t ran = hal::now_ns() - started;
 
-    const StopReport stop = engine.stop(c.run.stop);
+    std::vector<UnrunTask> unrun;
+    const StopReport stop = engine.stop(c.run.stop, c.journal.path.empty() ? nullptr : &unrun);
+    (void)save_journal(c, engine, unrun, log, err);
     bus.stop();
+    if (trace) {
+      trace->detach();
+      trace->write_file(c.tracing.file);
+      err << "rtengine run: trace of the last " << trace->stats().kept << " events written to " << c.tracing.file
+          << " (open it in https://ui.perfetto.dev)\n";
+    }
+    log.log(LogLevel::Info, "run_stopped", stop.balanced ? "every task accounted for" : "tasks unaccounted for",
+            {{"submitted", std::to_string(stop.stats.submitted)}, {"outcomes", std::to_string(stop.stats.outcomes())}});
+    log.close();
 
     RunReport r;
     r.duration_s = static_cast<double>(ran) * 1e-9;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "cli.hpp"
@@ -140,6 +141,103 @@ TEST(Run, AMissingConfigFileIsNamed) {
   EXPECT_EQ(r.code, rt::cli::kExitFailed);
   EXPECT_NE(r.err.find("/nonexistent/rtengine.toml"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("cannot open"), std::string::npos) << r.err;
+}
+
+}  // namespace
+
+namespace {
+
+std::vector<nlohmann::json> log_lines(const std::string& path) {
+  std::vector<nlohmann::json> v;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    v.push_back(nlohmann::json::parse(line));
+  return v;
+}
+
+const nlohmann::json* find_event(const std::vector<nlohmann::json>& lines, const std::string& event) {
+  for (const auto& l : lines)
+    if (l.value("event", "") == event) return &l;
+  return nullptr;
+}
+
+// F30 end to end: a run that stops with work queued (Cancel) journals it; the next run
+// resubmits every one of those tasks and drains them.
+TEST(Run, AJournalCarriesQueuedWorkToTheNextRun) {
+  const std::string journal = write_temp("journal.txt", "");
+  std::filesystem::remove(journal);
+  const std::string log1 = write_temp("log1.jsonl", ""), log2 = write_temp("log2.jsonl", "");
+  const std::string common = "[[engine.worker]]\npriority = 0\nclasses = \"all\"\n[journal]\npath = \"" + journal +
+                             "\"\n[logging]\nlevel = \"info\"\n";
+  // 400 submissions a second of 10 ms each on one worker: the queue only grows.
+  const std::string first = write_temp("first.toml", "[run]\nduration = \"500ms\"\nstop = \"cancel\"\n" + common +
+                                                         "[[task]]\nname = \"slow\"\nhandler = \"work\"\n"
+                                                         "rate = 400\nwork = \"10ms\"\n");
+  const std::string second = write_temp("second.toml", "[run]\nduration = \"100ms\"\nstop = \"drain\"\n" + common +
+                                                           "[[task]]\nname = \"slow\"\nhandler = \"work\"\n");
+  CliRun r = run({"run", first, "--json", "--log-file", log1});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto lines1 = log_lines(log1);
+  const nlohmann::json* written = find_event(lines1, "journal_written");
+  ASSERT_NE(written, nullptr) << r.err;
+  const auto journaled = std::stoull(written->at("tasks").get<std::string>());
+  EXPECT_GT(journaled, 10U);
+  const nlohmann::json doc1 = nlohmann::json::parse(r.out);
+  EXPECT_GE(doc1.at("tasks").at("cancelled").get<std::uint64_t>(), journaled);
+
+  r = run({"run", second, "--json", "--log-file", log2});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto lines2 = log_lines(log2);
+  const nlohmann::json* resubmitted = find_event(lines2, "journal_resubmitted");
+  ASSERT_NE(resubmitted, nullptr);
+  EXPECT_EQ(std::stoull(resubmitted->at("submitted").get<std::string>()), journaled);
+  const nlohmann::json doc2 = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc2.at("tasks").at("submitted").get<std::uint64_t>(), journaled);
+  EXPECT_EQ(doc2.at("tasks").at("completed").get<std::uint64_t>(), journaled);  // the drain ran every one
+  for (const auto& f : {journal, log1, log2, first, second})
+    std::filesystem::remove(f);
+}
+
+TEST(Run, ACorruptJournalIsSetAsideNotTrusted) {
+  const std::string journal = write_temp("corrupt.txt", "rtengine-journal 1\n{\"type\":\"slow\"}\n");  // no trailer
+  const std::string cfg = write_temp("corrupt.toml", "[run]\nduration = \"50ms\"\n[journal]\npath = \"" + journal +
+                                                         "\"\n[[task]]\nname = \"slow\"\nhandler = \"work\"\n");
+  const CliRun r = run({"run", cfg, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("is corrupt"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("set aside as " + journal + ".corrupt-"), std::string::npos) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).at("tasks").at("submitted").get<std::uint64_t>(), 0U);
+  std::size_t aside = 0;
+  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(journal).parent_path())) {
+    if (e.path().string().rfind(journal + ".corrupt-", 0) == 0) {
+      ++aside;
+      std::filesystem::remove(e.path());
+    }
+  }
+  EXPECT_EQ(aside, 1U);
+  std::filesystem::remove(journal);  // the stop wrote a fresh, empty one
+  std::filesystem::remove(cfg);
+}
+
+TEST(Run, TheTraceFileIsChromeTraceJson) {
+  const std::string trace = write_temp("trace.json", "");
+  const CliRun r = run({"run", "--duration", "500ms", "--trace", trace});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream in(trace);
+  const nlohmann::json doc = nlohmann::json::parse(in);
+  std::filesystem::remove(trace);
+  std::set<std::string> phases, names;
+  for (const auto& ev : doc.at("traceEvents")) {
+    phases.insert(ev.at("ph").get<std::string>());
+    names.insert(ev.at("name").get<std::string>());
+    if (ev.at("ph") == "X") {
+      EXPECT_GE(ev.at("dur").get<double>(), 0.0);
+      EXPECT_GE(ev.at("ts").get<double>(), 0.0);
+    }
+  }
+  EXPECT_TRUE(phases.count("M") && phases.count("X")) << doc.dump().substr(0, 400);
+  EXPECT_TRUE(names.count("motor")) << "no span of the control loop";
+  EXPECT_TRUE(names.count("frame")) << "no span of the workflow";
 }
 
 }  // namespace
