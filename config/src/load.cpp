@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "load_sections.hpp"
 
@@ -28,6 +29,76 @@ bool too_deep(Reader& r, const toml::node& n, int depth, const std::string& path
       if (too_deep(r, (*a)[i], depth + 1, indexed(path, i))) return true;
   }
   return false;
+}
+
+// toml++ 3.3 caps the nesting of arrays and inline tables (TOML_MAX_NESTED_VALUES, 256)
+// but not of dotted keys and table headers, and both its parser (update_region_ends) and
+// its tree's destructor recurse: `a.a.a...= 1`, 60000 segments (120 KB), overflows an 8 MB
+// stack. A key of more than kMaxDepth segments is too deep for a config anyway, so a
+// lexical scan finds the first one before toml++ sees the text. Outside strings and
+// comments, only keys chain more than two dot-separated words (a float has two).
+// Returns the chain's 1-based line and column, or line 0.
+std::pair<int, int> deep_key(std::string_view s) {
+  const auto bare = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  };
+  const auto quote = [](char c) { return c == '"' || c == '\''; };
+  const auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  int line = 1;
+  std::size_t line_start = 0, i = 0;
+  // Past the single-line string opened at s[i]; an unterminated one ends at its newline.
+  const auto skip_string = [&] {
+    const char q = s[i++];
+    while (i < s.size() && s[i] != q && s[i] != '\n')
+      i += (q == '"' && s[i] == '\\' && i + 1 < s.size() && s[i + 1] != '\n') ? 2 : 1;
+    if (i < s.size() && s[i] == q) ++i;
+  };
+  while (i < s.size()) {
+    const char c = s[i];
+    if (c == '\n') {
+      ++line;
+      line_start = ++i;
+    } else if (c == '#') {
+      while (i < s.size() && s[i] != '\n')
+        ++i;
+    } else if (quote(c) && i + 2 < s.size() && s[i + 1] == c && s[i + 2] == c) {
+      // A multi-line string: never a key, and it may span lines.
+      std::size_t k = i + 3;
+      while (k < s.size() && !(s[k] == c && k + 2 < s.size() && s[k + 1] == c && s[k + 2] == c)) {
+        if (s[k] == '\n') {
+          ++line;
+          line_start = k + 1;
+        }
+        k += (c == '"' && s[k] == '\\' && k + 1 < s.size() && s[k + 1] != '\n') ? 2 : 1;
+      }
+      i = std::min(s.size(), k + 3);
+    } else if (bare(c) || quote(c)) {
+      const std::size_t start = i;
+      int segments = 0;
+      for (;;) {
+        if (i < s.size() && quote(s[i])) {
+          skip_string();
+        } else {
+          while (i < s.size() && bare(s[i]))
+            ++i;
+        }
+        ++segments;
+        std::size_t k = i;
+        while (k < s.size() && blank(s[k]))
+          ++k;
+        if (k >= s.size() || s[k] != '.') break;
+        ++k;
+        while (k < s.size() && blank(s[k]))
+          ++k;
+        if (k >= s.size() || !(bare(s[k]) || quote(s[k]))) break;
+        i = k;
+      }
+      if (segments > kMaxDepth) return {line, static_cast<int>(start - line_start) + 1};
+    } else {
+      ++i;
+    }
+  }
+  return {0, 0};
 }
 
 int index_of(const std::vector<std::string>& names, const std::string& n) {
@@ -136,6 +207,10 @@ LoadResult parse(std::string_view text, std::string file, const LoadOptions& opt
   detail::Reader r(file, res.errors);
   if (text.size() > kMaxFileBytes) {
     res.errors.push_back({file, 0, 0, "", "larger than " + std::to_string(kMaxFileBytes) + " bytes: not a config"});
+    return res;
+  }
+  if (const auto [line, column] = detail::deep_key(text); line > 0) {
+    res.errors.push_back({file, line, column, "", "a key nested deeper than " + std::to_string(kMaxDepth) + " levels"});
     return res;
   }
   toml::table root;
