@@ -327,9 +327,11 @@ std::string closest_in(std::string_view word, const Range& known) {
       best = std::string(k);
     }
   }
-  // A typo, not a different word: at most 2 edits, and fewer than half the letters.
-  const std::size_t limit = std::min<std::size_t>(2, std::max<std::size_t>(1, word.size() / 3));
-  return best_d <= limit ? best : std::string();
+  // A typo, not a different word: at most 2 edits, and fewer than half the letters (of
+  // the longer word, so that "cp" still finds "cpu"). Levenshtein counts a swap of two
+  // letters as 2: "drian" must still find "drain".
+  const std::size_t letters = std::max(word.size(), best.size());
+  return best_d <= 2 && 2 * best_d < letters ? best : std::string();
 }
 }  // namespace
 
