@@ -4,7 +4,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <numeric>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include "load_sections.hpp"
@@ -236,10 +238,21 @@ LoadResult parse(std::string_view text, std::string file, const LoadOptions& opt
       r.error(detail::Reader::where(root, "engine"), "engine", e.what());
     }
   }
-  // Sorted by place, so a person reads them top to bottom.
-  std::stable_sort(res.errors.begin(), res.errors.end(), [](const Diagnostic& a, const Diagnostic& b) {
-    return a.line != b.line ? a.line < b.line : a.column < b.column;
+  // Sorted by place, so a person reads them top to bottom; errors at one place keep the
+  // order they were found in. Not std::stable_sort: libstdc++ 12's calls
+  // get_temporary_buffer, deprecated in C++17, which clang-22 -Werror (rtsan, fuzz) rejects.
+  std::vector<std::size_t> order(res.errors.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [&res](std::size_t a, std::size_t b) {
+    const Diagnostic& x = res.errors[a];
+    const Diagnostic& y = res.errors[b];
+    return std::tie(x.line, x.column, a) < std::tie(y.line, y.column, b);
   });
+  std::vector<Diagnostic> sorted;
+  sorted.reserve(order.size());
+  for (const std::size_t i : order)
+    sorted.push_back(std::move(res.errors[i]));
+  res.errors = std::move(sorted);
   return res;
 }
 
