@@ -33,21 +33,31 @@ bool too_deep(Reader& r, const toml::node& n, int depth, const std::string& path
   return false;
 }
 
-// toml++ 3.3 caps the nesting of arrays and inline tables (TOML_MAX_NESTED_VALUES, 256)
-// but not of dotted keys and table headers, and both its parser (update_region_ends) and
-// its tree's destructor recurse: `a.a.a...= 1`, 60000 segments (120 KB), overflows an 8 MB
-// stack. A key of more than kMaxDepth segments is too deep for a config anyway, so a
-// lexical scan finds the first one before toml++ sees the text. Outside strings and
-// comments, only keys chain more than two dot-separated words (a float has two).
-// Returns the chain's 1-based line and column, or line 0.
-std::pair<int, int> deep_key(std::string_view s) {
+// What toml++ 3.3 cannot be handed safely; found by a lexical scan before it parses.
+//  - It caps the nesting of arrays and inline tables (TOML_MAX_NESTED_VALUES, 256) but not
+//    of dotted keys and table headers, and both its parser (update_region_ends) and its
+//    tree's destructor recurse: `a.a.a...= 1`, 60000 segments (120 KB), overflows an 8 MB
+//    stack. A key of more than kMaxDepth segments is too deep for a config anyway. Outside
+//    strings and comments only keys chain more than two dot-separated words (floats: two).
+//  - Its test for non-ASCII whitespace (is_non_ascii_horizontal_whitespace) reaches
+//    TOML_UNREACHABLE, undefined behaviour, for most code points from U+00A1 (Cyrillic,
+//    accented letters...), and it runs on any character where whitespace may stand: outside
+//    strings, and in a multi-line basic string after a backslash. TOML 1.0 allows no
+//    non-ASCII character outside strings and comments, so there it is a syntax error
+//    anyway; after a line-ending backslash it is valid TOML that we must refuse too.
+struct Lexical {
+  std::size_t at = std::string_view::npos;  // byte offset; npos: nothing found
+  std::string message;
+};
+
+Lexical lexical_scan(std::string_view s) {
   const auto bare = [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
   };
   const auto quote = [](char c) { return c == '"' || c == '\''; };
   const auto blank = [](char c) { return c == ' ' || c == '\t'; };
-  int line = 1;
-  std::size_t line_start = 0, i = 0;
+  const auto ascii = [](char c) { return static_cast<unsigned char>(c) < 0x80; };
+  std::size_t i = 0;
   // Past the single-line string opened at s[i]; an unterminated one ends at its newline.
   const auto skip_string = [&] {
     const char q = s[i++];
@@ -57,21 +67,23 @@ std::pair<int, int> deep_key(std::string_view s) {
   };
   while (i < s.size()) {
     const char c = s[i];
-    if (c == '\n') {
-      ++line;
-      line_start = ++i;
-    } else if (c == '#') {
+    if (c == '#') {
       while (i < s.size() && s[i] != '\n')
         ++i;
     } else if (quote(c) && i + 2 < s.size() && s[i + 1] == c && s[i + 2] == c) {
       // A multi-line string: never a key, and it may span lines.
       std::size_t k = i + 3;
       while (k < s.size() && !(s[k] == c && k + 2 < s.size() && s[k + 1] == c && s[k + 2] == c)) {
-        if (s[k] == '\n') {
-          ++line;
-          line_start = k + 1;
+        if (c == '"' && s[k] == '\\') {
+          std::size_t j = k + 1;
+          while (j < s.size() && (blank(s[j]) || s[j] == '\n' || s[j] == '\r'))
+            ++j;
+          if (j < s.size() && !ascii(s[j]))
+            return {j, "TOML syntax: a non-ASCII character right after a backslash in a multi-line string"};
+          k = std::max(k + 2, j);
+          continue;
         }
-        k += (c == '"' && s[k] == '\\' && k + 1 < s.size() && s[k + 1] != '\n') ? 2 : 1;
+        ++k;
       }
       i = std::min(s.size(), k + 3);
     } else if (bare(c) || quote(c)) {
@@ -95,12 +107,14 @@ std::pair<int, int> deep_key(std::string_view s) {
         if (k >= s.size() || !(bare(s[k]) || quote(s[k]))) break;
         i = k;
       }
-      if (segments > kMaxDepth) return {line, static_cast<int>(start - line_start) + 1};
+      if (segments > kMaxDepth) return {start, "a key nested deeper than " + std::to_string(kMaxDepth) + " levels"};
+    } else if (!ascii(c)) {
+      return {i, "TOML syntax: a non-ASCII character outside a string or comment"};
     } else {
       ++i;
     }
   }
-  return {0, 0};
+  return {};
 }
 
 int index_of(const std::vector<std::string>& names, const std::string& n) {
@@ -211,8 +225,12 @@ LoadResult parse(std::string_view text, std::string file, const LoadOptions& opt
     res.errors.push_back({file, 0, 0, "", "larger than " + std::to_string(kMaxFileBytes) + " bytes: not a config"});
     return res;
   }
-  if (const auto [line, column] = detail::deep_key(text); line > 0) {
-    res.errors.push_back({file, line, column, "", "a key nested deeper than " + std::to_string(kMaxDepth) + " levels"});
+  if (detail::Lexical lex = detail::lexical_scan(text); lex.at != std::string_view::npos) {
+    const std::string_view before = text.substr(0, lex.at);
+    const std::size_t newline = before.rfind('\n');
+    const std::size_t column = newline == std::string_view::npos ? lex.at : lex.at - newline - 1;  // in bytes
+    const auto line = 1 + std::count(before.begin(), before.end(), '\n');
+    res.errors.push_back({file, static_cast<int>(line), static_cast<int>(column) + 1, "", std::move(lex.message)});
     return res;
   }
   toml::table root;

@@ -418,6 +418,21 @@ TEST(ConfigCaps, PathologicalDottedKeyIsAnErrorNotACrash) {
   EXPECT_TRUE(has(nine.errors[0].message, "nested deeper than 8 levels")) << dump(nine);
 }
 
+TEST(ConfigCaps, NonAsciiOutsideStringsIsAnErrorBeforeTomlPlusPlus) {
+  // toml++ 3.3's non-ASCII whitespace test reaches TOML_UNREACHABLE for these (found by
+  // the fuzzer); TOML 1.0 allows them only in strings and comments.
+  LoadResult r = parse("[run]\nstop = \u0422\n");
+  expect_one(r, 2, 8, "", {"TOML syntax", "non-ASCII character outside a string or comment"});
+  r = parse("[logging]\ndestination = \"\"\"log\\\n  \u0436.txt\"\"\"\n");
+  expect_one(r, 3, 3, "", {"non-ASCII character right after a backslash"});
+  // Where TOML allows them, they are read.
+  r = parse(
+      "# \u041f\u0440\u0438\u0432\u0435\u0442\n[logging]\ndestination = \"\u0436.log\" # \u00e9\n"
+      "[tracing]\nfile = '''\u0436\n\u0436'''\n[http]\ntoken = \"\"\"\u0436\\n\u0436\"\"\"\n");
+  ASSERT_TRUE(r.ok()) << dump(r);
+  EXPECT_EQ(r.config.logging.destination, "\u0436.log");
+}
+
 // --- files, diagnostics, helpers ---
 
 TEST(ConfigLoad, MissingFileCannotBeOpened) {
