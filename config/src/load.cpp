@@ -41,10 +41,12 @@ bool too_deep(Reader& r, const toml::node& n, int depth, const std::string& path
 //    strings and comments only keys chain more than two dot-separated words (floats: two).
 //  - Its test for non-ASCII whitespace (is_non_ascii_horizontal_whitespace) reaches
 //    TOML_UNREACHABLE, undefined behaviour, for most code points from U+00A1 (Cyrillic,
-//    accented letters...), and it runs on any character where whitespace may stand: outside
-//    strings, and in a multi-line basic string after a backslash. TOML 1.0 allows no
-//    non-ASCII character outside strings and comments, so there it is a syntax error
-//    anyway; after a line-ending backslash it is valid TOML that we must refuse too.
+//    accented letters...), and it runs on any character where whitespace may stand:
+//    outside strings, in a multi-line basic string after a backslash, and on every
+//    character of its look-ahead over a bare value, quotes included (`x = 0"Ж"`). TOML 1.0
+//    allows no non-ASCII character outside strings and comments nor in a bare value, so
+//    those are syntax errors anyway; after a line-ending backslash it is valid TOML that
+//    we must refuse too.
 struct Lexical {
   std::size_t at = std::string_view::npos;  // byte offset; npos: nothing found
   std::string message;
@@ -57,6 +59,11 @@ Lexical lexical_scan(std::string_view s) {
   const auto quote = [](char c) { return c == '"' || c == '\''; };
   const auto blank = [](char c) { return c == ' ' || c == '\t'; };
   const auto ascii = [](char c) { return static_cast<unsigned char>(c) < 0x80; };
+  // Where toml++'s look-ahead over a bare value (to tell a number from a date...) stops.
+  const auto terminator = [](char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ']' || c == '}' || c == '#';
+  };
+  const std::string_view outside = "TOML syntax: a non-ASCII character outside a string or comment";
   std::size_t i = 0;
   // Past the single-line string opened at s[i]; an unterminated one ends at its newline.
   const auto skip_string = [&] {
@@ -65,11 +72,38 @@ Lexical lexical_scan(std::string_view s) {
       i += (q == '"' && s[i] == '\\' && i + 1 < s.size() && s[i + 1] != '\n') ? 2 : 1;
     if (i < s.size() && s[i] == q) ++i;
   };
+  // Enough of TOML's grammar to know whether a value or a key comes next: the arrays
+  // ('[') and inline tables ('{') open in the current value.
+  std::vector<char> open;
+  bool value_next = false;
   while (i < s.size()) {
     const char c = s[i];
-    if (c == '#') {
+    if (value_next && !blank(c) && !terminator(c) && !quote(c) && c != '[' && c != '{') {
+      // A bare value (number, date, boolean): toml++ reads ahead to a terminator, through
+      // quotes too, testing each character for whitespace.
+      for (; i < s.size() && !terminator(s[i]); ++i)
+        if (!ascii(s[i])) return {i, std::string(outside)};
+      value_next = false;
+    } else if (c == '#') {
       while (i < s.size() && s[i] != '\n')
         ++i;
+    } else if (c == '\n') {
+      if (open.empty()) value_next = false;  // a new statement: a key or a [table]
+      ++i;
+    } else if (c == '=') {
+      value_next = true;
+      ++i;
+    } else if (c == '[' || c == '{') {
+      if (c == '{' || value_next || !open.empty()) open.push_back(c);  // else a [table] header
+      value_next = c == '[' && !open.empty();
+      ++i;
+    } else if (c == ']' || c == '}') {
+      if (!open.empty()) open.pop_back();
+      value_next = false;
+      ++i;
+    } else if (c == ',') {
+      value_next = !open.empty() && open.back() == '[';
+      ++i;
     } else if (quote(c) && i + 2 < s.size() && s[i + 1] == c && s[i + 2] == c) {
       // A multi-line string: never a key, and it may span lines.
       std::size_t k = i + 3;
@@ -86,6 +120,7 @@ Lexical lexical_scan(std::string_view s) {
         ++k;
       }
       i = std::min(s.size(), k + 3);
+      value_next = false;
     } else if (bare(c) || quote(c)) {
       const std::size_t start = i;
       int segments = 0;
@@ -108,8 +143,9 @@ Lexical lexical_scan(std::string_view s) {
         i = k;
       }
       if (segments > kMaxDepth) return {start, "a key nested deeper than " + std::to_string(kMaxDepth) + " levels"};
+      value_next = false;
     } else if (!ascii(c)) {
-      return {i, "TOML syntax: a non-ASCII character outside a string or comment"};
+      return {i, std::string(outside)};
     } else {
       ++i;
     }

@@ -425,6 +425,14 @@ TEST(ConfigCaps, NonAsciiOutsideStringsIsAnErrorBeforeTomlPlusPlus) {
   expect_one(r, 2, 8, "", {"TOML syntax", "non-ASCII character outside a string or comment"});
   r = parse("[logging]\ndestination = \"\"\"log\\\n  \u0436.txt\"\"\"\n");
   expect_one(r, 3, 3, "", {"non-ASCII character right after a backslash"});
+  // toml++ reads ahead over a bare value, quotes included.
+  r = parse("[run]\nstop = 0\"\u0422\"\n");
+  expect_one(r, 2, 10, "", {"non-ASCII character outside a string or comment"});
+  r = parse("[engine]\ngates = [\n  \"a\",\n  +'\u0436']\n");
+  expect_one(r, 4, 5, "", {"non-ASCII character outside a string or comment"});
+  // In keys and inline tables, quoted non-ASCII is fine (and an unknown key here).
+  r = parse("[logging]\nlevel = \"warn\"\nx.\"\u0436\" = { \"\u0436\" = \"\u0436\" }\n");
+  expect_one(r, 3, 1, "logging.x", {"unknown key 'x'"});
   // Where TOML allows them, they are read.
   r = parse(
       "# \u041f\u0440\u0438\u0432\u0435\u0442\n[logging]\ndestination = \"\u0436.log\" # \u00e9\n"
