@@ -253,7 +253,7 @@ void cross_check(Reader& r, const toml::table& root, AppConfig& app) {
 
 }  // namespace detail
 
-LoadResult parse(std::string_view text, std::string file, const LoadOptions& opts) {
+LoadResult parse(std::string_view text, const std::string& file, const LoadOptions& opts) {
   LoadResult res;
   res.config.source = file;
   detail::Reader r(file, res.errors);

@@ -194,7 +194,7 @@ bool parse_duration(std::string_view s, ns_t& out) {
   if (!digits || v > 1e15) return false;
   const std::string_view unit = s.substr(i);
   double mul = 0;
-  if (unit == "ns") {
+  if (unit == "ns" || (unit.empty() && v == 0)) {  // "0" needs no unit
     mul = 1;
   } else if (unit == "us" || unit == "\u00b5s") {
     mul = 1e3;
@@ -204,8 +204,6 @@ bool parse_duration(std::string_view s, ns_t& out) {
     mul = 1e9;
   } else if (unit == "min") {
     mul = 60e9;
-  } else if (unit.empty() && v == 0) {
-    mul = 1;  // "0" needs no unit
   } else {
     return false;
   }
