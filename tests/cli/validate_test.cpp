@@ -48,7 +48,7 @@ class TempConfig {
 };
 
 TEST(CliValidate, GoodFileSummarises) {
-  const TempConfig f(std::string(rt::config::default_text()));
+  const TempConfig f{std::string(rt::config::default_text())};
   const CliRun r = run({"validate", f.path()});
   EXPECT_EQ(r.code, rt::cli::kExitOk) << r.err;
   EXPECT_EQ(r.out, f.path() + ": ok: 2 workers, 1 periodic tasks, 1 workflows, 0 sagas, 3 task types\n");
