@@ -4,7 +4,10 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <numeric>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
 #include "load_sections.hpp"
 
@@ -28,6 +31,126 @@ bool too_deep(Reader& r, const toml::node& n, int depth, const std::string& path
       if (too_deep(r, (*a)[i], depth + 1, indexed(path, i))) return true;
   }
   return false;
+}
+
+// What toml++ 3.3 cannot be handed safely; found by a lexical scan before it parses.
+//  - It caps the nesting of arrays and inline tables (TOML_MAX_NESTED_VALUES, 256) but not
+//    of dotted keys and table headers, and both its parser (update_region_ends) and its
+//    tree's destructor recurse: `a.a.a...= 1`, 60000 segments (120 KB), overflows an 8 MB
+//    stack. A key of more than kMaxDepth segments is too deep for a config anyway. Outside
+//    strings and comments only keys chain more than two dot-separated words (floats: two).
+//  - Its test for non-ASCII whitespace (is_non_ascii_horizontal_whitespace) reaches
+//    TOML_UNREACHABLE, undefined behaviour, for most code points from U+00A1 (Cyrillic,
+//    accented letters...), and it runs on any character where whitespace may stand:
+//    outside strings, in a multi-line basic string after a backslash, and on every
+//    character of its look-ahead over a bare value, quotes included (`x = 0"Ж"`). TOML 1.0
+//    allows no non-ASCII character outside strings and comments nor in a bare value, so
+//    those are syntax errors anyway; after a line-ending backslash it is valid TOML that
+//    we must refuse too.
+struct Lexical {
+  std::size_t at = std::string_view::npos;  // byte offset; npos: nothing found
+  std::string message;
+};
+
+Lexical lexical_scan(std::string_view s) {
+  const auto bare = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  };
+  const auto quote = [](char c) { return c == '"' || c == '\''; };
+  const auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  const auto ascii = [](char c) { return static_cast<unsigned char>(c) < 0x80; };
+  // Where toml++'s look-ahead over a bare value (to tell a number from a date...) stops.
+  const auto terminator = [](char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ']' || c == '}' || c == '#';
+  };
+  const std::string_view outside = "TOML syntax: a non-ASCII character outside a string or comment";
+  std::size_t i = 0;
+  // Past the single-line string opened at s[i]; an unterminated one ends at its newline.
+  const auto skip_string = [&] {
+    const char q = s[i++];
+    while (i < s.size() && s[i] != q && s[i] != '\n')
+      i += (q == '"' && s[i] == '\\' && i + 1 < s.size() && s[i + 1] != '\n') ? 2 : 1;
+    if (i < s.size() && s[i] == q) ++i;
+  };
+  // Enough of TOML's grammar to know whether a value or a key comes next: the arrays
+  // ('[') and inline tables ('{') open in the current value.
+  std::vector<char> open;
+  bool value_next = false;
+  while (i < s.size()) {
+    const char c = s[i];
+    if (value_next && !blank(c) && !terminator(c) && !quote(c) && c != '[' && c != '{') {
+      // A bare value (number, date, boolean): toml++ reads ahead to a terminator, through
+      // quotes too, testing each character for whitespace.
+      for (; i < s.size() && !terminator(s[i]); ++i)
+        if (!ascii(s[i])) return {i, std::string(outside)};
+      value_next = false;
+    } else if (c == '#') {
+      while (i < s.size() && s[i] != '\n')
+        ++i;
+    } else if (c == '\n') {
+      if (open.empty()) value_next = false;  // a new statement: a key or a [table]
+      ++i;
+    } else if (c == '=') {
+      value_next = true;
+      ++i;
+    } else if (c == '[' || c == '{') {
+      if (c == '{' || value_next || !open.empty()) open.push_back(c);  // else a [table] header
+      value_next = c == '[' && !open.empty();
+      ++i;
+    } else if (c == ']' || c == '}') {
+      if (!open.empty()) open.pop_back();
+      value_next = false;
+      ++i;
+    } else if (c == ',') {
+      value_next = !open.empty() && open.back() == '[';
+      ++i;
+    } else if (quote(c) && i + 2 < s.size() && s[i + 1] == c && s[i + 2] == c) {
+      // A multi-line string: never a key, and it may span lines.
+      std::size_t k = i + 3;
+      while (k < s.size() && !(s[k] == c && k + 2 < s.size() && s[k + 1] == c && s[k + 2] == c)) {
+        if (c == '"' && s[k] == '\\') {
+          std::size_t j = k + 1;
+          while (j < s.size() && (blank(s[j]) || s[j] == '\n' || s[j] == '\r'))
+            ++j;
+          if (j < s.size() && !ascii(s[j]))
+            return {j, "TOML syntax: a non-ASCII character right after a backslash in a multi-line string"};
+          k = std::max(k + 2, j);
+          continue;
+        }
+        ++k;
+      }
+      i = std::min(s.size(), k + 3);
+      value_next = false;
+    } else if (bare(c) || quote(c)) {
+      const std::size_t start = i;
+      int segments = 0;
+      for (;;) {
+        if (i < s.size() && quote(s[i])) {
+          skip_string();
+        } else {
+          while (i < s.size() && bare(s[i]))
+            ++i;
+        }
+        ++segments;
+        std::size_t k = i;
+        while (k < s.size() && blank(s[k]))
+          ++k;
+        if (k >= s.size() || s[k] != '.') break;
+        ++k;
+        while (k < s.size() && blank(s[k]))
+          ++k;
+        if (k >= s.size() || !(bare(s[k]) || quote(s[k]))) break;
+        i = k;
+      }
+      if (segments > kMaxDepth) return {start, "a key nested deeper than " + std::to_string(kMaxDepth) + " levels"};
+      value_next = false;
+    } else if (!ascii(c)) {
+      return {i, std::string(outside)};
+    } else {
+      ++i;
+    }
+  }
+  return {};
 }
 
 int index_of(const std::vector<std::string>& names, const std::string& n) {
@@ -130,12 +253,20 @@ void cross_check(Reader& r, const toml::table& root, AppConfig& app) {
 
 }  // namespace detail
 
-LoadResult parse(std::string_view text, std::string file, const LoadOptions& opts) {
+LoadResult parse(std::string_view text, const std::string& file, const LoadOptions& opts) {
   LoadResult res;
   res.config.source = file;
   detail::Reader r(file, res.errors);
   if (text.size() > kMaxFileBytes) {
     res.errors.push_back({file, 0, 0, "", "larger than " + std::to_string(kMaxFileBytes) + " bytes: not a config"});
+    return res;
+  }
+  if (detail::Lexical lex = detail::lexical_scan(text); lex.at != std::string_view::npos) {
+    const std::string_view before = text.substr(0, lex.at);
+    const std::size_t newline = before.rfind('\n');
+    const std::size_t column = newline == std::string_view::npos ? lex.at : lex.at - newline - 1;  // in bytes
+    const auto line = 1 + std::count(before.begin(), before.end(), '\n');
+    res.errors.push_back({file, static_cast<int>(line), static_cast<int>(column) + 1, "", std::move(lex.message)});
     return res;
   }
   toml::table root;
@@ -161,10 +292,21 @@ LoadResult parse(std::string_view text, std::string file, const LoadOptions& opt
       r.error(detail::Reader::where(root, "engine"), "engine", e.what());
     }
   }
-  // Sorted by place, so a person reads them top to bottom.
-  std::stable_sort(res.errors.begin(), res.errors.end(), [](const Diagnostic& a, const Diagnostic& b) {
-    return a.line != b.line ? a.line < b.line : a.column < b.column;
+  // Sorted by place, so a person reads them top to bottom; errors at one place keep the
+  // order they were found in. Not std::stable_sort: libstdc++ 12's calls
+  // get_temporary_buffer, deprecated in C++17, which clang-22 -Werror (rtsan, fuzz) rejects.
+  std::vector<std::size_t> order(res.errors.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [&res](std::size_t a, std::size_t b) {
+    const Diagnostic& x = res.errors[a];
+    const Diagnostic& y = res.errors[b];
+    return std::tie(x.line, x.column, a) < std::tie(y.line, y.column, b);
   });
+  std::vector<Diagnostic> sorted;
+  sorted.reserve(order.size());
+  for (const std::size_t i : order)
+    sorted.push_back(std::move(res.errors[i]));
+  res.errors = std::move(sorted);
   return res;
 }
 

@@ -194,7 +194,7 @@ bool parse_duration(std::string_view s, ns_t& out) {
   if (!digits || v > 1e15) return false;
   const std::string_view unit = s.substr(i);
   double mul = 0;
-  if (unit == "ns") {
+  if (unit == "ns" || (unit.empty() && v == 0)) {  // "0" needs no unit
     mul = 1;
   } else if (unit == "us" || unit == "\u00b5s") {
     mul = 1e3;
@@ -204,8 +204,6 @@ bool parse_duration(std::string_view s, ns_t& out) {
     mul = 1e9;
   } else if (unit == "min") {
     mul = 60e9;
-  } else if (unit.empty() && v == 0) {
-    mul = 1;  // "0" needs no unit
   } else {
     return false;
   }
@@ -327,9 +325,11 @@ std::string closest_in(std::string_view word, const Range& known) {
       best = std::string(k);
     }
   }
-  // A typo, not a different word: at most 2 edits, and fewer than half the letters.
-  const std::size_t limit = std::min<std::size_t>(2, std::max<std::size_t>(1, word.size() / 3));
-  return best_d <= limit ? best : std::string();
+  // A typo, not a different word: at most 2 edits, and fewer than half the letters (of
+  // the longer word, so that "cp" still finds "cpu"). Levenshtein counts a swap of two
+  // letters as 2: "drian" must still find "drain".
+  const std::size_t letters = std::max(word.size(), best.size());
+  return best_d <= 2 && 2 * best_d < letters ? best : std::string();
 }
 }  // namespace
 

@@ -100,7 +100,7 @@ struct HttpSettings {  // for issue 17
   std::string bind = "127.0.0.1";
   int port = 8080;
   std::string token;  // empty: state-changing calls need none
-  std::size_t max_body_bytes = 64 * 1024;
+  std::size_t max_body_bytes = std::size_t{64} * 1024;
   ns_t read_timeout = 5 * hal::kNsPerSec;
 };
 
@@ -145,7 +145,7 @@ struct LoadResult {
 };
 
 // `text` is the file's content and `file` its name in messages.
-[[nodiscard]] LoadResult parse(std::string_view text, std::string file, const LoadOptions& opts = {});
+[[nodiscard]] LoadResult parse(std::string_view text, const std::string& file, const LoadOptions& opts = {});
 // Reads and parses `path`; an unreadable or oversized file is one diagnostic.
 [[nodiscard]] LoadResult load(const std::filesystem::path& path, const LoadOptions& opts = {});
 // The embedded default config (config/default.toml): the demo, commented.
