@@ -130,7 +130,7 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
     as.start_periodic(engine);
     const ns_t started = hal::now_ns();
     const std::string mode = rt_mode(c.engine, engine.stats());
-    if (mode.rfind("degraded", 0) == 0) err << "rtengine run: " << mode << "; running without real-time guarantees\n";
+    // Degraded: hal has said so, once, with the reason and the fix; the report repeats it.
     log.log(LogLevel::Info, "run_started", "the engine runs", {{"config", c.source}, {"rt_mode", mode}});
     if (o.on_started) o.on_started();
 

@@ -213,9 +213,17 @@ void Logger::close() {
   detach();
   const std::lock_guard lk(mu_);
   if (fd_ < 0) return;
+  // A loss is news at any level; a clean close only for those who asked for info.
+  const bool lost = engine_.events_dropped() != 0 || bus_errors_ != 0 || stats_.write_errors != 0;
+  const LogLevel level = lost ? LogLevel::Warn : LogLevel::Info;
+  if (level < cfg_.level) {
+    if (own_fd_) ::close(fd_);
+    fd_ = -1;
+    return;
+  }
   std::string& line = line_;
   line.clear();
-  append_head(line, hal::now_ns(), LogLevel::Info, "log_closed");
+  append_head(line, hal::now_ns(), level, "log_closed");
   append_key(line, "events_dropped");
   detail::append_int(line, static_cast<std::int64_t>(engine_.events_dropped()));
   if (bus_seen_) {

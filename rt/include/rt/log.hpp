@@ -88,8 +88,10 @@ class Logger {
   // The line for `ev` without its newline, whatever the level.
   [[nodiscard]] std::string format(const Event& ev);
 
-  // detach(), then a final info line "log_closed" with the engine's events_dropped and
-  // the bus's counts (when one was attached), then closes a file. Idempotent; log() and
+  // detach(), then a final line "log_closed" with the engine's events_dropped and the
+  // bus's counts (when one was attached), then closes a file. The line is info (written
+  // at levels debug and info), or warn when events were dropped, a subscriber threw or a
+  // write failed. Idempotent; log() and
   // write_event() after it do nothing.
   void close();
 
