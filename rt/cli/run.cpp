@@ -109,6 +109,7 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
     LoggerConfig lc;
     (void)parse_log_level(c.logging.level, lc.level);  // checked by the loader
     lc.path = c.logging.destination == "stderr" ? "" : c.logging.destination;
+    lc.erase_line = o.live && lc.path.empty();  // shares the terminal with the progress line
     Logger log(engine, lc);
     log.attach(bus);
     std::unique_ptr<TraceRecorder> trace;
@@ -140,7 +141,7 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
     for (ns_t now = started; g_signal.load(std::memory_order_relaxed) == 0 && now < end; now = hal::now_ns()) {
       const ns_t due = as.submit_due(engine, producer, now);
       if (now >= next_progress) {
-        err << (o.live ? "\r" : "") << progress_line(progress(engine, as, started)) << (o.live ? "" : "\n")
+        err << (o.live ? "\r\x1b[K" : "") << progress_line(progress(engine, as, started)) << (o.live ? "" : "\n")
             << std::flush;
         next_progress = now + every;
       }

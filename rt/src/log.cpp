@@ -381,6 +381,9 @@ std::string_view Logger::name_of(const Event& ev) {
 
 void Logger::emit(std::string& line) {
   line += '\n';
+  // Erase a live progress line the cursor sits on, so the log line starts at column 0;
+  // the progress line is drawn again below it at its next refresh.
+  if (cfg_.erase_line) line.insert(0, "\r\x1b[K");
   // One write: a short count on a regular file or a pipe of this size means the disk or
   // the reader is gone, not a partial line worth finishing.
   const ssize_t n = ::write(fd_, line.data(), line.size());

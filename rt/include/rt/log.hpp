@@ -50,7 +50,8 @@ enum class LogLevel : std::uint8_t { Debug, Info, Warn, Error };
 
 struct LoggerConfig {
   LogLevel level = LogLevel::Info;
-  std::string path;  // empty or "-": stderr; else appended to, created (0644) if missing
+  std::string path;         // empty or "-": stderr; else appended to, created (0644) if missing
+  bool erase_line = false;  // start each line with "\r" + erase-line (a terminal with a live status line)
 };
 
 struct LoggerStats {
