@@ -62,17 +62,8 @@ void Engine::Impl::time_unrun_starts(std::vector<UnrunTask>& unrun, std::size_t 
 }
 
 SubmitStatus Producer::try_submit_stored(const TaskFn& fn, const SubmitOptions& opts, TaskId* id) noexcept {
-  if (engine_ == nullptr || !fn) return SubmitStatus::Invalid;
-  // try_submit's steps with a stored callable in place of a template argument.
-  detail::Claim c = engine_->acquire(index_, opts);
-  if (c.slot == nullptr) return c.status;
-  c.slot->fn.copy_from(fn);
-  ns_t notify = 0;
-  const SubmitStatus status = engine_->publish(index_, c, opts, notify);
-  if (status != SubmitStatus::Ok) return status;
-  if (id != nullptr) *id = c.id;
-  engine_->wake(opts.priority, c, notify);
-  return status;
+  if (!fn) return SubmitStatus::Invalid;
+  return submit_with([&fn](TaskFn& slot) { slot.copy_from(fn); }, opts, id);
 }
 
 }  // namespace rt

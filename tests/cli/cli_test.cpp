@@ -6,24 +6,17 @@
 #include <set>
 #include <sstream>
 
+#include "cli_run.hpp"
 #include "fake_tree.hpp"
 
 namespace {
 
 using testing_support::FakeTree;
 
-struct CliRun {
-  int code;
-  std::string out, err;
-};
+using testing_support::CliRun;
+CliRun run(const std::vector<std::string>& args) { return testing_support::run_cli(args); }
 
-CliRun run(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  const int code = rt::cli::main(args, out, err);
-  return {code, out.str(), err.str()};
-}
-
-bool has(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
+using testing_support::has;
 
 TEST(Cli, Version) {
   const CliRun r = run({"--version"});

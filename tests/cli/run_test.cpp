@@ -11,19 +11,12 @@
 #include <sstream>
 
 #include "cli.hpp"
+#include "cli_run.hpp"
 
 namespace {
 
-struct CliRun {
-  int code;
-  std::string out, err;
-};
-
-CliRun run(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  const int code = rt::cli::main(args, out, err);
-  return {code, out.str(), err.str()};
-}
+using testing_support::CliRun;
+CliRun run(const std::vector<std::string>& args) { return testing_support::run_cli(args); }
 
 std::string write_temp(const std::string& name, const std::string& text) {
   const auto path =

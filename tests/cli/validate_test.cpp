@@ -8,24 +8,17 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "cli_run.hpp"
 #include "rtconfig/config.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int code;
-  std::string out, err;
-};
+using testing_support::CliRun;
+CliRun run(const std::vector<std::string>& args) { return testing_support::run_cli(args); }
 
-CliRun run(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  const int code = rt::cli::main(args, out, err);
-  return {code, out.str(), err.str()};
-}
-
-bool has(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
+using testing_support::has;
 
 // A file named after the running test: ctest runs tests as parallel processes.
 class TempConfig {

@@ -9,7 +9,6 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <system_error>
@@ -45,10 +44,39 @@ std::vector<json> parse_lines(const std::string& path) {
   return out;
 }
 
+// `s` has the shape of `pattern`: 'd' stands for a digit, anything else for itself. No
+// std::regex: GCC 12 warns inside <regex> under -O2 -fsanitize=address (-Werror).
+bool matches(const std::string& s, const std::string& pattern) {
+  if (s.size() != pattern.size()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const bool digit = s[i] >= '0' && s[i] <= '9';
+    if (pattern[i] == 'd' ? !digit : s[i] != pattern[i]) return false;
+  }
+  return true;
+}
+
+// "index:generation", both decimal.
+bool is_task_id(const std::string& s) {
+  const auto colon = s.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (i != colon && (s[i] < '0' || s[i] > '9')) return false;
+  return true;
+}
+
 std::vector<json> with_event(const std::vector<json>& lines, const std::string& event) {
   std::vector<json> out;
   for (const json& j : lines)
     if (j.at("event") == event) out.push_back(j);
+  return out;
+}
+
+// Of one-shot tasks only: the empty periodic loop beside them may time out on a slow
+// machine (qemu), which would add a periodic line of the same kind.
+std::vector<json> task_events(const std::vector<json>& lines, const std::string& event) {
+  std::vector<json> out;
+  for (const json& l : with_event(lines, event))
+    if (l.value("subject", "") == "task") out.push_back(l);
   return out;
 }
 
@@ -102,12 +130,11 @@ TEST(Log, EveryLineIsJsonWithTheRequiredFields) {
 
   const std::vector<json> lines = parse_lines(path);
   ASSERT_GE(lines.size(), 10U);
-  const std::regex iso(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$)");
   for (const json& j : lines) {
     for (const char* key : {"ts_ns", "wall", "level", "event"})
       ASSERT_TRUE(j.contains(key)) << key << " missing in " << j.dump();
     EXPECT_TRUE(j.at("ts_ns").is_number_integer());
-    EXPECT_TRUE(std::regex_match(j.at("wall").get<std::string>(), iso)) << j.at("wall");
+    EXPECT_TRUE(matches(j.at("wall").get<std::string>(), "dddd-dd-ddTdd:dd:dd.ddddddZ")) << j.at("wall");
     LogLevel l{};
     EXPECT_TRUE(rt::parse_log_level(j.at("level").get<std::string>(), l)) << j.dump();
     EventKind k{};
@@ -126,14 +153,14 @@ TEST(Log, EveryLineIsJsonWithTheRequiredFields) {
   for (const json& j : completed) {
     EXPECT_EQ(j.at("level"), "debug");
     EXPECT_EQ(j.at("subject"), "task");
-    EXPECT_TRUE(std::regex_match(j.at("id").get<std::string>(), std::regex(R"(^\d+:\d+$)"))) << j.at("id");
+    EXPECT_TRUE(is_task_id(j.at("id").get<std::string>())) << j.at("id");
     EXPECT_EQ(j.at("type"), "task");
     EXPECT_EQ(j.at("worker"), 1);
     EXPECT_EQ(j.at("transition"), "running->completed");
     EXPECT_GE(j.at("duration_us").get<double>(), 100.0);  // it slept 100 us
     EXPECT_FALSE(j.contains("error"));
   }
-  const auto failed = with_event(lines, "failed");
+  const auto failed = task_events(lines, "failed");
   ASSERT_EQ(failed.size(), 1U);
   EXPECT_EQ(failed[0].at("level"), "warn");
   EXPECT_EQ(failed[0].at("type"), "flaky");
@@ -141,7 +168,7 @@ TEST(Log, EveryLineIsJsonWithTheRequiredFields) {
   EXPECT_EQ(failed[0].at("error"), "exception");
   EXPECT_TRUE(failed[0].contains("duration_us"));
 
-  const auto timeout = with_event(lines, "timeout");
+  const auto timeout = task_events(lines, "timeout");
   ASSERT_EQ(timeout.size(), 1U);
   EXPECT_EQ(timeout[0].at("level"), "warn");
   EXPECT_EQ(timeout[0].at("type"), "flaky");
@@ -199,8 +226,8 @@ TEST(Log, TheLevelFiltersLinesAndWhatTheEngineIsAskedFor) {
   EXPECT_EQ(with_event(lines, "log_closed").size(), e.events_dropped() != 0 ? 1U : 0U);
   EXPECT_TRUE(with_event(lines, "start").empty());
   EXPECT_EQ(with_event(lines, "degraded").size(), 1U);
-  EXPECT_EQ(with_event(lines, "failed").size(), 1U);
-  EXPECT_EQ(with_event(lines, "timeout").size(), 1U);
+  EXPECT_EQ(task_events(lines, "failed").size(), 1U);
+  EXPECT_EQ(task_events(lines, "timeout").size(), 1U);
   EXPECT_TRUE(with_event(lines, "completed").empty());
   EXPECT_TRUE(with_event(lines, "periodic_run").empty());
   EXPECT_EQ(log.stats().below_level, 1U);

@@ -169,6 +169,9 @@ class Producer {
  private:
   friend class Engine;
   Producer(Engine* e, std::size_t index) noexcept : engine_(e), index_(index) {}
+  // The steps of a submission around `fill(slot's TaskFn&)`, which stores the callable.
+  template <class Fill>
+  SubmitStatus submit_with(Fill&& fill, const SubmitOptions& opts, TaskId* id) noexcept;
   Engine* engine_ = nullptr;
   std::size_t index_ = 0;
 };
@@ -348,10 +351,16 @@ class Engine {
 
 template <class F>
 SubmitStatus Producer::try_submit(F&& fn, const SubmitOptions& opts, TaskId* id) noexcept {
+  // A byte copy (InlineFn).
+  return submit_with([&fn](TaskFn& slot) { detail::emplace_task_fn(slot, std::forward<F>(fn)); }, opts, id);
+}
+
+template <class Fill>
+SubmitStatus Producer::submit_with(Fill&& fill, const SubmitOptions& opts, TaskId* id) noexcept {
   if (engine_ == nullptr) return SubmitStatus::Invalid;
   detail::Claim c = engine_->acquire(index_, opts);
   if (c.slot == nullptr) return c.status;
-  detail::emplace_task_fn(c.slot->fn, std::forward<F>(fn));  // a byte copy (InlineFn)
+  fill(c.slot->fn);
   ns_t notify = 0;
   const SubmitStatus status = engine_->publish(index_, c, opts, notify);
   if (status != SubmitStatus::Ok) return status;
