@@ -186,6 +186,17 @@ toml::source_region at_line(int line) {
   return toml::source_region{{static_cast<toml::source_index>(line), 1}, {}, {}};
 }
 
+// A loop's worker must exist and be started by start() (initial_workers).
+void check_worker(Reader& r, int line, const std::string& key, int worker, const EngineConfig& c) {
+  const std::size_t started = c.initial_workers == 0 ? c.workers.size() : c.initial_workers;
+  if (worker < 0 || static_cast<std::size_t>(worker) < started) return;
+  r.error(at_line(line), key,
+          "worker " + std::to_string(worker) +
+              (static_cast<std::size_t>(worker) < c.workers.size()
+                   ? " is not started (engine.initial_workers = " + std::to_string(c.initial_workers) + ")"
+                   : " does not exist (" + std::to_string(c.workers.size()) + " configured)"));
+}
+
 }  // namespace
 
 void cross_check(Reader& r, const toml::table& root, AppConfig& app) {
@@ -217,10 +228,7 @@ void cross_check(Reader& r, const toml::table& root, AppConfig& app) {
         d.spec.type = static_cast<TypeId>(t);
       }
     }
-    if (d.spec.worker >= static_cast<int>(c.workers.size()))
-      r.error(at_line(d.line), path + ".worker",
-              "worker " + std::to_string(d.spec.worker) + " does not exist (" + std::to_string(c.workers.size()) +
-                  " configured)");
+    check_worker(r, d.line, path + ".worker", d.spec.worker, c);
     if (d.spec.precision == Precision::Hybrid && d.spec.hybrid_margin >= d.spec.period)
       r.error(at_line(d.line), path + ".hybrid_margin",
               "expected less than the period (" + format_duration(d.spec.period) + "), found " +
@@ -229,10 +237,15 @@ void cross_check(Reader& r, const toml::table& root, AppConfig& app) {
   for (std::size_t i = 0; i < app.graphs.size(); ++i) {
     const GraphDecl& g = app.graphs[i];
     if (g.period > 0) ++periodic;
-    if (g.worker >= static_cast<int>(c.workers.size()))
-      r.error(at_line(g.line), "graph '" + g.spec.name + "'.worker",
-              "worker " + std::to_string(g.worker) + " does not exist (" + std::to_string(c.workers.size()) +
-                  " configured)");
+    const std::string path = "workflow '" + g.spec.name + "'";
+    check_worker(r, g.line, path + ".worker", g.worker, c);
+    if (g.period > 0 && g.period < 10 * hal::kNsPerUs)
+      r.error(at_line(g.line), path + ".period",
+              "expected 0 (not periodic) or a period of 10us..1h, found " + format_duration(g.period));
+    if (g.period > 0 && g.precision == Precision::Hybrid && g.hybrid_margin >= g.period)
+      r.error(at_line(g.line), path + ".hybrid_margin",
+              "expected less than the period (" + format_duration(g.period) + "), found " +
+                  format_duration(g.hybrid_margin));
   }
   if (periodic > c.max_periodic)
     r.error(engine_at, "engine.max_periodic",

@@ -21,6 +21,12 @@ void cross_check(Reader& r, const toml::table& root, AppConfig& app);
 // Handler names: any name when the catalogue is empty.
 void check_handler(Reader& r, const toml::table& t, std::string_view key, const std::string& path,
                    const std::string& handler, const LoadOptions& opts);
+// Where a handler runs; check_role reports one named in a place it cannot run.
+enum class Role : std::uint8_t { Task, Periodic, Node, SagaStep };
+void check_role(Reader& r, const toml::table& t, std::string_view key, const std::string& path,
+                const std::string& handler, const LoadOptions& opts, Role role);
+// `rate` in Hz: 0 (never), or 0.01..1e6.
+void load_rate(Reader& r, const toml::table& t, const std::string& path, double& out);
 void load_params(Reader& r, const toml::table& t, const std::string& path, HandlerParams& p);
 
 }  // namespace rt::config::detail

@@ -97,6 +97,28 @@ void check_handler(Reader& r, const toml::table& t, std::string_view key, const 
   r.error(Reader::where(t, key), join(path, key), msg);
 }
 
+void check_role(Reader& r, const toml::table& t, std::string_view key, const std::string& path,
+                const std::string& handler, const LoadOptions& opts, Role role) {
+  auto in = [&handler](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), handler) != v.end(); };
+  const char* where = nullptr;
+  if (role != Role::Periodic && in(opts.periodic_only)) where = "only as a [[periodic]] task";
+  if (role != Role::Node && in(opts.node_only)) where = "only as a workflow node ([[graph.node]], a pipeline stage)";
+  if (where == nullptr) return;
+  r.error(Reader::where(t, key), join(path, key), "handler \"" + handler + "\" runs " + where);
+}
+
+void load_rate(Reader& r, const toml::table& t, const std::string& path, double& out) {
+  double v = 0;
+  if (!r.number(t, "rate", path, 0, 1e6, v)) return;
+  // Below one per 100 s the interval is an accident, and 1e9 / a tiny rate overflows.
+  if (v != 0 && v < 0.01) {
+    r.error(Reader::where(t, "rate"), join(path, "rate"),
+            "expected 0 (never) or a rate of 0.01..1000000 per second, found " + describe(*t.get("rate")));
+    return;
+  }
+  out = v;
+}
+
 void load_params(Reader& r, const toml::table& t, const std::string& path, HandlerParams& p) {
   r.duration(t, "work", path, 0, hal::kNsPerSec, p.work);
   r.integer_as(t, "fail_every", path, 0, 1'000'000'000, p.fail_every);
@@ -121,11 +143,12 @@ void load_tasks(Reader& r, const toml::table& root, AppConfig& app, const LoadOp
     d.handler = d.name;
     r.name(t, "handler", path, d.handler);
     check_handler(r, t, t.get("handler") != nullptr ? "handler" : "name", path, d.handler, opts);
+    check_role(r, t, t.get("handler") != nullptr ? "handler" : "name", path, d.handler, opts, Role::Task);
     priority(r, t, path, d.priority);
     r.duration(t, "deadline", path, 0, kHour, d.deadline);
     r.strings(t, "gates", path, d.gates);
     retry(r, t, path, presets, d);
-    r.number(t, "rate", path, 0, 1e6, d.rate);
+    load_rate(r, t, path, d.rate);
     load_params(r, t, path, d.params);
     for (const TaskDecl& o : app.tasks) {
       if (!d.name.empty() && o.name == d.name)
@@ -154,6 +177,7 @@ void load_tasks(Reader& r, const toml::table& root, AppConfig& app, const LoadOp
     if (!r.name(t, "handler", path, d.handler) && t.get("handler") == nullptr)
       r.error(t.source(), join(path, "handler"), "missing: which built-in handler runs this loop");
     check_handler(r, t, "handler", path, d.handler, opts);
+    check_role(r, t, "handler", path, d.handler, opts, Role::Periodic);
     r.duration(t, "period", path, 10 * hal::kNsPerUs, kHour, d.spec.period);
     r.duration(t, "phase", path, 0, kHour, d.spec.phase);
     if (r.duration(t, "deadline", path, 0, kHour, d.spec.deadline) && d.spec.deadline > d.spec.period)

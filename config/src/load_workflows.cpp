@@ -29,7 +29,8 @@ void graph_common(Reader& r, const toml::table& t, const std::string& path, Grap
   d.line = static_cast<int>(t.source().begin.line);
 }
 
-void node(Reader& r, const toml::table& n, const std::string& path, GraphDecl& d, bool in_pipeline) {
+void node(Reader& r, const toml::table& n, const std::string& path, GraphDecl& d, bool in_pipeline,
+          const LoadOptions& opts) {
   NodeSpec s;
   HandlerParams p;
   if (in_pipeline) {
@@ -41,6 +42,7 @@ void node(Reader& r, const toml::table& n, const std::string& path, GraphDecl& d
     r.error(n.source(), join(path, "name"), "missing: every node needs a name");
   s.type = s.name;
   r.name(n, "handler", path, s.type);
+  check_role(r, n, n.get("handler") != nullptr ? "handler" : "name", path, s.type, opts, Role::Node);
   if (!in_pipeline) r.strings(n, "after", path, s.after);
   r.duration(n, "deadline", path, 0, kHour, s.deadline_in);
   load_params(r, n, path, p);
@@ -72,7 +74,7 @@ void load_workflows(Reader& r, const toml::table& root, AppConfig& app, const Lo
     const auto ns = r.tables(t, "node", path);
     if (ns.size() > kMaxGraphNodes) r.error(t.source(), path, "more than 65535 nodes");
     for (std::size_t k = 0; k < ns.size() && k < kMaxGraphNodes; ++k)
-      node(r, *ns[k], indexed(join(path, "node"), k), d, false);
+      node(r, *ns[k], indexed(join(path, "node"), k), d, false, opts);
     report_graph_errors(r, t, path, d, opts);
     at.push_back(t.source());
     app.graphs.push_back(std::move(d));
@@ -100,7 +102,7 @@ void load_workflows(Reader& r, const toml::table& root, AppConfig& app, const Lo
           d.spec.nodes.push_back(std::move(n));
           d.params.emplace_back();
         } else if (a[k].is_table()) {
-          node(r, *a[k].as_table(), sp, d, true);
+          node(r, *a[k].as_table(), sp, d, true, opts);
         } else {
           r.error(a[k], sp, "expected a handler name or a table with name and handler, found " + describe(a[k]));
           continue;
@@ -132,7 +134,7 @@ void load_workflows(Reader& r, const toml::table& root, AppConfig& app, const Lo
       r.error(t.source(), join(path, "name"), "missing: every [[saga]] needs a name");
     r.duration(t, "deadline", path, 0, kHour, d.spec.deadline_in);
     priority(r, t, path, d.spec.priority);
-    r.number(t, "rate", path, 0, 1e6, d.rate);
+    load_rate(r, t, path, d.rate);
     const auto steps = r.tables(t, "step", path);
     for (std::size_t k = 0; k < steps.size(); ++k) {
       const toml::table& st = *steps[k];
@@ -142,6 +144,8 @@ void load_workflows(Reader& r, const toml::table& root, AppConfig& app, const Lo
       r.name(st, "name", sp, s.name);
       r.name(st, "action", sp, s.action);
       r.name(st, "compensation", sp, s.compensation);
+      check_role(r, st, "action", sp, s.action, opts, Role::SagaStep);
+      if (!s.compensation.empty()) check_role(r, st, "compensation", sp, s.compensation, opts, Role::SagaStep);
       r.duration(st, "deadline", sp, 0, kHour, s.deadline_in);
       d.spec.steps.push_back(std::move(s));
     }

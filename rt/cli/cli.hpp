@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "rt/types.hpp"
+#include "rtconfig/config.hpp"
 
 namespace rt::cli {
 
@@ -47,5 +48,7 @@ int validate(const std::string& path, std::ostream& out, std::ostream& err);
 
 // The built-in handlers a config may name (the run command's catalogue).
 [[nodiscard]] std::vector<std::string> handler_names();
+// The catalogue with each handler's roles, for the config loader.
+[[nodiscard]] config::LoadOptions load_options();
 
 }  // namespace rt::cli

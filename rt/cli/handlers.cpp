@@ -9,6 +9,10 @@ namespace rt::cli {
 
 std::vector<std::string> handler_names() { return {std::begin(kHandlers), std::end(kHandlers)}; }
 
+config::LoadOptions load_options() {
+  return config::LoadOptions{handler_names(), {"motor_pid"}, {"sense", "estimate", "control", "actuate"}};
+}
+
 bool is_generic(std::string_view h) noexcept { return h == "work" || h == "noop" || h == "fail"; }
 
 void busy_for(ns_t d, const TaskContext& ctx) noexcept {

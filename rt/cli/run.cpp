@@ -81,7 +81,7 @@ Progress progress(Engine& e, const Assembly& as, ns_t started) {
 }  // namespace
 
 int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
-  const config::LoadOptions lo{handler_names()};
+  const config::LoadOptions lo = load_options();
   config::LoadResult lr =
       o.config.empty() ? config::parse(config::default_text(), "<built-in>", lo) : config::load(o.config, lo);
   if (!lr.ok()) {

@@ -244,13 +244,8 @@ StopReport Engine::stop(StopMode mode) { return stop(mode, nullptr); }
 
 StopReport Engine::stop(StopMode mode, std::vector<UnrunTask>* unrun) {
   Impl& m = *impl_;
-  // Reserved up front: once tasks are being cancelled, recording one must not throw.
   const std::size_t first_unrun = unrun != nullptr ? unrun->size() : 0;
   std::vector<detail::Scheduled> starts;
-  if (unrun != nullptr) {
-    unrun->reserve(first_unrun + cfg_.max_tasks);
-    starts.reserve(2 * cfg_.max_tasks + cfg_.max_producers * 64);
-  }
   accepting_.store(false, std::memory_order_seq_cst);
   // The heavy side of acquire()'s asymmetric entry: after it, a producer that saw the
   // engine accepting is seen inside.
@@ -265,6 +260,18 @@ StopReport Engine::stop(StopMode mode, std::vector<UnrunTask>* unrun) {
   for (std::size_t i = 0; i < cfg_.max_producers; ++i) {  // Dekker with acquire(): none is left inside
     while (m.producers[i].inside.load(std::memory_order_seq_cst))
       (void)hal::sleep_until(hal::now_ns() + 20 * hal::kNsPerUs);  // not a yield: as in start_worker
+  }
+  if (unrun != nullptr) {
+    // Reserved before anything is cancelled (recording one must not throw then), and as
+    // much as can be recorded, not max_tasks' worth: nothing new comes in now, and only
+    // a task that has not ended can be recorded, once.
+    std::size_t open = 0;
+    for (std::size_t i = 0; i < cfg_.max_tasks; ++i) {
+      const State st = state_of(m.slots[i].word.load(std::memory_order_acquire));
+      if (st != State::Free && !is_terminal(st)) ++open;
+    }
+    unrun->reserve(first_unrun + open);
+    starts.reserve(open);
   }
   for (auto& p : m.periodic)
     (void)command_periodic(p->index, PeriodicState::Stopped);
@@ -318,7 +325,7 @@ StopReport Engine::stop(StopMode mode, std::vector<UnrunTask>* unrun) {
     w->watch.hint.store(0, std::memory_order_relaxed);
   m.abandon_graph_runs();
   m.stop_monitor();
-  m.drain_scheduled_after_stop(unrun != nullptr ? &starts : nullptr);
+  m.drain_scheduled_after_stop(unrun != nullptr ? &starts : nullptr, unrun, stopped_at);
   if (unrun != nullptr) Impl::time_unrun_starts(*unrun, first_unrun, starts, stopped_at);
   m.pm_qos = hal::DmaLatencyRequest{};  // the kernel drops the request with the fd
   StopReport r;

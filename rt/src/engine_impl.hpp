@@ -265,7 +265,10 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   void stop_monitor();
   // `starts`, when not null, receives every delayed start and retry it drops (F30: the
   // times the unrun tasks were waiting for).
-  void drain_scheduled_after_stop(std::vector<detail::Scheduled>* starts = nullptr);
+  // After the workers stopped: cancels what still waits for a start or a retry. With
+  // `unrun`, also records a task that went RETRYING during the drain (after stop()'s scan).
+  void drain_scheduled_after_stop(std::vector<detail::Scheduled>* starts = nullptr,
+                                  std::vector<UnrunTask>* unrun = nullptr, ns_t stopped_at = 0);
 
   // ---- F30 (unrun.cpp): what stop() records of a task it cancels before any end ----
   // Fills `out` from slot `s`, seen in word `w` (READY, SCHEDULED or RETRYING), and says

@@ -14,6 +14,7 @@
 
 namespace rt {
 
+using detail::gen_of;
 using detail::Phase;
 using detail::phase_of;
 using detail::run_word;
@@ -54,15 +55,23 @@ void Engine::Impl::stop_monitor() {
 // Everything still waiting for a start time once the monitor has stopped: cancelled
 // (stop() explains why) and retired, so every task is accounted for. Deadline entries
 // need nothing: their tasks have ended.
-void Engine::Impl::drain_scheduled_after_stop(std::vector<Scheduled>* starts) {
-  auto drop = [this, starts](const Scheduled& e) {
+void Engine::Impl::drain_scheduled_after_stop(std::vector<Scheduled>* starts, std::vector<UnrunTask>* unrun,
+                                              ns_t stopped_at) {
+  auto drop = [this, starts, unrun, stopped_at](const Scheduled& e) {
     if (e.kind != Scheduled::Kind::Start) return;  // deadlines: their tasks and runs have ended
     if (starts != nullptr) starts->push_back(e);
     TaskSlot& s = slots[e.id.index];
-    const State st = state_of(s.word.load(std::memory_order_acquire));  // SCHEDULED or RETRYING
+    const std::uint64_t w = s.word.load(std::memory_order_acquire);
+    const State st = state_of(w);  // SCHEDULED or RETRYING; CANCELLED if stop()'s scan got it
     const ns_t now = hal::now_ns();
-    if (st == State::Scheduled || st == State::Retrying)
-      (void)finish_from(monitor_out, s, e.id.generation, st, State::Cancelled, Reason::EngineStopped, now);
+    if (st == State::Scheduled || st == State::Retrying) {
+      // Failed during the drain, after the scan: the journal must have it too (F30).
+      UnrunTask t;
+      const bool record = unrun != nullptr && gen_of(w) == e.id.generation && unrun_of(s, w, stopped_at, t);
+      if (finish_from(monitor_out, s, e.id.generation, st, State::Cancelled, Reason::EngineStopped, now) == Tx::Ok &&
+          record)
+        unrun->push_back(t);
+    }
     if (state_of(s.word.load(std::memory_order_acquire)) == State::Cancelled)
       publish_event(setup_token(), cancelled_event(s, e.id, now));
     retire(setup_token(), e.id.index);

@@ -75,6 +75,15 @@ perod = "1ms"
   EXPECT_EQ(lines[3], f.path() + ": 3 errors");
 }
 
+// The loader cannot know the engine's arena arithmetic: the dry run does.
+TEST(CliValidate, WhatRunWouldRefuseIsAnErrorToo) {
+  const TempConfig f{std::string("[engine]\narena_bytes = 4096\n")};
+  const CliRun r = run({"validate", f.path()});
+  EXPECT_EQ(r.code, rt::cli::kExitFailed);
+  EXPECT_TRUE(has(r.err, f.path() + ": engine arena exhausted")) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
 TEST(CliValidate, MissingFile) {
   const CliRun r = run({"validate", "/nonexistent/rtengine/missing.toml"});
   EXPECT_EQ(r.code, rt::cli::kExitFailed);
@@ -86,8 +95,7 @@ TEST(CliConfig, DefaultsParseBackAndAreTheEmbeddedText) {
   const CliRun r = run({"config", "--defaults"});
   EXPECT_EQ(r.code, rt::cli::kExitOk) << r.err;
   EXPECT_EQ(r.out, rt::config::default_text());
-  const rt::config::LoadResult back =
-      rt::config::parse(r.out, "defaults.toml", rt::config::LoadOptions{rt::cli::handler_names()});
+  const rt::config::LoadResult back = rt::config::parse(r.out, "defaults.toml", rt::cli::load_options());
   EXPECT_TRUE(back.ok()) << (back.errors.empty() ? "" : back.errors[0].str());
 }
 

@@ -19,9 +19,7 @@ using rt::config::Diagnostic;
 using rt::config::LoadOptions;
 using rt::config::LoadResult;
 
-LoadResult parse(std::string_view text) {
-  return rt::config::parse(text, "test.toml", LoadOptions{rt::cli::handler_names()});
-}
+LoadResult parse(std::string_view text) { return rt::config::parse(text, "test.toml", rt::cli::load_options()); }
 
 std::string dump(const LoadResult& r) {
   std::string s;
@@ -224,7 +222,7 @@ TEST(ConfigErrors, UnknownHandler) {
              {"no built-in handler is called \"wrk\"", "motor_pid", "did you mean \"work\"?"});
   // A literal catalogue works the same.
   const LoadResult lit =
-      rt::config::parse("[[task]]\nname = \"t\"\nhandler = \"x\"\n", "test.toml", LoadOptions{{"a", "b"}});
+      rt::config::parse("[[task]]\nname = \"t\"\nhandler = \"x\"\n", "test.toml", LoadOptions{{"a", "b"}, {}, {}});
   expect_one(lit, 3, 11, "task[0].handler", {"(there are: a, b)"});
   // And an empty catalogue takes any name.
   EXPECT_TRUE(rt::config::parse("[[task]]\nname = \"t\"\nhandler = \"x\"\n", "test.toml").ok());
@@ -502,6 +500,47 @@ TEST(ConfigHelpers, EditDistance) {
   EXPECT_EQ(rt::config::edit_distance("abc", "cba"), rt::config::edit_distance("cba", "abc"));
   // Capped: no typo hunt in long text.
   EXPECT_GT(rt::config::edit_distance(std::string(100, 'a'), std::string(100, 'a')), 2U);
+}
+
+}  // namespace
+
+namespace {
+
+// --- what `run` would refuse, caught by the loader ---
+
+TEST(ConfigErrors, AHandlerInARoleItCannotPlay) {
+  expect_one(parse("[[task]]\nname = \"t\"\nhandler = \"sense\"\n"), 3, 11, "task[0].handler",
+             {"\"sense\"", "only as a workflow node"});
+  expect_one(parse("[[periodic]]\nname = \"p\"\nhandler = \"actuate\"\n"), 3, 11, "periodic[0].handler",
+             {"only as a workflow node"});
+  expect_one(parse("[[graph]]\nname = \"g\"\n[[graph.node]]\nname = \"n\"\nhandler = \"motor_pid\"\n"), 5, 11,
+             "graph[0].node[0].handler", {"only as a [[periodic]] task"});
+  expect_one(parse("[[saga]]\nname = \"s\"\n[[saga.step]]\nname = \"a\"\naction = \"work\"\ncompensation = "
+                   "\"control\"\n"),
+             6, 16, "saga[0].step[0].compensation", {"only as a workflow node"});
+}
+
+TEST(ConfigErrors, ARateTooSmallToMeanAnything) {
+  expect_one(parse("[[task]]\nname = \"t\"\nhandler = \"work\"\nrate = 1e-12\n"), 4, 8, "task[0].rate",
+             {"0.01..1000000", "1e-12"});
+  EXPECT_TRUE(parse("[[task]]\nname = \"t\"\nhandler = \"work\"\nrate = 0.01\n").ok());
+}
+
+TEST(ConfigErrors, ALoopOnAWorkerThatIsNotStarted) {
+  const LoadResult r = parse(
+      "[engine]\ninitial_workers = 1\n[[engine.worker]]\nclasses = \"all\"\n[[engine.worker]]\nclasses = "
+      "\"all\"\n[[periodic]]\nname = \"p\"\nhandler = \"work\"\nworker = 1\n");
+  expect_one(r, 7, 1, "periodic[0].worker", {"worker 1 is not started", "initial_workers = 1"});
+}
+
+TEST(ConfigErrors, APeriodicWorkflowsPeriodAndMargin) {
+  const std::string nodes = "[[graph.node]]\nname = \"n\"\nhandler = \"work\"\n";
+  expect_one(parse("[[graph]]\nname = \"g\"\nperiod = \"5us\"\n" + nodes), 1, 1, "workflow 'g'.period",
+             {"10us..1h", "5us"});
+  expect_one(parse("[[graph]]\nname = \"g\"\nperiod = \"100us\"\nprecision = \"hybrid\"\nhybrid_margin = "
+                   "\"100us\"\n" +
+                   nodes),
+             1, 1, "workflow 'g'.hybrid_margin", {"less than the period"});
 }
 
 }  // namespace

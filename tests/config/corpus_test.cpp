@@ -48,7 +48,7 @@ std::string dump(const rt::config::LoadResult& r) {
   return s;
 }
 
-const rt::config::LoadOptions kOpts{rt::cli::handler_names()};
+const rt::config::LoadOptions kOpts = rt::cli::load_options();
 
 TEST(ConfigExamples, DefaultAndEveryExampleLoad) {
   const rt::config::LoadResult def = rt::config::parse(rt::config::default_text(), "<built-in>", kOpts);

@@ -136,6 +136,10 @@ struct Diagnostic {
 struct LoadOptions {
   // The handler names a file may use (the run command's catalogue); empty: any name.
   std::vector<std::string> handlers;
+  // Of those, the ones that run only as a [[periodic]] task, and only as a workflow node:
+  // a task type, saga step or other place naming one is an error at its key.
+  std::vector<std::string> periodic_only;
+  std::vector<std::string> node_only;
 };
 
 struct LoadResult {
