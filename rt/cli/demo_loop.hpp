@@ -19,6 +19,9 @@
 
 namespace rt::cli {
 
+// The loop publishes doubles through atomics: they must not hide a lock (armhf included).
+static_assert(std::atomic<double>::is_always_lock_free);
+
 struct Motor {
   std::string name;
   Snapshotted<demo::ControlLoop> loop;

@@ -28,6 +28,7 @@ class SignalGuard {
     g_signal.store(0, std::memory_order_relaxed);
     struct sigaction sa {};
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;  // a second Ctrl-C during a long drain ends the process
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int_);
     sigaction(SIGTERM, &sa, &old_term_);
@@ -124,10 +125,25 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
                   });
 
     SignalGuard signals;
-    bus.start();
-    engine.start();
+    {
+      // The engine's threads (workers, monitor, dispatcher) never take these signals: a
+      // SCHED_FIFO worker interrupted for the run's flag would pay for it in latency.
+      sigset_t block, before;
+      sigemptyset(&block);
+      sigaddset(&block, SIGINT);
+      sigaddset(&block, SIGTERM);
+      pthread_sigmask(SIG_BLOCK, &block, &before);
+      try {
+        bus.start();
+        engine.start();
+      } catch (...) {
+        pthread_sigmask(SIG_SETMASK, &before, nullptr);
+        throw;
+      }
+      pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    }
     Producer producer = engine.make_producer();
-    (void)restore_journal(c, engine, producer, as, log, err);
+    std::vector<JournalEntry> kept = restore_journal(c, engine, producer, as, log, err);
     as.start_periodic(engine);
     const ns_t started = hal::now_ns();
     const std::string mode = rt_mode(c.engine, engine.stats());
@@ -153,13 +169,17 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
 
     std::vector<UnrunTask> unrun;
     const StopReport stop = engine.stop(c.run.stop, c.journal.path.empty() ? nullptr : &unrun);
-    (void)save_journal(c, engine, unrun, log, err);
+    (void)save_journal(c, engine, unrun, std::move(kept), log, err);
     bus.stop();
     if (trace) {
       trace->detach();
-      trace->write_file(c.tracing.file);
-      err << "rtengine run: trace of the last " << trace->stats().kept << " events written to " << c.tracing.file
-          << " (open it in https://ui.perfetto.dev)\n";
+      try {  // the run worked: an unwritable trace is a warning, not a lost report
+        trace->write_file(c.tracing.file);
+        err << "rtengine run: trace of the last " << trace->stats().kept << " events written to " << c.tracing.file
+            << " (open it in https://ui.perfetto.dev)\n";
+      } catch (const std::exception& ex) {
+        err << "rtengine run: no trace written: " << ex.what() << "\n";
+      }
     }
     log.log(LogLevel::Info, "run_stopped", stop.balanced ? "every task accounted for" : "tasks unaccounted for",
             {{"submitted", std::to_string(stop.stats.submitted)}, {"outcomes", std::to_string(stop.stats.outcomes())}});

@@ -11,8 +11,9 @@ using detail::Worker;
 
 namespace {
 
+// RT: wait-free; no allocation, no syscall.
 Event periodic_event(EventKind kind, Reason why, const PeriodicTask& p, ns_t at, ns_t value = 0,
-                     std::uint32_t aux = 0) noexcept {
+                     std::uint32_t aux = 0) noexcept HAL_NONBLOCKING {
   return Event{.kind = kind,
                .subject = Subject::Periodic,
                .reason = why,
@@ -26,8 +27,8 @@ Event periodic_event(EventKind kind, Reason why, const PeriodicTask& p, ns_t at,
 
 // Start - release, saturated into Event::aux (4.29 s: a run that late is a stall, and the
 // DeadlineMiss says so with the full value). A hybrid wake-up is never early, but a
-// negative difference must not wrap either.
-std::uint32_t lateness(ns_t start, ns_t release) noexcept {
+// negative difference must not wrap either. RT: wait-free; no allocation, no syscall.
+std::uint32_t lateness(ns_t start, ns_t release) noexcept HAL_NONBLOCKING {
   const ns_t late = start - release;
   if (late <= 0) return 0;
   return late >= ns_t{UINT32_MAX} ? UINT32_MAX : static_cast<std::uint32_t>(late);

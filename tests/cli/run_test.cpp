@@ -12,6 +12,7 @@
 
 #include "cli.hpp"
 #include "cli_run.hpp"
+#include "rt/journal.hpp"
 
 namespace {
 
@@ -189,6 +190,28 @@ TEST(Run, AJournalCarriesQueuedWorkToTheNextRun) {
   EXPECT_EQ(doc2.at("tasks").at("completed").get<std::uint64_t>(), journaled);  // the drain ran every one
   for (const auto& f : {journal, log1, log2, first, second})
     std::filesystem::remove(f);
+}
+
+// A run whose config lacks a journaled task's type cannot run it, and must not lose it:
+// the entry is written back for a later start.
+TEST(Run, JournaledTasksOfATypeThisConfigLacksAreKept) {
+  const std::string journal = write_temp("kept.txt", "");
+  rt::JournalEntry entry;
+  entry.type = "gone";
+  entry.context.user_id = 42;
+  rt::write_journal(journal, {entry, entry});
+  const std::string cfg = write_temp("kept.toml", "[run]\nduration = \"50ms\"\n[journal]\npath = \"" + journal +
+                                                      "\"\n[[task]]\nname = \"other\"\nhandler = \"work\"\n");
+  const CliRun r = run({"run", cfg, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("2 of 2 tasks not resubmitted"), std::string::npos) << r.err;
+  const rt::JournalRead after = rt::read_journal(journal);
+  ASSERT_EQ(after.status, rt::JournalStatus::Ok) << after.error;
+  ASSERT_EQ(after.entries.size(), 2U);
+  EXPECT_EQ(after.entries[0].type, "gone");
+  EXPECT_EQ(after.entries[1].context.user_id, 42U);
+  std::filesystem::remove(journal);
+  std::filesystem::remove(cfg);
 }
 
 TEST(Run, ACorruptJournalIsSetAsideNotTrusted) {
