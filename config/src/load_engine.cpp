@@ -128,7 +128,7 @@ void load_engine(Reader& r, const toml::table& root, AppConfig& app) {
 void load_settings(Reader& r, const toml::table& root, AppConfig& app) {
   if (const toml::table* t = r.table(root, "run", "")) {
     r.only(*t, "run", {"duration", "progress", "progress_plain", "stop"});
-    r.duration(*t, "duration", "run", 0, 365 * 24 * kHour, app.run.duration);
+    r.duration(*t, "duration", "run", 0, ns_t{365} * 24 * kHour, app.run.duration);
     r.duration(*t, "progress", "run", 10 * hal::kNsPerMs, kHour, app.run.progress);
     r.duration(*t, "progress_plain", "run", 100 * hal::kNsPerMs, kHour, app.run.progress_plain);
     int idx = 0;

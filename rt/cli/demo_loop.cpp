@@ -1,5 +1,6 @@
 #include "demo_loop.hpp"
 
+#include <cmath>
 #include <limits>
 
 #include "handlers.hpp"
@@ -10,7 +11,7 @@ Motor::Motor(double period_s) {
   demo::ControlLoopConfig c;
   c.dt = period_s;
   // The profile's segments stay 2 s long whatever the period.
-  c.profile.segment_steps = static_cast<std::uint64_t>(2.0 / period_s + 0.5);
+  c.profile.segment_steps = static_cast<std::uint64_t>(std::llround(2.0 / period_s));
   if (c.profile.segment_steps == 0) c.profile.segment_steps = 1;
   loop.value = demo::make_control_loop(c);
 }
@@ -46,7 +47,7 @@ void ControlFn::operator()() const noexcept {
   const double sp = f->motor != nullptr ? f->motor->setpoint.load(std::memory_order_relaxed) : 0.0;
   f->error = f->estimate - sp;
   // The disturbance: the load steps between 0.01 and 0.05 N m every 3 s.
-  const auto period = static_cast<std::uint64_t>(3.0 / f->dt + 0.5);
+  const auto period = static_cast<std::uint64_t>(std::llround(3.0 / f->dt));
   f->next_load = (f->frames / (period == 0 ? 1 : period)) % 2 == 0 ? 0.01 : 0.05;
   ++f->frames;
 }
