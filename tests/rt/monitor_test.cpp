@@ -16,6 +16,7 @@ using namespace std::chrono_literals;
 using testing_support::Blocker;
 using testing_support::count_events;
 using testing_support::drain_events;
+using testing_support::events_until;
 using testing_support::eventually;
 using testing_support::missed_before_start;
 using testing_support::SetOnExit;
@@ -48,6 +49,12 @@ void monitor_catches_a_running_miss(hal::TimerBackend backend) {
     rt::TaskInfo info;
     ASSERT_TRUE(e.status(id, info));
     EXPECT_EQ(info.reason, rt::Reason::DeadlineMissed);
+    // The counts and the events follow the state change (TSan once read timed_out
+    // counted and deadline_misses not yet): wait for them, then check them exactly.
+    (void)eventually([&] {
+      const rt::Stats s = e.stats();
+      return s.timed_out == 1 && s.deadline_misses == 1 && s.detected_by_monitor == 1;
+    });
     const rt::Stats s = e.stats();
     EXPECT_EQ(s.timed_out, 1U);
     EXPECT_EQ(s.deadline_misses, 1U);
@@ -55,7 +62,10 @@ void monitor_catches_a_running_miss(hal::TimerBackend backend) {
     EXPECT_EQ(s.completed, 0U);
     const rt::HistogramSnapshot d = e.detection_latency();
     EXPECT_EQ(d.count(), 1U);
-    const auto evs = drain_events(e);
+    const auto evs = events_until(e, [&](const std::vector<rt::Event>& all) {
+      return count_events(all, rt::EventKind::DeadlineMiss, id.value()) >= 1 &&
+             count_events(all, rt::EventKind::Timeout, id.value()) >= 1;
+    });
     EXPECT_EQ(count_events(evs, rt::EventKind::DeadlineMiss, id.value()), 1U);
     // The latency is measured from the task's own deadline: detection time minus deadline,
     // the same value in the event and in the histogram (whose min and max are exact).
