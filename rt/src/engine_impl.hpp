@@ -259,6 +259,9 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   void push_heap_entry(const detail::Scheduled& e) noexcept;
   // A waiting task's cancellation, as published when its entry comes due. RT: wait-free.
   static Event cancelled_event(const detail::TaskSlot& s, TaskId id, ns_t now) noexcept;
+  // An event about one-shot task `id` in slot `s`. RT: wait-free; no allocation, no syscall.
+  static Event task_event(EventKind kind, Reason why, const detail::TaskSlot& s, TaskId id, int worker, ns_t at,
+                          ns_t value = 0) noexcept HAL_NONBLOCKING;
   // A deadline entry whose task has ended (or whose slot was reused). RT: wait-free; one load.
   [[nodiscard]] bool stale_deadline(const detail::Scheduled& h) const noexcept;
   void start_monitor();

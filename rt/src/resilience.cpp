@@ -24,16 +24,7 @@ bool Engine::Impl::retry_or_dead_letter(Worker& w, std::uint32_t idx, std::uint3
   const auto me = static_cast<std::size_t>(w.index);
   const TaskId id{idx, gen};
   const Reason why = s.reason.load(std::memory_order_relaxed);
-  auto event = [&](EventKind k, ns_t value) {
-    return Event{.kind = k,
-                 .subject = Subject::Task,
-                 .reason = why,
-                 .type = s.type.load(std::memory_order_relaxed),
-                 .worker = static_cast<std::int16_t>(w.index),
-                 .id = id.value(),
-                 .at = now,
-                 .value = value};
-  };
+  auto event = [&](EventKind k, ns_t value) { return task_event(k, why, s, id, w.index, now, value); };
   // Every move below is from the state seen (`from`, then RETRYING): a cancel() of an
   // attempt with a retry left may end it first (Moved), and then it is retired as it is.
   if (retry_left(s)) {
@@ -95,14 +86,8 @@ bool Engine::Impl::dead_letter(Worker& w, TaskSlot& s, TaskId id, State from, Re
   // record and count are taken back; its event stands, followed by its cancellation's.
   const std::uint64_t seq = push_dead_letter(w, s, id, from, why, now);
   dead_lettered.add();
-  publish_event(static_cast<std::size_t>(w.index), Event{.kind = EventKind::DeadLettered,
-                                                         .subject = Subject::Task,
-                                                         .reason = why,
-                                                         .type = s.type.load(std::memory_order_relaxed),
-                                                         .worker = static_cast<std::int16_t>(w.index),
-                                                         .id = id.value(),
-                                                         .at = now,
-                                                         .value = s.retries_used.load(std::memory_order_relaxed)});
+  publish_event(static_cast<std::size_t>(w.index), task_event(EventKind::DeadLettered, why, s, id, w.index, now,
+                                                              s.retries_used.load(std::memory_order_relaxed)));
   if (transition_from(s, id.generation, from, State::DeadLettered, now) == Tx::Ok) return true;
   dead_lettered.v.fetch_sub(1, std::memory_order_relaxed);
   if (seq != 0) (void)dead_letters.take(seq, w.letter);

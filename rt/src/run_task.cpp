@@ -16,10 +16,8 @@ using detail::state_of;
 using detail::TaskSlot;
 using detail::Worker;
 
-namespace {
-
-Event task_event(EventKind kind, Reason why, const TaskSlot& s, TaskId id, int worker, ns_t at,
-                 ns_t value = 0) noexcept {
+Event Engine::Impl::task_event(EventKind kind, Reason why, const TaskSlot& s, TaskId id, int worker, ns_t at,
+                               ns_t value) noexcept HAL_NONBLOCKING {
   return Event{.kind = kind,
                .subject = Subject::Task,
                .reason = why,
@@ -30,8 +28,6 @@ Event task_event(EventKind kind, Reason why, const TaskSlot& s, TaskId id, int w
                .at = at,
                .value = value};
 }
-
-}  // namespace
 
 void Engine::Impl::watch_begin(Worker& w, detail::Subjected kind, std::uint64_t subject,
                                ns_t deadline) noexcept HAL_NONBLOCKING {
