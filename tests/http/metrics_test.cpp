@@ -1,0 +1,2 @@
+// placeholder: filled by its unit
+#include <gtest/gtest.h>
