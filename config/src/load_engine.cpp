@@ -156,13 +156,21 @@ void load_settings(Reader& r, const toml::table& root, AppConfig& app) {
     r.strings(*t, "types", "journal", app.journal.types);
   }
   if (const toml::table* t = r.table(root, "http", "")) {
-    r.only(*t, "http", {"enabled", "bind", "port", "token", "max_body_bytes", "read_timeout"});
+    r.only(*t, "http",
+           {"enabled", "bind", "port", "token", "token_file", "max_body_bytes", "max_header_bytes", "read_timeout",
+            "write_timeout", "rate", "burst", "max_connections"});
     r.boolean(*t, "enabled", "http", app.http.enabled);
     r.string(*t, "bind", "http", app.http.bind);
     r.integer_as(*t, "port", "http", 0, 65535, app.http.port);
     r.string(*t, "token", "http", app.http.token);
     r.integer_as(*t, "max_body_bytes", "http", 64, 64 << 20, app.http.max_body_bytes);
+    r.string(*t, "token_file", "http", app.http.token_file);
+    r.integer_as(*t, "max_header_bytes", "http", 1024, 64 << 10, app.http.max_header_bytes);
     r.duration(*t, "read_timeout", "http", hal::kNsPerMs, kHour, app.http.read_timeout);
+    r.duration(*t, "write_timeout", "http", hal::kNsPerMs, kHour, app.http.write_timeout);
+    r.number(*t, "rate", "http", 0, 1e6, app.http.rate);
+    r.number(*t, "burst", "http", 1, 1e6, app.http.burst);
+    r.integer_as(*t, "max_connections", "http", 1, 256, app.http.max_connections);
   }
   if (const toml::table* t = r.table(root, "metrics", "")) {
     r.only(*t, "metrics", {"enabled", "path"});

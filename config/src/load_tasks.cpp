@@ -127,7 +127,8 @@ void load_params(Reader& r, const toml::table& t, const std::string& path, Handl
 }
 
 void load_tasks(Reader& r, const toml::table& root, AppConfig& app, const LoadOptions& opts) {
-  const Presets presets = load_presets(r, root);
+  app.retry_policies = load_presets(r, root);
+  const Presets& presets = app.retry_policies;
   EngineConfig& c = app.engine;
   const auto ts = r.tables(root, "task", "");
   for (std::size_t i = 0; i < ts.size(); ++i) {

@@ -8,6 +8,7 @@
 // close. Every key has a built-in default, so an empty file (or none) is a valid config.
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -95,16 +96,23 @@ struct JournalSettings {
   std::vector<std::string> types;  // the [[task]] types journaled at stop; empty: all
 };
 
-struct HttpSettings {  // for issue 17
+// [http]: the HTTP API (F24) and its limits (R8).
+struct HttpSettings {
   bool enabled = false;
   std::string bind = "127.0.0.1";
   int port = 8080;
-  std::string token;  // empty: state-changing calls need none
+  std::string token;       // empty: state-changing calls need none
+  std::string token_file;  // the token's first line is read from here (keeps it out of the config)
   std::size_t max_body_bytes = std::size_t{64} * 1024;
+  std::size_t max_header_bytes = 8192;
   ns_t read_timeout = 5 * hal::kNsPerSec;
+  ns_t write_timeout = 5 * hal::kNsPerSec;
+  double rate = 50;  // requests per second per client address; 0: unlimited
+  double burst = 100;
+  std::size_t max_connections = 8;
 };
 
-struct MetricsSettings {  // for issue 17
+struct MetricsSettings {
   bool enabled = true;
   std::string path = "/metrics";
 };
@@ -122,6 +130,7 @@ struct AppConfig {
   JournalSettings journal;
   HttpSettings http;
   MetricsSettings metrics;
+  std::map<std::string, RetryPolicy, std::less<>> retry_policies;  // the [retry.NAME] tables
 };
 
 struct Diagnostic {
