@@ -9,6 +9,18 @@ namespace rt::cli {
 
 namespace {
 
+// A [[task]] type's configured submission options.
+SubmitOptions options_of(const Engine& e, const config::TaskDecl& t) {
+  SubmitOptions o;
+  o.priority = t.priority;
+  o.type = static_cast<TypeId>(e.type_index(t.name));
+  o.deadline_in = t.deadline;
+  o.retry = t.retry;
+  for (const std::string& gname : t.gates)
+    o.gates |= GateMask{1} << e.gate_index(gname);
+  return o;
+}
+
 std::runtime_error bad(const config::AppConfig& c, int line, const std::string& what) {
   return std::runtime_error(c.source + ":" + std::to_string(line) + ": " + what);
 }
@@ -105,12 +117,7 @@ void Assembly::install(Engine& e) {
     if (t.rate <= 0) continue;
     Source src;
     src.type = e.type_index(t.name);
-    src.opts.priority = t.priority;
-    src.opts.type = static_cast<TypeId>(src.type);
-    src.opts.deadline_in = t.deadline;
-    src.opts.retry = t.retry;
-    for (const std::string& gname : t.gates)
-      src.opts.gates |= GateMask{1} << e.gate_index(gname);
+    src.opts = options_of(e, t);
     src.work = task_work_[i];
     src.interval = interval_of(t.rate);
     sources_.push_back(src);
@@ -143,6 +150,17 @@ ns_t Assembly::submit_due(Engine& e, Producer& p, ns_t now) {
     next = std::min(next, s.next);
   }
   return next;
+}
+
+http::Catalog Assembly::catalog(const Engine& e) const {
+  http::Catalog c;
+  for (const config::TaskDecl& t : cfg_.tasks)
+    c.types.push_back(http::Catalog::TaskType{.name = t.name,
+                                              .type = static_cast<TypeId>(e.type_index(t.name)),
+                                              .fn = handler_for(t.name),
+                                              .defaults = options_of(e, t)});
+  c.retry_policies = cfg_.retry_policies;
+  return c;
 }
 
 const TaskFn* Assembly::handler_for(std::string_view type) const { return type_handlers_.find(type); }

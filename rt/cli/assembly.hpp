@@ -12,6 +12,7 @@
 #include "handlers.hpp"
 #include "rt/engine.hpp"
 #include "rtconfig/config.hpp"
+#include "rthttp/api.hpp"
 
 namespace rt::cli {
 
@@ -29,6 +30,10 @@ class Assembly {
   // Submits every [[task]] and [[saga]] due at `now` (rates), through `p`. Returns the
   // earliest time something is due next.
   ns_t submit_due(Engine& e, Producer& p, ns_t now);
+
+  // What the HTTP API may submit: every [[task]] type with its handler and configured
+  // options, and the [retry.NAME] policies. Setup, after install.
+  [[nodiscard]] http::Catalog catalog(const Engine& e) const;
 
   // The callable a journaled task of `type` runs again with; nullptr for an unknown type.
   [[nodiscard]] const TaskFn* handler_for(std::string_view type) const;

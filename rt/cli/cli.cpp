@@ -42,6 +42,10 @@ int main(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   run_cmd->add_option("--log-file", run_opts.log_file, "Write the JSON-lines log here instead of stderr");
   run_cmd->add_option("--journal", run_opts.journal, "Journal queued tasks here at stop; resubmit them at start");
+  run_cmd
+      ->add_option("--http-port", run_opts.http_port,
+                   "Serve the HTTP API and /metrics on this port ([http] bind, 127.0.0.1 by default)")
+      ->check(CLI::Range(0, 65535));
 
   std::string validate_path;
   CLI::App* validate_cmd = app.add_subcommand("validate", "Check a config; print every error as file:line:column");

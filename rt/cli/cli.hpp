@@ -28,15 +28,17 @@ struct DoctorOptions {
 int doctor(const DoctorOptions& opts, std::ostream& out, std::ostream& err);
 
 struct RunOptions {
-  std::string config;                // a TOML file; empty: the built-in demo
-  ns_t duration = -1;                // -1: the config's run.duration
-  bool json = false;                 // the final report as one JSON object on `out`
-  std::string trace;                 // write a Chrome trace here at the end
-  std::string log_level;             // overrides logging.level
-  std::string log_file;              // overrides logging.destination
-  std::string journal;               // overrides journal.path
-  bool live = false;                 // a live progress line (when `err` is a terminal)
-  std::function<void()> on_started;  // called once the engine runs (tests: send a signal)
+  std::string config;                          // a TOML file; empty: the built-in demo
+  ns_t duration = -1;                          // -1: the config's run.duration
+  bool json = false;                           // the final report as one JSON object on `out`
+  std::string trace;                           // write a Chrome trace here at the end
+  std::string log_level;                       // overrides logging.level
+  std::string log_file;                        // overrides logging.destination
+  std::string journal;                         // overrides journal.path
+  bool live = false;                           // a live progress line (when `err` is a terminal)
+  int http_port = -1;                          // >= 0: serve the HTTP API on this port (0: any free one)
+  std::function<void()> on_started;            // called once the engine runs (tests: send a signal)
+  std::function<void(int port)> on_listening;  // called once the HTTP API listens (tests)
 };
 
 // `rtengine run`: builds the engine from the config, runs it until the duration ends or

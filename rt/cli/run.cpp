@@ -12,6 +12,7 @@
 #include "restart.hpp"
 #include "rt/event_bus.hpp"
 #include "rt/trace.hpp"
+#include "serve.hpp"
 
 namespace rt::cli {
 
@@ -96,6 +97,10 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
   if (!o.log_file.empty()) c.logging.destination = o.log_file;
   if (!o.trace.empty()) c.tracing.file = o.trace;
   if (!o.journal.empty()) c.journal.path = o.journal;
+  if (o.http_port >= 0) {
+    c.http.enabled = true;
+    c.http.port = o.http_port;
+  }
 
   try {
     Assembly as(c);
@@ -106,7 +111,10 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
     std::vector<std::unique_ptr<Histogram>> frames;
     for (std::size_t i = 0; i < c.graphs.size(); ++i)
       frames.push_back(std::make_unique<Histogram>());
-    EventBus bus(engine, EventBusConfig{.history = 0});  // before what attaches to it
+    // Before what attaches to it. The history serves GET /events: the kinds the engine
+    // publishes anyway, not one event per task or per periodic run.
+    EventBus bus(engine, EventBusConfig{.history = c.http.enabled ? std::size_t{1024} : 0,
+                                        .history_kinds = kDefaultEventInterest});
     LoggerConfig lc;
     (void)parse_log_level(c.logging.level, lc.level);  // checked by the loader
     lc.path = c.logging.destination == "stderr" ? "" : c.logging.destination;
@@ -123,6 +131,9 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
                   [&frames](const Event& ev) {
                     if (ev.workflow >= 1 && ev.workflow <= frames.size()) frames[ev.workflow - 1]->record(ev.value);
                   });
+
+    std::unique_ptr<HttpFront> http;
+    if (c.http.enabled) http = std::make_unique<HttpFront>(c, engine, as, bus, log, frames);
 
     SignalGuard signals;
     {
@@ -149,6 +160,10 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
     const std::string mode = rt_mode(c.engine, engine.stats());
     // Degraded: hal has said so, once, with the reason and the fix; the report repeats it.
     log.log(LogLevel::Info, "run_started", "the engine runs", {{"config", c.source}, {"rt_mode", mode}});
+    if (http) {
+      http->start();  // its threads are not the engine's: they may take the run's signals
+      if (o.on_listening) o.on_listening(http->port());
+    }
     if (o.on_started) o.on_started();
 
     const ns_t end = c.run.duration > 0 ? started + c.run.duration : INT64_MAX;
@@ -167,9 +182,11 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
     if (o.live) err << "\n";
     const ns_t ran = hal::now_ns() - started;
 
+    if (http) http->stopping();  // reads go on; changes get 503 while the engine stops
     std::vector<UnrunTask> unrun;
     const StopReport stop = engine.stop(c.run.stop, c.journal.path.empty() ? nullptr : &unrun);
     (void)save_journal(c, engine, unrun, std::move(kept), log, err);
+    if (http) http->stop();
     bus.stop();
     if (trace) {
       trace->detach();

@@ -59,10 +59,10 @@ struct Catalog {
 };
 
 struct ApiConfig {
-  std::string token;                     // non-empty: state-changing calls need "Bearer <token>"
+  std::string token;  // non-empty: state-changing calls need "Bearer <token>"
   bool metrics_enabled = true;
   std::string metrics_path = "/metrics";
-  std::size_t max_list = 1000;           // the largest `limit` a list query may ask for
+  std::size_t max_list = 1000;  // the largest `limit` a list query may ask for
 };
 
 class Api {
@@ -97,7 +97,9 @@ class Api {
   const EventBus* history_;
   const MetricsSource* metrics_;
   std::atomic<bool> stopping_{false};
-  std::mutex producer_mu_;  // HTTP threads only: one Producer is one thread's at a time
+  // HTTP threads only: a Producer is one thread's at a time, and the engine's setup-only
+  // calls (redrive, purge) want one caller.
+  std::mutex control_mu_;
   Producer producer_;
   std::atomic<std::uint64_t> requests_{0}, submitted_{0}, refused_{0};
 };

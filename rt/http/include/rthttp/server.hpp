@@ -4,6 +4,7 @@
 // the connections served at once, and every error as a JSON body. Its threads are plain
 // SCHED_OTHER threads, unpinned; the engine's RT threads never wait for them.
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -15,15 +16,18 @@ namespace rt::http {
 
 struct ServerConfig {
   std::string bind = "127.0.0.1";
-  int port = 8080;                        // 0: any free port (tests; port() says which)
-  std::size_t max_body_bytes = 64 * 1024; // larger: 413
-  std::size_t max_header_bytes = 8192;    // the request line and headers together; larger: 431
+  int port = 8080;                         // 0: any free port (tests; port() says which)
+  std::size_t max_body_bytes = 64 * 1024;  // larger: 413
+  std::size_t max_header_bytes = 8192;     // the request line and headers together; larger: 431
   ns_t read_timeout = 5 * hal::kNsPerSec;
   ns_t write_timeout = 5 * hal::kNsPerSec;
-  double rate = 50;                       // requests per second per client address; 0: no limit
-  double burst = 100;                     // the bucket's depth
-  std::size_t max_connections = 8;        // served at once (threads); more wait in a short queue
-  std::size_t max_pending = 64;           // beyond it: 503 at once
+  double rate = 50;                 // requests per second per client address; 0: no limit
+  double burst = 100;               // the bucket's depth
+  std::size_t max_connections = 8;  // served at once (threads); more wait in a short queue
+  std::size_t max_pending = 64;     // beyond it: 503 at once
+  // Called on the serving thread after each answer (an access log). The request it gets
+  // has no body and no Authorization value: nothing secret reaches a log through it.
+  std::function<void(const Request&, int status)> access_log;
 };
 
 class Server {

@@ -1,0 +1,145 @@
+// `rtengine run`'s HTTP front (serve.hpp).
+#include "serve.hpp"
+
+#include <prometheus/client_metric.h>
+#include <prometheus/metric_family.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+
+namespace rt::cli {
+
+std::string resolve_token(const config::HttpSettings& h) {
+  // The environment first: a token kept out of every file is the safest one.
+  if (const char* env = std::getenv("RTENGINE_HTTP_TOKEN"); env != nullptr && *env != '\0') return env;
+  if (!h.token.empty()) return h.token;
+  if (h.token_file.empty()) return "";
+  std::ifstream in(h.token_file);
+  std::string line;
+  if (!in || !std::getline(in, line))
+    throw std::runtime_error("http.token_file: cannot read a token from " + h.token_file);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+    line.pop_back();
+  if (line.empty()) throw std::runtime_error("http.token_file: the first line of " + h.token_file + " is empty");
+  return line;
+}
+
+namespace {
+
+prometheus::MetricFamily family(std::string name, std::string help, prometheus::MetricType type) {
+  prometheus::MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+void add_counter(prometheus::MetricFamily& f, double v, std::vector<prometheus::ClientMetric::Label> labels = {}) {
+  prometheus::ClientMetric m;
+  m.label = std::move(labels);
+  m.counter.value = v;
+  f.metric.push_back(std::move(m));
+}
+
+}  // namespace
+
+struct HttpFront::Impl final : http::MetricsSource {
+  Impl(const config::AppConfig& c, Engine& e, const Assembly& a, const EventBus& b, Logger& l,
+       const std::vector<std::unique_ptr<Histogram>>& f)
+      : cfg(c),
+        as(a),
+        log(l),
+        frames(f),
+        api(e, a.catalog(e),
+            http::ApiConfig{
+                .token = resolve_token(c.http), .metrics_enabled = c.metrics.enabled, .metrics_path = c.metrics.path},
+            &b, this),
+        server(api, server_config(c, l)) {}
+
+  static http::ServerConfig server_config(const config::AppConfig& c, Logger& l) {
+    http::ServerConfig s;
+    s.bind = c.http.bind;
+    s.port = c.http.port;
+    s.max_body_bytes = c.http.max_body_bytes;
+    s.max_header_bytes = c.http.max_header_bytes;
+    s.read_timeout = c.http.read_timeout;
+    s.write_timeout = c.http.write_timeout;
+    s.rate = c.http.rate;
+    s.burst = c.http.burst;
+    s.max_connections = c.http.max_connections;
+    // An access line at debug level: method, path, status, client. Never a header value,
+    // so a token cannot reach the log.
+    s.access_log = [&l](const http::Request& r, int status) {
+      const std::string st = std::to_string(status);
+      l.log(status >= 500 ? LogLevel::Warn : LogLevel::Debug, "http_request", r.method + " " + r.path,
+            {{"status", st}, {"remote", r.remote}});
+    };
+    return s;
+  }
+
+  // The run's own series, beside the engine's (rthttp/metrics.hpp).
+  void collect(std::vector<prometheus::MetricFamily>& out) const override {
+    using prometheus::MetricType;
+    auto frame = family("rtengine_graph_frame_latency_seconds",
+                        "Time from a graph run's start to its last node's end, per run (the run command's view).",
+                        MetricType::Histogram);
+    for (std::size_t i = 0; i < frames.size() && i < cfg.graphs.size(); ++i)
+      http::add_histogram(frame, frames[i]->snapshot(), {{"graph", cfg.graphs[i].spec.name}});
+    if (!frame.metric.empty()) out.push_back(std::move(frame));
+
+    const Assembly::Refusals r = as.refusals();
+    auto gen = family("rtengine_load_generator_submissions_total",
+                      "Tasks the run command's load generator submitted at the configured rates, by result.",
+                      MetricType::Counter);
+    add_counter(gen, static_cast<double>(r.submitted - r.refused), {{"result", "accepted"}});
+    add_counter(gen, static_cast<double>(r.refused), {{"result", "refused"}});
+    out.push_back(std::move(gen));
+
+    const http::Api::Counts a = api.counts();
+    const http::Server::Counts s = server.counts();
+    auto req = family("rtengine_http_requests_total", "Requests the HTTP API routed.", MetricType::Counter);
+    add_counter(req, static_cast<double>(a.requests));
+    out.push_back(std::move(req));
+    auto rej = family("rtengine_http_rejected_total", "Requests the HTTP server refused before routing, by reason.",
+                      MetricType::Counter);
+    add_counter(rej, static_cast<double>(s.rate_limited), {{"reason", "rate_limited"}});
+    add_counter(rej, static_cast<double>(s.too_large), {{"reason", "payload_too_large"}});
+    add_counter(rej, static_cast<double>(s.headers_too_large), {{"reason", "headers_too_large"}});
+    add_counter(rej, static_cast<double>(s.overloaded), {{"reason", "overloaded"}});
+    add_counter(rej, static_cast<double>(s.unauthorized), {{"reason", "unauthorized"}});
+    out.push_back(std::move(rej));
+    auto sub = family("rtengine_http_submissions_total", "Tasks submitted through POST /tasks and redrives, by result.",
+                      MetricType::Counter);
+    add_counter(sub, static_cast<double>(a.submitted), {{"result", "accepted"}});
+    add_counter(sub, static_cast<double>(a.refused), {{"result", "refused"}});
+    out.push_back(std::move(sub));
+  }
+
+  const config::AppConfig& cfg;
+  const Assembly& as;
+  Logger& log;
+  const std::vector<std::unique_ptr<Histogram>>& frames;
+  http::Api api;
+  http::Server server;
+};
+
+HttpFront::HttpFront(const config::AppConfig& c, Engine& e, const Assembly& as, const EventBus& bus, Logger& log,
+                     const std::vector<std::unique_ptr<Histogram>>& frames)
+    : impl_(std::make_unique<Impl>(c, e, as, bus, log, frames)) {}
+
+HttpFront::~HttpFront() = default;
+
+void HttpFront::start() {
+  impl_->server.start();
+  const config::HttpSettings& h = impl_->cfg.http;
+  impl_->log.log(LogLevel::Info, "http_listening", "the HTTP API is up",
+                 {{"address", h.bind + ":" + std::to_string(impl_->server.port())},
+                  {"token", impl_->api.authorized("") ? "none" : "required"}});
+}
+
+void HttpFront::stopping() noexcept { impl_->api.set_stopping(); }
+void HttpFront::stop() { impl_->server.stop(); }
+int HttpFront::port() const noexcept { return impl_->server.port(); }
+
+}  // namespace rt::cli

@@ -1,0 +1,42 @@
+#pragma once
+// `rtengine run`'s HTTP front: the API server (rt/http) over the run's engine, its
+// catalog of task types, its event history and the run's own metrics. Setup allocates
+// and throws std::runtime_error naming the problem (an unreadable token file, an address
+// in use); nothing here runs on an RT thread.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "assembly.hpp"
+#include "rt/event_bus.hpp"
+#include "rt/histogram.hpp"
+#include "rt/log.hpp"
+#include "rthttp/server.hpp"
+
+namespace rt::cli {
+
+// The bearer token: $RTENGINE_HTTP_TOKEN, else [http] token, else the first line of
+// [http] token_file; "" when none is set. Throws naming the file when it cannot be read.
+[[nodiscard]] std::string resolve_token(const config::HttpSettings& h);
+
+class HttpFront {
+ public:
+  // `frames`: the run's graph frame-latency histograms, by graph (served as metrics).
+  // Every argument outlives the front.
+  HttpFront(const config::AppConfig& c, Engine& e, const Assembly& as, const EventBus& bus, Logger& log,
+            const std::vector<std::unique_ptr<Histogram>>& frames);
+  ~HttpFront();
+  HttpFront(const HttpFront&) = delete;
+  HttpFront& operator=(const HttpFront&) = delete;
+
+  void start();              // listens; throws naming the address when it cannot
+  void stopping() noexcept;  // state-changing calls answer 503 from now on
+  void stop();               // stops listening and serving
+  [[nodiscard]] int port() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rt::cli
