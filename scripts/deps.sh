@@ -13,7 +13,7 @@ readonly TRIES=${RT_APT_TRIES:-4}
 
 NATIVE=(build-essential cmake ninja-build pkg-config git ca-certificates
         libconcurrentqueue-dev libmimalloc-dev liburing-dev libgtest-dev libgmock-dev
-        libbenchmark-dev libtomlplusplus-dev libcli11-dev libcpp-httplib-dev nlohmann-json3-dev)
+        libbenchmark-dev libtomlplusplus-dev libcli11-dev libcpp-httplib-dev nlohmann-json3-dev curl)
 RTSAN=(clang-22 libclang-rt-22-dev)
 LINT=(clang-format clang-tidy)
 # Arch-all headers (concurrentqueue, nlohmann) come with the native set.

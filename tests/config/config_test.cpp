@@ -165,6 +165,40 @@ retry = "gentle"
   EXPECT_EQ(r.config.tasks[0].retry.strategy, rt::RetryStrategy::Linear);
   EXPECT_EQ(r.config.tasks[0].retry.max_retries, 4U);
   EXPECT_EQ(r.config.tasks[0].retry.initial_delay, 5 * hal::kNsPerMs);
+  // Kept by name for what names a policy later (the HTTP API's POST /tasks).
+  ASSERT_EQ(r.config.retry_policies.count("gentle"), 1U);
+  EXPECT_EQ(r.config.retry_policies.at("gentle").max_retries, 4U);
+}
+
+TEST(ConfigParse, HttpLimits) {
+  const LoadResult r = parse(R"([http]
+enabled = true
+port = 9100
+token_file = "/etc/rtengine/token"
+max_header_bytes = 4096
+write_timeout = "2s"
+rate = 12.5
+burst = 20
+max_connections = 4
+)");
+  ASSERT_TRUE(r.ok()) << dump(r);
+  const rt::config::HttpSettings& h = r.config.http;
+  EXPECT_TRUE(h.enabled);
+  EXPECT_EQ(h.port, 9100);
+  EXPECT_EQ(h.token_file, "/etc/rtengine/token");
+  EXPECT_EQ(h.max_header_bytes, 4096U);
+  EXPECT_EQ(h.write_timeout, 2 * hal::kNsPerSec);
+  EXPECT_DOUBLE_EQ(h.rate, 12.5);
+  EXPECT_DOUBLE_EQ(h.burst, 20);
+  EXPECT_EQ(h.max_connections, 4U);
+  EXPECT_EQ(h.bind, "127.0.0.1");  // loopback unless a config says otherwise (R8)
+}
+
+TEST(ConfigErrors, HttpLimitsOutOfRange) {
+  const LoadResult r = parse("[http]\nmax_connections = 0\nrate = -1\n");
+  ASSERT_EQ(r.errors.size(), 2U) << dump(r);
+  EXPECT_EQ(r.errors[0].key, "http.max_connections");
+  EXPECT_EQ(r.errors[1].key, "http.rate");
 }
 
 // --- each kind of error: place, key, words ---
