@@ -10,19 +10,20 @@
 // block: the comparison is the HTTP load, not a contender's setup. Worker 0 runs only the
 // periodic task (classes 0, RT_BENCH_CPU_WORKER); worker 1 every class (the tasks POST
 // /tasks submits; RT_BENCH_CPU_PRODUCER); the monitor beside worker 1. The server's threads
-// are plain SCHED_OTHER and unpinned, as `rtengine run` leaves them; RT_BENCH_CPU_HTTP pins
-// them (and the client) to one CPU (they inherit the affinity of the bench's thread, which
-// pins itself there before starting them). The client: two threads, one GET /metrics and
-// one POST /tasks {"type":"noop"} (a trivial callable), together offering
-// RT_BENCH_CLIENT_RATE requests per second (default three times the limit, so the limiter
-// is at work all block long and answers part of them 429; 0: as fast as they can). Each
-// block lists the requests made, answered 2xx, 429 and otherwise: the load is seen to be
-// real.
-// The token bucket refills while the client is idle, so a loaded block of T s gets about
-// burst + rate x T answers. A new connection per request by default: on a kept-alive one
-// each answer waited ~50 ms here (20 per second per connection, measured), the server
-// writing headers and body apart without TCP_NODELAY, so Nagle holds the body for the
-// client's delayed ACK; RT_BENCH_KEEP_ALIVE=1 measures that way anyway.
+// are plain SCHED_OTHER, kept off the loop's CPU as `rtengine run` keeps them
+// (ServerConfig::cpus), and so is the client. Both matter: loopback TCP does the receiving
+// side's protocol work in softirq on the SENDING CPU, which a SCHED_FIFO thread cannot
+// preempt on a kernel without PREEMPT_RT; an unpinned client alone moved p99 by ~1.17 here
+// (a remote client's packets land where the NIC's IRQs are routed: keep those off the RT
+// CPUs too). RT_BENCH_CPU_HTTP=-1 leaves server and client unpinned (measured: p99 ratio
+// ~1.2-1.3 on this VM's PREEMPT_DYNAMIC kernel); N pins both to CPU N. The client: two threads, one GET /metrics
+// and one POST /tasks {"type":"noop"} (a trivial callable), together offering RT_BENCH_CLIENT_RATE requests per second
+// (default three times the limit, so the limiter is at work all block long and answers part of them 429; 0: as fast as
+// they can). Each block lists the requests made, answered 2xx, 429 and otherwise: the load is seen to be real. The
+// token bucket refills while the client is idle, so a loaded block of T s gets about burst + rate x T answers. A new
+// connection per request by default: on a kept-alive one each answer waited ~50 ms here (20 per second per connection,
+// measured), the server writing headers and body apart without TCP_NODELAY, so Nagle holds the body for the client's
+// delayed ACK; RT_BENCH_KEEP_ALIVE=1 measures that way anyway.
 //
 // The VM: our VMs alternate periods of about a second in which everything is ~3x slower.
 // The absolute latencies (the contender table, the per-block table) swing with them from
@@ -40,7 +41,7 @@
 // RT_BENCH_CLIENT_RATE, RT_BENCH_KEEP_ALIVE (see above), RT_BENCH_PRIO (default 80; 0
 // keeps SCHED_OTHER), RT_BENCH_CPU_WORKER (default 1), RT_BENCH_CPU_PRODUCER (default 0),
 // RT_BENCH_CPU_MONITOR (default RT_BENCH_CPU_PRODUCER; -1 unpinned), RT_BENCH_CPU_HTTP
-// (default -1: unpinned), RT_BENCH_NULL (1: the client stays idle in "loaded" blocks too).
+// (see above), RT_BENCH_NULL (1: the client stays idle in "loaded" blocks too).
 // Smoke run (CI): RT_BENCH_PAIRS=1 RT_BENCH_BLOCK_MS=200.
 #include <benchmark/benchmark.h>
 #include <httplib.h>
@@ -57,6 +58,7 @@
 #include <vector>
 
 #include "hal/clock.hpp"
+#include "hal/cpu.hpp"
 #include "hal/thread.hpp"
 #include "rt/engine.hpp"
 #include "rthttp/api.hpp"
@@ -88,7 +90,21 @@ bool keep_alive() { return env_int("RT_BENCH_KEEP_ALIVE", 0) != 0; }
 // The null experiment: the client never starts, so both sides are quiet and the ratios
 // show the method's own spread on this machine at this time.
 bool null_run() { return env_int("RT_BENCH_NULL", 0) != 0; }
-int http_cpu() { return env_int("RT_BENCH_CPU_HTTP", hal::kNoCpu); }
+// -2 (default): the server's threads on every online CPU but the loop's, as `rtengine run`
+// places them (rt/cli/serve.hpp, housekeeping_cpus); -1: unpinned; N: the server and the
+// client on CPU N.
+constexpr int kHttpAuto = -2;
+int http_cpu() { return env_int("RT_BENCH_CPU_HTTP", kHttpAuto); }
+
+std::vector<int> http_cpus() {
+  if (http_cpu() == kHttpAuto) {
+    std::vector<int> cpus;
+    for (const int cpu : hal::read_cpu_info().online)
+      if (cpu != worker_cpu()) cpus.push_back(cpu);
+    return cpus;
+  }
+  return {};
+}
 
 // Before each block's samples: a loaded block's connections are up and its requests
 // flowing; a quiet block's predecessor's last requests have been answered.
@@ -224,7 +240,10 @@ struct Rig {
     sc.burst = http_burst();
     server = std::make_unique<rt::http::Server>(*api, std::move(sc));
     // The server's threads and the client's inherit this thread's affinity.
-    if (http_cpu() != hal::kNoCpu) (void)hal::apply_to_current_thread({.name = "bench-main", .cpu = http_cpu()});
+    sc.cpus = http_cpus();
+    // The client threads inherit this thread's affinity.
+    if (http_cpu() >= 0) (void)hal::apply_to_current_thread({.name = "bench-main", .cpu = http_cpu()});
+    if (http_cpu() == kHttpAuto) (void)hal::set_current_affinity(sc.cpus);
     server->start();
     client = std::make_unique<LoadClient>(server->port());
     (void)engine.start_periodic(loop);
@@ -295,7 +314,10 @@ void BM_HttpLoadPaired(benchmark::State& state) {
                                                   : "unpaced";
   const Contender loaded{"loaded (" + offered + ")", [&rig] { return rig.block(true); }, {}};
   const Contender quiet{"quiet (client idle)", [&rig] { return rig.block(false); }, {}};
-  const std::string http = http_cpu() == hal::kNoCpu ? "unpinned" : "on CPU " + std::to_string(http_cpu());
+  const std::string http =
+      http_cpu() == kHttpAuto ? "server and client off the loop's CPU (" + hal::format_cpu_list(http_cpus()) + ")"
+      : http_cpu() < 0        ? "unpinned"
+                              : "server and client on CPU " + std::to_string(http_cpu());
   res.run = bench_support::PairedRun(
       "Periodic release latency at " + std::to_string(hal::kNsPerSec / period()) + " Hz (worker " +
           bench_support::policy(prio()) + ", CPU " + std::to_string(worker_cpu()) + "), HTTP server (limit " +

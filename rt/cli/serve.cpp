@@ -4,9 +4,12 @@
 #include <prometheus/client_metric.h>
 #include <prometheus/metric_family.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
+
+#include "hal/cpu.hpp"
 
 namespace rt::cli {
 
@@ -44,6 +47,34 @@ void add_counter(prometheus::MetricFamily& f, double v, std::vector<prometheus::
 
 }  // namespace
 
+std::vector<int> housekeeping_cpus(const config::AppConfig& c) {
+  const EngineConfig& e = c.engine;
+  const auto cpu_of = [&e](int worker) {
+    return worker >= 0 && static_cast<std::size_t>(worker) < e.workers.size() ? e.workers[worker].cpu : hal::kNoCpu;
+  };
+  std::vector<int> engine_cpus, loop_cpus;
+  for (const WorkerConfig& w : e.workers)
+    if (w.cpu != hal::kNoCpu) engine_cpus.push_back(w.cpu);
+  if (e.monitor.cpu != hal::kNoCpu) engine_cpus.push_back(e.monitor.cpu);
+  for (const config::PeriodicDecl& p : c.periodic)
+    if (const int cpu = cpu_of(p.spec.worker); cpu != hal::kNoCpu) loop_cpus.push_back(cpu);
+  for (const config::GraphDecl& g : c.graphs)
+    if (const int cpu = cpu_of(g.worker); g.period > 0 && cpu != hal::kNoCpu) loop_cpus.push_back(cpu);
+  const std::vector<int> online = hal::read_cpu_info().online;
+  const auto all_but = [&online](const std::vector<int>& taken) {
+    std::vector<int> out;
+    for (const int cpu : online)
+      if (std::find(taken.begin(), taken.end(), cpu) == taken.end()) out.push_back(cpu);
+    return out;
+  };
+  if (engine_cpus.empty()) return {};  // nothing pinned: nothing to keep off
+  if (std::vector<int> free = all_but(engine_cpus); !free.empty()) return free;
+  // Every CPU has an engine thread: keep at least off the loops' CPUs, the ones a
+  // periodic release's latency is measured on.
+  if (loop_cpus.empty()) return {};
+  return all_but(loop_cpus);
+}
+
 struct HttpFront::Impl final : http::MetricsSource {
   Impl(const config::AppConfig& c, Engine& e, const Assembly& a, const EventBus& b, Logger& l,
        const std::vector<std::unique_ptr<Histogram>>& f)
@@ -68,6 +99,7 @@ struct HttpFront::Impl final : http::MetricsSource {
     s.rate = c.http.rate;
     s.burst = c.http.burst;
     s.max_connections = c.http.max_connections;
+    s.cpus = housekeeping_cpus(c);  // the same list as `cpus` (logged)
     // An access line at debug level: method, path, status, client. Never a header value,
     // so a token cannot reach the log.
     s.access_log = [&l](const http::Request& r, int status) {
@@ -117,6 +149,7 @@ struct HttpFront::Impl final : http::MetricsSource {
   }
 
   const config::AppConfig& cfg;
+  const std::vector<int> cpus = housekeeping_cpus(cfg);
   const Assembly& as;
   Logger& log;
   const std::vector<std::unique_ptr<Histogram>>& frames;
@@ -135,7 +168,8 @@ void HttpFront::start() {
   const config::HttpSettings& h = impl_->cfg.http;
   impl_->log.log(LogLevel::Info, "http_listening", "the HTTP API is up",
                  {{"address", h.bind + ":" + std::to_string(impl_->server.port())},
-                  {"token", impl_->api.authorized("") ? "none" : "required"}});
+                  {"token", impl_->api.authorized("") ? "none" : "required"},
+                  {"cpus", impl_->cpus.empty() ? std::string("inherited") : hal::format_cpu_list(impl_->cpus)}});
 }
 
 void HttpFront::stopping() noexcept { impl_->api.set_stopping(); }

@@ -19,6 +19,11 @@ namespace rt::cli {
 // [http] token_file; "" when none is set. Throws naming the file when it cannot be read.
 [[nodiscard]] std::string resolve_token(const config::HttpSettings& h);
 
+// The CPUs for the HTTP server's threads: the online CPUs no engine thread (worker,
+// monitor) is pinned to; when every CPU has one, those without a periodic loop's worker;
+// empty (not pinned) when nothing is pinned or that leaves nothing.
+[[nodiscard]] std::vector<int> housekeeping_cpus(const config::AppConfig& c);
+
 class HttpFront {
  public:
   // `frames`: the run's graph frame-latency histograms, by graph (served as metrics).

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "hal/status.hpp"
 
@@ -70,6 +71,10 @@ class Thread {
   bool started_ = false;
   ThreadApplied applied_;
 };
+
+// Setup only: lets the calling thread run on any of `cpus` (non-RT helpers such as the
+// HTTP server keep off the CPUs of RT threads this way). Empty: nothing changes.
+Status set_current_affinity(const std::vector<int>& cpus);
 
 // The calling thread's kernel id (gettid). Setup only: one syscall.
 [[nodiscard]] int current_tid() noexcept;

@@ -65,6 +65,18 @@ void read_back(ThreadApplied& out) {
 
 }  // namespace
 
+Status set_current_affinity(const std::vector<int>& cpus) {
+  if (cpus.empty()) return {};
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (const int cpu : cpus) {
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return Status{EINVAL, "pthread_setaffinity_np"};
+    CPU_SET(cpu, &set);
+  }
+  const int rc = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  return Status{rc, rc != 0 ? "pthread_setaffinity_np" : ""};
+}
+
 std::string explain_rt_refusal(int err) {
   std::ostringstream why;
   if (err == EINVAL) {

@@ -14,12 +14,15 @@
 #include <cstdio>
 #include <deque>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
 
 #include "hal/clock.hpp"
+#include "hal/cpu.hpp"
+#include "hal/thread.hpp"
 
 namespace rt::http {
 
@@ -33,8 +36,9 @@ thread_local bool t_overflow = false;  // this thread answers 503 to whatever it
 // unbounded backlog of work nor hold the connections already being served.
 class BoundedPool final : public httplib::TaskQueue {
  public:
-  BoundedPool(std::size_t threads, std::size_t max_pending, std::atomic<std::uint64_t>& overflowed)
-      : max_pending_(max_pending), overflowed_(overflowed) {
+  BoundedPool(std::size_t threads, std::size_t max_pending, std::atomic<std::uint64_t>& overflowed,
+              std::vector<int> cpus)
+      : max_pending_(max_pending), overflowed_(overflowed), cpus_(std::move(cpus)) {
     for (std::size_t i = 0; i < threads; ++i)
       workers_.emplace_back([this] { serve(jobs_, false); });
     workers_.emplace_back([this] { serve(overflow_, true); });
@@ -70,6 +74,7 @@ class BoundedPool final : public httplib::TaskQueue {
  private:
   void serve(std::deque<std::function<void()>>& q, bool overflow) {
     t_overflow = overflow;
+    (void)hal::set_current_affinity(cpus_);  // the listener has reported a failure already
     for (;;) {
       std::function<void()> fn;
       {
@@ -90,6 +95,7 @@ class BoundedPool final : public httplib::TaskQueue {
   std::deque<std::function<void()>> jobs_, overflow_;
   bool stop_ = false;
   std::atomic<std::uint64_t>& overflowed_;  // the Server's: the pool dies with each listen()
+  const std::vector<int> cpus_;
   std::vector<std::thread> workers_;
 };
 
@@ -181,7 +187,10 @@ struct Server::Impl {
 
 void Server::Impl::install() {
   // httplib owns (and deletes) the queue it gets.
-  svr.new_task_queue = [this] { return new BoundedPool(cfg.max_connections, cfg.max_pending, overloaded); };
+  svr.new_task_queue = [this] { return new BoundedPool(cfg.max_connections, cfg.max_pending, overloaded, cfg.cpus); };
+  // Headers and body go out in separate writes: without TCP_NODELAY, Nagle holds the body
+  // for the client's delayed ACK, ~40 ms per answer on a kept-alive connection.
+  svr.set_tcp_nodelay(true);
   svr.set_read_timeout(us(cfg.read_timeout));
   svr.set_write_timeout(us(cfg.write_timeout));
   svr.set_payload_max_length(cfg.max_body_bytes);
@@ -300,7 +309,21 @@ void Server::start() {
   if (m.port < 0)
     throw std::runtime_error("cannot listen on " + m.cfg.bind + ":" + std::to_string(m.cfg.port) +
                              " (in use, not an address of this machine, or a privileged port)");
-  m.listener = std::thread([&m] { m.svr.listen_after_bind(); });
+  // The listener applies the CPU list to itself and says how that went before it serves,
+  // so a bad list fails start() loudly instead of a thread later.
+  std::promise<hal::Status> pinned;
+  std::future<hal::Status> pinned_result = pinned.get_future();
+  m.listener = std::thread([&m, &pinned] {
+    const hal::Status st = hal::set_current_affinity(m.cfg.cpus);
+    const bool ok = st.ok();
+    pinned.set_value(st);
+    if (ok) m.svr.listen_after_bind();
+  });
+  if (const hal::Status st = pinned_result.get(); !st.ok()) {
+    m.listener.join();
+    throw std::runtime_error("the HTTP server cannot run on CPUs " + hal::format_cpu_list(m.cfg.cpus) + ": " +
+                             st.message());
+  }
 }
 
 void Server::stop() {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "hal/clock.hpp"
 #include "rt/types.hpp"
@@ -16,15 +17,20 @@ namespace rt::http {
 
 struct ServerConfig {
   std::string bind = "127.0.0.1";
-  int port = 8080;                         // 0: any free port (tests; port() says which)
-  std::size_t max_body_bytes = 64 * 1024;  // larger: 413
-  std::size_t max_header_bytes = 8192;     // the request line and headers together; larger: 431
+  int port = 8080;                                      // 0: any free port (tests; port() says which)
+  std::size_t max_body_bytes = std::size_t{64} * 1024;  // larger: 413
+  std::size_t max_header_bytes = 8192;                  // the request line and headers together; larger: 431
   ns_t read_timeout = 5 * hal::kNsPerSec;
   ns_t write_timeout = 5 * hal::kNsPerSec;
   double rate = 50;                 // requests per second per client address; 0: no limit
   double burst = 100;               // the bucket's depth
   std::size_t max_connections = 8;  // served at once (threads); more wait in a short queue
   std::size_t max_pending = 64;     // beyond it: 503 at once
+  // The CPUs the server's threads run on; empty: inherited. rtengine run gives it the
+  // CPUs no RT thread is pinned to: on a kernel without PREEMPT_RT, the loopback TCP work
+  // of a busy client on an RT worker's CPU costs that worker ~20 % at p99 even though
+  // the server is SCHED_OTHER (bench/rt/http_bench.cpp).
+  std::vector<int> cpus;
   // Called on the serving thread after each answer (an access log). The request it gets
   // has no body and no Authorization value: nothing secret reaches a log through it.
   std::function<void(const Request&, int status)> access_log;
