@@ -45,6 +45,13 @@ void add_counter(prometheus::MetricFamily& f, double v, std::vector<prometheus::
   f.metric.push_back(std::move(m));
 }
 
+// PeriodicSpec::worker = -1: the first worker serving the loop's priority.
+int first_serving(const EngineConfig& e, Priority p) {
+  for (std::size_t i = 0; i < e.workers.size(); ++i)
+    if ((e.workers[i].classes & class_bit(p)) != 0) return static_cast<int>(i);
+  return -1;
+}
+
 }  // namespace
 
 std::vector<int> housekeeping_cpus(const config::AppConfig& c) {
@@ -57,7 +64,9 @@ std::vector<int> housekeeping_cpus(const config::AppConfig& c) {
     if (w.cpu != hal::kNoCpu) engine_cpus.push_back(w.cpu);
   if (e.monitor.cpu != hal::kNoCpu) engine_cpus.push_back(e.monitor.cpu);
   for (const config::PeriodicDecl& p : c.periodic)
-    if (const int cpu = cpu_of(p.spec.worker); cpu != hal::kNoCpu) loop_cpus.push_back(cpu);
+    if (const int cpu = cpu_of(p.spec.worker >= 0 ? p.spec.worker : first_serving(e, p.spec.priority));
+        cpu != hal::kNoCpu)
+      loop_cpus.push_back(cpu);
   for (const config::GraphDecl& g : c.graphs)
     if (const int cpu = cpu_of(g.worker); g.period > 0 && cpu != hal::kNoCpu) loop_cpus.push_back(cpu);
   const std::vector<int> online = hal::read_cpu_info().online;
