@@ -16,9 +16,9 @@ namespace rt::http {
 
 struct ServerConfig {
   std::string bind = "127.0.0.1";
-  int port = 8080;                         // 0: any free port (tests; port() says which)
-  std::size_t max_body_bytes = 64 * 1024;  // larger: 413
-  std::size_t max_header_bytes = 8192;     // the request line and headers together; larger: 431
+  int port = 8080;                                      // 0: any free port (tests; port() says which)
+  std::size_t max_body_bytes = std::size_t{64} * 1024;  // larger: 413
+  std::size_t max_header_bytes = 8192;                  // the request line and headers together; larger: 431
   ns_t read_timeout = 5 * hal::kNsPerSec;
   ns_t write_timeout = 5 * hal::kNsPerSec;
   double rate = 50;                 // requests per second per client address; 0: no limit
