@@ -70,14 +70,18 @@ class Client {
     cli_.set_write_timeout(std::chrono::seconds(30));
   }
 
-  Reply get(const std::string& path, httplib::Headers h = {}) { return to_reply(cli_.Get(path, with_auth(h))); }
+  Reply get(const std::string& path, httplib::Headers h = {}) {
+    return to_reply(cli_.Get(path, with_auth(std::move(h))));
+  }
   Reply post(const std::string& path, const std::string& body = {}, httplib::Headers h = {}) {
-    return to_reply(cli_.Post(path, with_auth(h), body, "application/json"));
+    return to_reply(cli_.Post(path, with_auth(std::move(h)), body, "application/json"));
   }
   Reply put(const std::string& path, const std::string& body, httplib::Headers h = {}) {
-    return to_reply(cli_.Put(path, with_auth(h), body, "application/json"));
+    return to_reply(cli_.Put(path, with_auth(std::move(h)), body, "application/json"));
   }
-  Reply del(const std::string& path, httplib::Headers h = {}) { return to_reply(cli_.Delete(path, with_auth(h))); }
+  Reply del(const std::string& path, httplib::Headers h = {}) {
+    return to_reply(cli_.Delete(path, with_auth(std::move(h))));
+  }
 
  private:
   httplib::Headers with_auth(httplib::Headers h) const {
@@ -99,6 +103,8 @@ inline ::testing::AssertionResult is_error(const Reply& r, int status) {
 }
 
 inline std::string detail(const Reply& r) { return r.doc.is_object() ? r.doc.value("detail", "") : ""; }
+
+inline constexpr rt::WorkflowId kTaggedWorkflow = 5;
 
 struct Counters {
   std::atomic<std::uint64_t> work{0}, fails{0}, ticks{0}, steps{0}, undos{0};
@@ -122,7 +128,7 @@ class Harness {
   // Task types: "work" (counts), "fail" (throws "boom"; one immediate retry, then it is
   // dead-lettered; a breaker that does not open in these tests), "gated" (counts; needs
   // gate "door"). A graph "pipe" (a -> b) and a saga "order" (reserve, charge; each undone).
-  explicit Harness(HarnessOptions o = {}) : engine_(config()) {
+  explicit Harness(const HarnessOptions& o = {}) : engine_(config()) {
     registry_.add("work", [c = &counters_] { c->work.fetch_add(1); });
     registry_.add("fail", [c = &counters_] {
       c->fails.fetch_add(1);
@@ -184,6 +190,11 @@ class Harness {
     rt::SubmitOptions gated;
     gated.gates = 1;  // gate 0, "door"
     cat.types.push_back({.name = "gated", .type = 2, .fn = registry_.find("work"), .defaults = gated});
+    // Graph nodes are not task records: a task carries a WorkflowId when its submitter
+    // tags it, as this configured type does.
+    rt::SubmitOptions tagged;
+    tagged.workflow = kTaggedWorkflow;
+    cat.types.push_back({.name = "tagged", .type = 0, .fn = registry_.find("work"), .defaults = tagged});
     return cat;
   }
 

@@ -74,7 +74,7 @@ int fire_bad_requests(int port) {
   }
   send_and_hang_up(port, "POST /tasks HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"type\"");
   send_and_hang_up(port, "GET /health HTTP/1.1\r\nHost: x\r\n");           // headers never end
-  send_and_hang_up(port, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03");  // a TLS hello
+  send_and_hang_up(port, "\x16\x03\x01\x02\x01\x01\x01\x01\xfc\x03\x03");  // a TLS record header
   return refused;
 }
 
