@@ -47,6 +47,7 @@ TEST(HttpApi, PeriodicLoopsStopStartPauseAndResume) {
   Reply r = c.post("/periodic/tick/pause");
   ASSERT_EQ(r.status, 200) << r.str();
   EXPECT_EQ(r.doc.value("was", ""), "running");
+  EXPECT_EQ(r.doc.value("state", ""), "paused");
   EXPECT_EQ(loop(c, "tick").value("state", ""), "paused");
   EXPECT_TRUE(http_test::is_error(c.post("/periodic/tick/pause"), 409));  // paused already
 
@@ -71,6 +72,24 @@ TEST(HttpApi, PeriodicLoopsStopStartPauseAndResume) {
   EXPECT_TRUE(http_test::is_error(c.post("/periodic/tick/start"), 409));  // running already
   EXPECT_TRUE(http_test::is_error(c.post("/periodic/nope/start"), 404));
   EXPECT_TRUE(http_test::is_error(c.post("/periodic/tick/explode"), 404));
+}
+
+// Each answer waits for the loop's worker to apply its command, so a client's next call
+// is judged against the state it asked for (before: a start then a pause at once was a
+// 409 "is stopped", the worker not having applied the start yet).
+TEST(HttpApi, PeriodicCommandsInQuickSuccessionAreEachApplied) {
+  Harness h;
+  Client c = h.client();
+  for (int i = 0; i < 20; ++i) {
+    for (const char* action : {"stop", "start", "pause", "resume"}) {
+      const Reply r = c.post(std::string("/periodic/tick/") + action);
+      ASSERT_EQ(r.status, 200) << action << " #" << i << ": " << r.str();
+    }
+  }
+  const Reply r = c.post("/periodic/tick/pause");
+  ASSERT_EQ(r.status, 200) << r.str();
+  EXPECT_EQ(r.doc.value("state", ""), "paused");
+  EXPECT_EQ(loop(c, "tick").value("state", ""), "paused");
 }
 
 TEST(HttpApi, WorkflowsListAndRunAGraphAndASaga) {

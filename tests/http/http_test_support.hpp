@@ -147,7 +147,11 @@ class Harness {
     server_ = std::make_unique<http::Server>(*api_, o.server);
     bus_->start();
     engine_.start();
-    if (tick_ >= 0) engine_.start_periodic(tick_);
+    // The loop's worker applies the start a moment later: "running" from the first request on.
+    if (tick_ >= 0 && (!engine_.start_periodic(tick_) || !eventually([this] {
+          return engine_.periodic_stats(tick_).state == rt::PeriodicState::Running;
+        })))
+      throw std::runtime_error("the periodic task did not start");
     server_->start();
   }
   ~Harness() {
