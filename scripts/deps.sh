@@ -13,12 +13,17 @@ readonly TRIES=${RT_APT_TRIES:-4}
 
 NATIVE=(build-essential cmake ninja-build pkg-config git ca-certificates
         libconcurrentqueue-dev libmimalloc-dev liburing-dev libgtest-dev libgmock-dev
-        libbenchmark-dev libtomlplusplus-dev libcli11-dev libcpp-httplib-dev nlohmann-json3-dev curl)
+        libbenchmark-dev libtomlplusplus-dev libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
+        prometheus-cpp-dev prometheus curl)  # prometheus: promtool and the server (scrape_check.sh)
 RTSAN=(clang-22 libclang-rt-22-dev)
 LINT=(clang-format clang-tidy)
 # Arch-all headers (concurrentqueue, nlohmann) come with the native set.
 TARGET_DEV=(libmimalloc-dev liburing-dev libgtest-dev libgmock-dev libbenchmark-dev
             libtomlplusplus-dev libcpp-httplib-dev)
+# The target's runtime libraries whose -dev package is not Multi-Arch: installing
+# prometheus-cpp-dev:$arch would remove the native one. The build takes the native headers
+# and links the target's .so (rt/http's CMake finds it).
+TARGET_RUNTIME=(libprometheus-cpp-core1.0)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 
@@ -90,7 +95,7 @@ for what in "$@"; do
         sudo_ dpkg --add-architecture "$arch"; updated=0
       fi
       pkgs=("g++-$triple" "$qemu")
-      for p in "${TARGET_DEV[@]}"; do pkgs+=("$p:$arch"); done
+      for p in "${TARGET_DEV[@]}" "${TARGET_RUNTIME[@]}"; do pkgs+=("$p:$arch"); done
       install "${pkgs[@]}" || status=1 ;;
     *) log "unknown target '$what' (native, rtsan, lint, aarch64, armhf)"; exit 2 ;;
   esac

@@ -115,6 +115,7 @@ Engine::Impl::Impl(Engine& e, const EngineConfig& c)
       events(arena, c.event_capacity, c.workers.size() + 3 + c.max_producers, 1),
       dead_letters(arena, c.dead_letter_capacity),
       rollbacks_by_type(c.task_types.size()),
+      failures_by_type(c.task_types.size()),
       timer(hal::make_timer(c.monitor.backend)),
       detection(arena) {
   for (std::size_t k = 0; k < kClassCount; ++k) {

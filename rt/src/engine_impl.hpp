@@ -55,7 +55,7 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   Tx finish_from(Outcomes& out, detail::TaskSlot& s, std::uint32_t gen, State from, State to, Reason why,
                  ns_t at) noexcept HAL_NONBLOCKING;
   // RT: wait-free (owned block) or lock-free (shared); no allocation, no syscall.
-  static void count_outcome(Outcomes& out, detail::TaskSlot& s, State to, Reason why, ns_t at) noexcept HAL_NONBLOCKING;
+  void count_outcome(Outcomes& out, detail::TaskSlot& s, State to, Reason why, ns_t at) noexcept HAL_NONBLOCKING;
   // After the bound state was restored (by the caller: the user's restore function runs
   // outside the checked path): FAILED/TIMEOUT -> ROLLED_BACK, counted, published with
   // `ran`, the attempt's execution time. RT: lock-free; no allocation, no syscall.
@@ -359,6 +359,9 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // The body of a saga's task. RT: as SagaRun::run; a published event.
   static void run_saga(void* impl, std::uint32_t saga, TaskContext& ctx) noexcept;
   std::vector<detail::Counter> rollbacks_by_type;
+  // Per TypeId: Reason::Exception, GateViolation, DeadlineMissed (Stats::failures_by_type).
+  // Shared lines: failures are the rare path, and any worker or the monitor counts them.
+  std::vector<std::array<detail::Counter, 3>> failures_by_type;
   std::size_t active = 0;
   std::size_t producers_handed = 0;
   ns_t epoch = hal::now_ns();

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine_impl.hpp"
+#include "hal/alloc_watch.hpp"
 #include "hal/report.hpp"
 
 namespace rt {
@@ -277,6 +278,7 @@ ns_t Engine::Impl::scan_watches(ns_t now) noexcept {
 }
 
 void Engine::Impl::monitor_loop() noexcept {
+  hal::mark_rt_thread();  // as the workers: it must not allocate either (alloc_watch.hpp)
   hal::Timer& t = *timer.timer;
   ns_t armed = kNever;  // what the timer is armed for now
   auto take_new = [&] {

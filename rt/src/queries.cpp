@@ -99,6 +99,8 @@ Stats Engine::stats() const {
   s.rolled_back = o.rolled_back.load(std::memory_order_relaxed);
   for (const auto& r : m.rollbacks_by_type)
     s.rollbacks_by_type.push_back(r.get());
+  for (const auto& f : m.failures_by_type)
+    s.failures_by_type.push_back(TypeFailures{f[0].get(), f[1].get(), f[2].get()});
   s.deadline_misses = o.deadline_misses.load(std::memory_order_relaxed);
   s.detected_by_monitor = c.detected_by_monitor.get();
   s.stalls = c.stalls.get();

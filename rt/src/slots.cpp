@@ -109,6 +109,14 @@ void Engine::Impl::count_outcome(Outcomes& out, TaskSlot& s, State to, Reason wh
   // so a query that sees it sees the reason too (Engine::status).
   s.reason.store(why, std::memory_order_relaxed);
   s.finished.store(at, std::memory_order_release);
+  if (to == State::Failed || to == State::Timeout) {
+    // Every attempt, as the totals (exceptions, gate_violations, deadline_misses) count them.
+    const int k = why == Reason::Exception        ? 0
+                  : why == Reason::GateViolation  ? 1
+                  : why == Reason::DeadlineMissed ? 2
+                                                  : -1;
+    if (k >= 0) failures_by_type[s.type.load(std::memory_order_relaxed)][static_cast<std::size_t>(k)].add();
+  }
   // F13: an attempt that will be retried is not the task's outcome (retry_or_dead_letter
   // counts it as a retry); a miss is still a miss.
   if ((to == State::Failed || to == State::Timeout) && retry_left(s)) {

@@ -1,6 +1,7 @@
 // The worker thread's loop: one-shot tasks from the rings, highest class first; its own
 // periodic releases on their grid; between both a short spin, then sleep on a futex.
 #include "engine_impl.hpp"
+#include "hal/alloc_watch.hpp"
 #include "hal/futex.hpp"
 #include "hal/memory.hpp"
 #include "hal/thread.hpp"
@@ -35,6 +36,7 @@ bool Engine::Impl::has_work(const Worker& w) const noexcept HAL_NONBLOCKING {
 // periodic task's first release (run_release; after that the worker announces its
 // deadlines ahead).
 void Engine::Impl::worker_loop(Worker& w) noexcept {
+  hal::mark_rt_thread();  // from here on, an allocation on this thread is a P6 violation (alloc_watch.hpp)
   w.started_at.store(hal::now_ns(), std::memory_order_relaxed);
   w.state.store(WorkerState::Idle, std::memory_order_relaxed);
   // Last, with release: start_worker returns once it sees the tid, and a query from then

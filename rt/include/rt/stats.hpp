@@ -26,12 +26,20 @@ struct WorkerStats {
   long minor_faults = -1;  // of the worker thread: read from /proc at query time, sampled by it at exit
 };
 
+// Attempts of one-shot tasks of one type that ended badly, by why: each attempt, retried or
+// not (a task retried twice that then succeeds counts two). The same events as the totals
+// Stats::exceptions, gate_violations and deadline_misses, split by type.
+struct TypeFailures {
+  std::uint64_t exceptions = 0, gate_violations = 0, deadline_misses = 0;
+};
+
 struct Stats {
   std::uint64_t submitted = 0;                                                         // accepted by try_submit
   std::uint64_t completed = 0, failed = 0, timed_out = 0, cancelled = 0, skipped = 0;  // outcomes
   std::uint64_t gate_violations = 0, exceptions = 0;
   std::uint64_t rolled_back = 0;                 // F11: one-shot tasks restored after a violation
   std::vector<std::uint64_t> rollbacks_by_type;  // one-shot and periodic, indexed by TypeId
+  std::vector<TypeFailures> failures_by_type;    // one-shot tasks, indexed by TypeId
   std::uint64_t deadline_misses = 0;             // one-shot tasks; the monitor or the worker saw it
   std::uint64_t detected_by_monitor = 0;         // of those (and of periodic runs), caught while running
   std::uint64_t stalls = 0;                      // workers marked STALLED

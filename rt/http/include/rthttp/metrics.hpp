@@ -3,7 +3,10 @@
 // the engine's snapshots with prometheus-cpp's metric families and TextSerializer. Runs
 // on the HTTP thread that serves the scrape, never on an RT thread: the RT side keeps its
 // own lock-free counters and histograms (prometheus-cpp's Histogram takes a mutex).
+#include <array>
+#include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rt/engine.hpp"
@@ -29,8 +32,26 @@ class MetricsSource {
 [[nodiscard]] std::string render_metrics(const Engine& e, const EventBus* bus = nullptr,
                                          const MetricsSource* extra = nullptr);
 
+// The `le` bounds of every latency histogram, 1 µs to 10 s in 1-2.5-5 steps: a control
+// loop's jitter (µs), a task's execution (µs to ms) and a stalled worker's detection (up to
+// stall_after, 100 ms by default) each fall inside, and 22 bounds keep a series per loop
+// cheap to scrape from many devices.
+inline constexpr std::array<ns_t, 22> kLatencyBoundsNs{
+    1'000,       2'500,       5'000,         10'000,        25'000,        50'000,        100'000,    250'000,
+    500'000,     1'000'000,   2'500'000,     5'000'000,     10'000'000,    25'000'000,    50'000'000, 100'000'000,
+    250'000'000, 500'000'000, 1'000'000'000, 2'500'000'000, 5'000'000'000, 10'000'000'000};
+inline constexpr std::array<double, kLatencyBoundsNs.size()> kLatencyBoundsSeconds = [] {
+  std::array<double, kLatencyBoundsNs.size()> s{};
+  for (std::size_t i = 0; i < s.size(); ++i)
+    s[i] = static_cast<double>(kLatencyBoundsNs[i]) / 1e9;
+  return s;
+}();
+
 // A histogram family member from a snapshot: buckets in seconds at fixed bounds
 // (kLatencyBoundsSeconds, µs to s), cumulative, +Inf equal to the count, sum in seconds.
+// The snapshot's buckets are at most 1/128 wide; one that straddles a bound (its lowest
+// value <= the bound < its highest) is counted under the next bound up, so `le` never
+// counts a value above it (as percentile() never under-reports a latency).
 // Exposed for tests and for MetricsSource implementations.
 void add_histogram(prometheus::MetricFamily& family, const HistogramSnapshot& h,
                    std::vector<std::pair<std::string, std::string>> labels = {});

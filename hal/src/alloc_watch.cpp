@@ -1,0 +1,31 @@
+#include "hal/alloc_watch.hpp"
+
+#include <atomic>
+
+namespace hal {
+
+namespace {
+// constinit: a thread_local with a constant initializer needs no TLS init call, so reading
+// it from inside operator new (any thread, any time, also during static init) is safe.
+constinit thread_local bool t_rt_thread = false;
+constinit std::atomic<std::uint64_t> g_rt_allocations{0};
+constinit std::atomic<bool> g_counting{false};
+}  // namespace
+
+void mark_rt_thread() noexcept HAL_NONBLOCKING { t_rt_thread = true; }
+
+bool is_rt_thread() noexcept HAL_NONBLOCKING { return t_rt_thread; }
+
+void note_allocation() noexcept HAL_NONBLOCKING {
+  if (t_rt_thread) g_rt_allocations.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::uint64_t rt_thread_allocations() noexcept HAL_NONBLOCKING {
+  return g_rt_allocations.load(std::memory_order_relaxed);
+}
+
+void set_allocation_counting() noexcept { g_counting.store(true, std::memory_order_relaxed); }
+
+bool allocation_counting() noexcept { return g_counting.load(std::memory_order_relaxed); }
+
+}  // namespace hal
