@@ -6,7 +6,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "http_test_support.hpp"
 
@@ -155,6 +159,41 @@ TEST(HttpErrors, GarbageOnTheSocketIsAJson400) {
   const auto doc = nlohmann::json::parse(got.substr(body + 4), nullptr, false);
   EXPECT_TRUE(doc.is_object() && doc.contains("error") && doc.contains("detail")) << got;
   EXPECT_EQ(h.client().get("/health").status, 200);
+}
+
+// The access log sees every answer, also those cpp-httplib makes itself (413, a request
+// it cannot read), and never a body or an Authorization value.
+TEST(HttpErrors, EveryAnswerReachesTheAccessLogWithoutSecrets) {
+  struct Log {
+    std::mutex mu;
+    std::vector<std::pair<std::string, int>> lines;
+    bool secret = false;
+  } log;
+  HarnessOptions o;
+  o.token = "log-token";
+  o.server.max_body_bytes = 1024;
+  o.server.access_log = [&log](const rt::http::Request& r, int status) {
+    const std::lock_guard lk(log.mu);
+    log.lines.emplace_back(r.method + " " + r.path, status);
+    log.secret = log.secret || !r.body.empty() || !r.authorization.empty();
+  };
+  Harness h(o);
+  Client c = h.client("log-token");
+  EXPECT_EQ(c.get("/health").status, 200);
+  EXPECT_EQ(c.post("/tasks", R"({"type": "work"})").status, 202);
+  EXPECT_EQ(c.post("/tasks", std::string(4096, 'x')).status, 413);
+  EXPECT_EQ(c.get("/health", {{"X-Padding", std::string(9000, 'p')}}).status, 400);
+  EXPECT_EQ(h.client().post("/tasks", R"({"type": "work"})").status, 401);
+  const std::lock_guard lk(log.mu);
+  const std::vector<std::pair<std::string, int>> want = {
+      {"GET /health", 200}, {"POST /tasks", 202}, {"POST /tasks", 413}, {"POST /tasks", 401}};
+  for (const auto& w : want) {
+    EXPECT_TRUE(std::find(log.lines.begin(), log.lines.end(), w) != log.lines.end()) << w.first << " " << w.second;
+  }
+  const auto unread = std::find_if(log.lines.begin(), log.lines.end(), [](const auto& l) { return l.second == 400; });
+  EXPECT_TRUE(unread != log.lines.end()) << "no 400 line";
+  EXPECT_EQ(log.lines.size(), 5U);
+  EXPECT_FALSE(log.secret);
 }
 
 TEST(HttpErrors, StateChangesNeedTheToken) {
