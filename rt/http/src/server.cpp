@@ -150,7 +150,7 @@ void set_json(httplib::Response& res, const Response& r) {
   res.status = r.status;
   for (const auto& [k, v] : r.headers)
     res.set_header(k, v);
-  res.set_content(r.body, r.content_type.c_str());
+  res.set_content(r.body, r.content_type);
 }
 
 std::string number(double v) {
