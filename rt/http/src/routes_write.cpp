@@ -1,8 +1,11 @@
 // The state-changing endpoints. Api::route has checked the token and that the engine is
 // not stopping, and holds the control mutex: one change at a time, one Producer user.
+#include <chrono>
 #include <string>
+#include <thread>
 #include <variant>
 
+#include "hal/clock.hpp"
 #include "routes.hpp"
 #include "rthttp/parse.hpp"
 
@@ -17,6 +20,9 @@ Response bad_field(const FieldError& f) {
 }
 
 std::string clip(std::string_view s) { return std::string(s.substr(0, 64)); }
+
+// How long a periodic control waits for the loop's worker to apply it.
+constexpr ns_t kApplyWait = 2 * hal::kNsPerSec;
 
 // A refused submission: why, with the status a client can act on. A full queue or an
 // open breaker passes (503 + Retry-After); bad options do not (400).
@@ -144,7 +150,24 @@ Response control_periodic(Ctx& c, std::string_view name, std::string_view action
     return error_response(409, "conflict",
                           "periodic task " + clip(name) + " is " + std::string(to_string(was)) + ": cannot " +
                               std::string(action) + " it");
-  return json_response(json{{"name", std::string(name)}, {"action", std::string(action)}, {"was", to_string(was)}});
+  // The loop's worker applies the command a moment later, and `was` above is the applied
+  // state: without this wait, a start and a pause sent one after the other found the loop
+  // still stopped (409), and a stop then a start found it still running. Calls are one at
+  // a time (the control mutex), so the next one sees this one's state. Bounded: a worker
+  // busy with a long task applies it after; "state" says what the answer saw.
+  const PeriodicState want = action == "stop"    ? PeriodicState::Stopped
+                             : action == "pause" ? PeriodicState::Paused
+                                                 : PeriodicState::Running;
+  const ns_t until = hal::now_ns() + kApplyWait;
+  PeriodicState now = c.engine.periodic_stats(id).state;
+  while (now != want && c.engine.running() && hal::now_ns() < until) {
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+    now = c.engine.periodic_stats(id).state;
+  }
+  return json_response(json{{"name", std::string(name)},
+                            {"action", std::string(action)},
+                            {"was", to_string(was)},
+                            {"state", to_string(now)}});
 }
 
 Response run_workflow(Ctx& c, std::string_view name, std::string_view body) {

@@ -156,7 +156,7 @@ void set_json(httplib::Response& res, const Response& r) {
   res.status = r.status;
   for (const auto& [k, v] : r.headers)
     res.set_header(k, v);
-  res.set_content(r.body, r.content_type.c_str());
+  res.set_content(r.body, r.content_type);
 }
 
 std::string number(double v) {
@@ -237,9 +237,9 @@ void Server::Impl::install() {
 
   // What httplib answered itself (400 malformed, 413 over the body limit, 414...) has no
   // body yet: give it the JSON one every error has.
-  svr.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
+  const auto on_error = [this](const httplib::Request& req, httplib::Response& res) {
     using H = httplib::Server::HandlerResponse;
-    if (!res.body.empty()) return H::Unhandled;
+    if (!res.body.empty()) return H::Unhandled;  // ours, logged where it was made
     switch (res.status) {
       case 413:
         too_large.fetch_add(1, std::memory_order_relaxed);
@@ -257,8 +257,12 @@ void Server::Impl::install() {
                                      "the request could not be read (" + std::to_string(res.status) + ")"));
         break;
     }
+    // These answers reach the access log too (a request httplib could not parse has no
+    // method or path yet).
+    log(req, res.status);
     return H::Handled;
-  }));
+  };
+  svr.set_error_handler(httplib::Server::HandlerWithResponse(on_error));
   svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, const std::exception_ptr& ep) {
     std::string what = "an unknown exception";
     try {
