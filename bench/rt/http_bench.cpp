@@ -238,12 +238,12 @@ struct Rig {
     sc.port = 0;
     sc.rate = http_rate();
     sc.burst = http_burst();
-    server = std::make_unique<rt::http::Server>(*api, std::move(sc));
-    // The server's threads and the client's inherit this thread's affinity.
     sc.cpus = http_cpus();
-    // The client threads inherit this thread's affinity.
+    // The client threads (and, with RT_BENCH_CPU_HTTP=N, the server's) inherit this
+    // thread's affinity.
     if (http_cpu() >= 0) (void)hal::apply_to_current_thread({.name = "bench-main", .cpu = http_cpu()});
     if (http_cpu() == kHttpAuto) (void)hal::set_current_affinity(sc.cpus);
+    server = std::make_unique<rt::http::Server>(*api, std::move(sc));
     server->start();
     client = std::make_unique<LoadClient>(server->port());
     (void)engine.start_periodic(loop);
@@ -314,10 +314,10 @@ void BM_HttpLoadPaired(benchmark::State& state) {
                                                   : "unpaced";
   const Contender loaded{"loaded (" + offered + ")", [&rig] { return rig.block(true); }, {}};
   const Contender quiet{"quiet (client idle)", [&rig] { return rig.block(false); }, {}};
-  const std::string http =
-      http_cpu() == kHttpAuto ? "server and client off the loop's CPU (" + hal::format_cpu_list(http_cpus()) + ")"
-      : http_cpu() < 0        ? "unpinned"
-                              : "server and client on CPU " + std::to_string(http_cpu());
+  const std::string http = http_cpu() == kHttpAuto
+                               ? "server and client off the loop's CPU (" + hal::format_cpu_list(http_cpus()) + ")"
+                           : http_cpu() < 0 ? "unpinned"
+                                            : "server and client on CPU " + std::to_string(http_cpu());
   res.run = bench_support::PairedRun(
       "Periodic release latency at " + std::to_string(hal::kNsPerSec / period()) + " Hz (worker " +
           bench_support::policy(prio()) + ", CPU " + std::to_string(worker_cpu()) + "), HTTP server (limit " +

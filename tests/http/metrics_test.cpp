@@ -13,7 +13,6 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -21,6 +20,7 @@
 #include <vector>
 
 #include "../rt/engine_test_support.hpp"
+#include "hal/alloc_watch.hpp"
 #include "rt/event_bus.hpp"
 #include "rt/graph.hpp"
 #include "rt/version.hpp"
@@ -319,18 +319,30 @@ TEST(MetricsFleet, DashboardNamesOnlyExposedSeries) {
   for (const auto& s : parse(rt::http::render_metrics(sc.e, &sc.bus)))
     exposed.insert(s.name);
 
-  const std::regex metric("rtengine_[a-z_]+");
-  const std::regex suffix("_(bucket|sum|count)$");
+  // Scanned by hand, not with std::regex: GCC 12 warns inside <regex> under ASan -O2.
   std::vector<std::string> exprs;
   collect_queries(dash, exprs);
   std::set<std::string> named_in_dashboard;
-  for (const auto& e : exprs)
-    for (auto it = std::sregex_iterator(e.begin(), e.end(), metric); it != std::sregex_iterator(); ++it)
-      named_in_dashboard.insert(it->str());
+  for (const auto& e : exprs) {
+    for (std::size_t at = e.find("rtengine_"); at != std::string::npos; at = e.find("rtengine_", at + 1)) {
+      std::size_t end = at + 9;
+      while (end < e.size() && ((e[end] >= 'a' && e[end] <= 'z') || e[end] == '_'))
+        ++end;
+      named_in_dashboard.insert(e.substr(at, end - at));
+    }
+  }
   EXPECT_GE(exprs.size(), 5U);
+  const auto base = [](std::string n) {  // a histogram's or summary's series -> its family
+    for (const std::string suffix : {"_bucket", "_sum", "_count"}) {
+      if (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+        return n.substr(0, n.size() - suffix.size());
+    }
+    return n;
+  };
   for (const auto& name : named_in_dashboard) {
-    // A series as exposed, or a histogram's or summary's _bucket/_sum/_count.
-    const bool found = exposed.count(name) == 1 || exposed.count(std::regex_replace(name, suffix, "") + "_count") == 1;
+    // Not exposed when no counting allocator is linked in (sanitizer builds): absent, not 0.
+    if (name == "rtengine_allocations_after_start_total" && !hal::allocation_counting()) continue;
+    const bool found = exposed.count(name) == 1 || exposed.count(base(name) + "_count") == 1;
     EXPECT_TRUE(found) << "the dashboard names " << name << ", which render_metrics does not expose";
   }
   for (const char* want : {"rtengine_execution_jitter_seconds_bucket", "rtengine_task_queue_depth",
