@@ -210,3 +210,31 @@ TEST(HttpApi, EventsSinceNextReturnOnlyNewerOnes) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(HttpApi, ClearingFinishedTasksKeepsTheMostRecent) {
+  Harness h;
+  Client c = h.client();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(submit(c, "work"));
+    ASSERT_FALSE(ids.back().empty());
+  }
+  for (const std::string& id : ids)
+    ASSERT_TRUE(reaches(c, id, "completed"));
+
+  ASSERT_TRUE(http_test::is_error(c.del("/tasks?keep=x"), 400));
+  ASSERT_TRUE(http_test::is_error(c.del("/tasks?kept=1"), 400));
+  const Reply r = c.del("/tasks?keep=2");
+  ASSERT_EQ(r.status, 200) << r.str();
+  EXPECT_GE(r.doc.value("cleared", 0), 3) << r.body;
+  const Reply left = c.get("/tasks?state=completed");
+  ASSERT_EQ(left.status, 200) << left.str();
+  EXPECT_LE(left.doc["tasks"].size(), 2U) << left.body;
+  // The newest survive: the last one submitted is still queryable, the first is not.
+  EXPECT_EQ(c.get("/tasks/" + ids.back()).status, 200);
+  EXPECT_TRUE(http_test::is_error(c.get("/tasks/" + ids.front()), 404));
+}
+
+}  // namespace

@@ -45,6 +45,11 @@ Api::Api(Engine& e, Catalog catalog, ApiConfig cfg, const EventBus* history, con
       metrics_(metrics),
       producer_(e.make_producer()) {}
 
+void Api::set_stopping() {
+  stopping_.store(true, std::memory_order_release);
+  const std::lock_guard wait_for_the_change_under_way(control_mu_);
+}
+
 bool Api::authorized(std::string_view header) const noexcept {
   if (cfg_.token.empty()) return true;
   constexpr std::string_view kScheme = "Bearer ";
@@ -134,7 +139,7 @@ Response Api::route(const Request& r) {
   } else if (is(1, {"stats"})) {
     route = 2, allow = "GET";
   } else if (is(1, {"tasks"})) {
-    route = 3, allow = "GET, POST";
+    route = 3, allow = "GET, POST, DELETE";
   } else if (is(2, {"tasks", ""})) {
     route = 4, allow = "GET";
   } else if (is(3, {"tasks", "", "cancel"})) {
@@ -173,15 +178,17 @@ Response Api::route(const Request& r) {
       res.headers.emplace_back("WWW-Authenticate", "Bearer");
       return res;
     }
+    const std::lock_guard lk(control_mu_);  // one change at a time, and one Producer user
+    // Checked under the mutex: set_stopping takes it too, so once it returns no change
+    // is under way and none can start.
     if (stopping()) {
       Response res = error_response(503, "stopping", "the engine is stopping: it takes no more changes");
       res.headers.emplace_back("Retry-After", "5");
       return res;
     }
-    const std::lock_guard lk(control_mu_);  // one change at a time, and one Producer user
     switch (route) {
       case 3:
-        return detail::post_task(c, r.body);
+        return method == "POST" ? detail::post_task(c, r.body) : detail::clear_tasks(c, r.query);
       case 5:
         return detail::cancel_task(c, p[1]);
       case 7:

@@ -44,6 +44,7 @@ Response get_metrics(Ctx& c);
 
 // State-changing endpoints (token, 503 while stopping, one at a time).
 Response post_task(Ctx& c, std::string_view body);
+Response clear_tasks(Ctx& c, std::string_view query);
 Response cancel_task(Ctx& c, std::string_view id);
 Response put_gate(Ctx& c, std::string_view name, std::string_view body);
 Response control_periodic(Ctx& c, std::string_view name, std::string_view action);

@@ -102,6 +102,23 @@ Response post_task(Ctx& c, std::string_view body) {
   return r;
 }
 
+// F20: frees finished tasks' records, keeping the `keep` most recent (default 0).
+Response clear_tasks(Ctx& c, std::string_view query) {
+  auto q = parse_query(query);
+  if (const auto* e = std::get_if<FieldError>(&q)) return bad_field(*e);
+  std::uint64_t keep = 0;
+  for (const auto& [k, v] : std::get<QueryParams>(q)) {
+    if (k != "keep") return bad_field(FieldError{k, "unknown parameter (keep)"});
+    auto n = parse_uint(k, v, 0, UINT32_MAX);
+    if (const auto* e = std::get_if<FieldError>(&n)) return bad_field(*e);
+    keep = std::get<std::uint64_t>(n);
+  }
+  // One caller at a time and never beside Engine::stop: the control mutex and the
+  // stopping gate (Api::set_stopping) see to both.
+  const std::size_t cleared = c.engine.clear_completed(static_cast<std::size_t>(keep));
+  return json_response(json{{"cleared", cleared}, {"kept_at_most", keep}});
+}
+
 Response cancel_task(Ctx& c, std::string_view id) {
   const std::optional<TaskId> tid = parse_task_id(id);
   const CancelResult res = tid ? c.engine.cancel(*tid) : CancelResult::NotFound;

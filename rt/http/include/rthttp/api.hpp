@@ -75,8 +75,11 @@ class Api {
   // Any HTTP thread, concurrently. Never throws: an internal error is a 500 JSON body.
   [[nodiscard]] Response handle(const Request& r);
 
-  // From now on, state-changing calls answer 503: the engine is stopping.
-  void set_stopping() noexcept { stopping_.store(true, std::memory_order_release); }
+  // From now on, state-changing calls answer 503: the engine is stopping. Returns once no
+  // state-changing call is under way (it waits for the one holding the control mutex), so
+  // the caller may go on to Engine::stop, which some of them must not overlap
+  // (clear_completed, redrive).
+  void set_stopping();
   [[nodiscard]] bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
 
   // Whether `header` (an Authorization value) carries the token; constant time in the
