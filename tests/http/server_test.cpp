@@ -89,7 +89,7 @@ TEST(HttpErrors, AWrongMethodIs405WithAllow) {
   EXPECT_TRUE(names(r, "DELETE")) << r.body;
   r = c.put("/tasks", "{}");
   ASSERT_TRUE(is_error(r, 405));
-  EXPECT_EQ(r.header("Allow"), "GET, POST");
+  EXPECT_EQ(r.header("Allow"), "GET, POST, DELETE");
   r = c.get("/tasks/1/cancel");
   ASSERT_TRUE(is_error(r, 405));
   EXPECT_EQ(r.header("Allow"), "POST");
