@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "rthttp/api.hpp"
+#include "rthttp/parse.hpp"
 
 namespace rt::http::detail {
 
@@ -25,6 +26,9 @@ struct Ctx {
 
 // A 200 (or `status`) JSON answer; invalid UTF-8 in strings is replaced, never thrown on.
 [[nodiscard]] Response json_response(const nlohmann::json& j, int status = 200);
+
+// A 400 naming the field (parse.hpp's FieldError).
+[[nodiscard]] Response bad_field(const FieldError& f);
 
 [[nodiscard]] nlohmann::json task_json(const Engine& e, const TaskInfo& t);
 [[nodiscard]] std::string type_name(const Engine& e, TypeId t);

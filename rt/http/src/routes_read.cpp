@@ -21,16 +21,16 @@ Response json_response(const json& j, int status) {
   return r;
 }
 
+Response bad_field(const FieldError& f) {
+  return error_response(400, "bad_request", f.field.empty() ? f.message : f.field + ": " + f.message);
+}
+
 std::string type_name(const Engine& e, TypeId t) {
   const auto& names = e.config().task_types;
   return t < names.size() ? names[t] : std::to_string(t);
 }
 
 namespace {
-
-Response bad_field(const FieldError& f) {
-  return error_response(400, "bad_request", f.field.empty() ? f.message : f.field + ": " + f.message);
-}
 
 json summary_json(const HistogramSummary& h) {
   return json{{"count", h.count}, {"min_ns", h.min}, {"mean_ns", h.mean}, {"p50_ns", h.p50},

@@ -15,10 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-Response bad_field(const FieldError& f) {
-  return error_response(400, "bad_request", f.field.empty() ? f.message : f.field + ": " + f.message);
-}
-
 std::string clip(std::string_view s) { return std::string(s.substr(0, 64)); }
 
 // How long a periodic control waits for the loop's worker to apply it.
