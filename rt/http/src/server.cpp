@@ -5,6 +5,7 @@
 #include "rthttp/server.hpp"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -20,6 +21,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "connections.hpp"
 #include "hal/clock.hpp"
 #include "hal/cpu.hpp"
 #include "hal/thread.hpp"
@@ -27,77 +29,6 @@
 namespace rt::http {
 
 namespace {
-
-thread_local bool t_overflow = false;  // this thread answers 503 to whatever it is given
-
-// httplib hands each accepted connection to a TaskQueue. This one serves at most
-// `threads` connections at once, queues `max_pending` more, and gives the rest to one
-// thread that answers them 503 at once, so a flood of connections can neither grow an
-// unbounded backlog of work nor hold the connections already being served.
-class BoundedPool final : public httplib::TaskQueue {
- public:
-  BoundedPool(std::size_t threads, std::size_t max_pending, std::atomic<std::uint64_t>& overflowed,
-              std::vector<int> cpus)
-      : max_pending_(max_pending), overflowed_(overflowed), cpus_(std::move(cpus)) {
-    for (std::size_t i = 0; i < threads; ++i)
-      workers_.emplace_back([this] { serve(jobs_, false); });
-    workers_.emplace_back([this] { serve(overflow_, true); });
-  }
-  ~BoundedPool() override { shutdown(); }
-  BoundedPool(const BoundedPool&) = delete;
-  BoundedPool& operator=(const BoundedPool&) = delete;
-
-  void enqueue(std::function<void()> fn) override {
-    {
-      const std::lock_guard lk(mu_);
-      if (jobs_.size() < max_pending_) {
-        jobs_.push_back(std::move(fn));
-      } else {
-        overflowed_.fetch_add(1, std::memory_order_relaxed);
-        overflow_.push_back(std::move(fn));
-      }
-    }
-    cv_.notify_all();
-  }
-
-  void shutdown() override {
-    {
-      const std::lock_guard lk(mu_);
-      if (stop_) return;
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (std::thread& t : workers_)
-      t.join();
-  }
-
- private:
-  void serve(std::deque<std::function<void()>>& q, bool overflow) {
-    t_overflow = overflow;
-    (void)hal::set_current_affinity(cpus_);  // the listener has reported a failure already
-    for (;;) {
-      std::function<void()> fn;
-      {
-        std::unique_lock lk(mu_);
-        cv_.wait(lk, [&] { return stop_ || !q.empty(); });
-        // Queued connections are still served at shutdown: each job closes its socket.
-        if (q.empty()) return;
-        fn = std::move(q.front());
-        q.pop_front();
-      }
-      fn();
-    }
-  }
-
-  const std::size_t max_pending_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_, overflow_;
-  bool stop_ = false;
-  std::atomic<std::uint64_t>& overflowed_;  // the Server's: the pool dies with each listen()
-  const std::vector<int> cpus_;
-  std::vector<std::thread> workers_;
-};
 
 // A token bucket per client address: `rate` per second, `burst` deep. The table is
 // capped; past the cap, the least recently seen address is forgotten (a fresh bucket is
@@ -177,7 +108,11 @@ struct Server::Impl {
   RateLimiter limiter;
   httplib::Server svr;
   std::thread listener;
+  std::atomic<bool> listener_done{false};
   int port = -1;
+  std::unique_ptr<detail::ConnectionReaper> reaper;
+  std::mutex pool_mu;
+  detail::BoundedPool* pool = nullptr;  // httplib's, while its listen() runs
   std::atomic<std::uint64_t> rate_limited{0}, too_large{0}, headers_too_large{0}, unauthorized{0}, overloaded{0};
 
   void install();
@@ -187,7 +122,21 @@ struct Server::Impl {
 
 void Server::Impl::install() {
   // httplib owns (and deletes) the queue it gets.
-  svr.new_task_queue = [this] { return new BoundedPool(cfg.max_connections, cfg.max_pending, overloaded, cfg.cpus); };
+  svr.new_task_queue = [this] {
+    const std::lock_guard lk(pool_mu);
+    pool =
+        new detail::BoundedPool(cfg.max_connections, cfg.max_pending, cfg.max_overflow, overloaded, cfg.cpus, [this] {
+          const std::lock_guard forget(pool_mu);
+          pool = nullptr;
+        });
+    return pool;
+  };
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second engine
+  // binds the same port and the kernel splits the clients (and their tokens) between them.
+  svr.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    (void)setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   // Headers and body go out in separate writes: without TCP_NODELAY, Nagle holds the body
   // for the client's delayed ACK, ~40 ms per answer on a kept-alive connection.
   svr.set_tcp_nodelay(true);
@@ -200,12 +149,24 @@ void Server::Impl::install() {
 
   svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     using H = httplib::Server::HandlerResponse;
-    if (t_overflow) {
+    if (detail::on_overflow_thread()) {
       Response r = error_response(503, "overloaded", "the server is serving as many connections as it may");
       r.headers.emplace_back("Retry-After", "1");
       r.headers.emplace_back("Connection", "close");
       set_json(res, r);
       log(req, 503);
+      return H::Handled;
+    }
+    // httplib 0.11 applies the body limit to Content-Length bodies only: a chunked one
+    // would be read whole, into memory mlockall has locked. A client sends a length.
+    if (req.has_header("Transfer-Encoding")) {
+      too_large.fetch_add(1, std::memory_order_relaxed);
+      Response r = error_response(411, "length_required",
+                                  "send the body with a Content-Length (at most " + std::to_string(cfg.max_body_bytes) +
+                                      " bytes), not Transfer-Encoding");
+      r.headers.emplace_back("Connection", "close");
+      set_json(res, r);
+      log(req, 411);
       return H::Handled;
     }
     if (header_bytes(req) > cfg.max_header_bytes) {
@@ -253,6 +214,16 @@ void Server::Impl::install() {
         set_json(res, error_response(431, "request_header_fields_too_large", "the headers are too large"));
         break;
       default:
+        // A 400 after a well-formed request line is a header httplib could not read: in
+        // practice one longer than its fixed 8192-byte line limit (Debian's compiled
+        // library), before our own max_header_bytes check could see it.
+        if (res.status == 400 && (req.version == "HTTP/1.1" || req.version == "HTTP/1.0")) {
+          res.status = 431;
+          headers_too_large.fetch_add(1, std::memory_order_relaxed);
+          set_json(res, error_response(431, "request_header_fields_too_large",
+                                       "a header line is longer than 8192 bytes (or malformed)"));
+          break;
+        }
         set_json(res, error_response(res.status, "bad_request",
                                      "the request could not be read (" + std::to_string(res.status) + ")"));
         break;
@@ -302,9 +273,9 @@ Server::Server(Api& api, ServerConfig cfg) : impl_(std::make_unique<Impl>(api, s
 
 Server::~Server() { stop(); }
 
-void Server::start() {
+void Server::bind() {
   Impl& m = *impl_;
-  if (m.listener.joinable()) throw std::logic_error("the HTTP server is already running");
+  if (m.port >= 0) return;
   if (m.cfg.port == 0) {
     m.port = m.svr.bind_to_any_port(m.cfg.bind);
   } else {
@@ -313,28 +284,58 @@ void Server::start() {
   if (m.port < 0)
     throw std::runtime_error("cannot listen on " + m.cfg.bind + ":" + std::to_string(m.cfg.port) +
                              " (in use, not an address of this machine, or a privileged port)");
+}
+
+void Server::start() {
+  Impl& m = *impl_;
+  if (m.listener.joinable()) throw std::logic_error("the HTTP server is already running");
+  bind();
   // The listener applies the CPU list to itself and says how that went before it serves,
   // so a bad list fails start() loudly instead of a thread later.
-  std::promise<hal::Status> pinned;
-  std::future<hal::Status> pinned_result = pinned.get_future();
-  m.listener = std::thread([&m, &pinned] {
+  auto pinned = std::make_shared<std::promise<hal::Status>>();
+  std::future<hal::Status> pinned_result = pinned->get_future();
+  m.listener_done.store(false);
+  m.listener = std::thread([&m, pinned] {
     const hal::Status st = hal::set_current_affinity(m.cfg.cpus);
     const bool ok = st.ok();
-    pinned.set_value(st);
+    pinned->set_value(st);
     if (ok) m.svr.listen_after_bind();
+    m.listener_done.store(true, std::memory_order_release);
   });
   if (const hal::Status st = pinned_result.get(); !st.ok()) {
     m.listener.join();
     throw std::runtime_error("the HTTP server cannot run on CPUs " + hal::format_cpu_list(m.cfg.cpus) + ": " +
                              st.message());
   }
+  // httplib's stop() does nothing until listen has set its running flag: wait for it, so a
+  // stop() right after start() cannot leave the listener serving forever.
+  while (!m.svr.is_running() && !m.listener_done.load(std::memory_order_acquire))
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  m.reaper = std::make_unique<detail::ConnectionReaper>(detail::ReaperConfig{
+      .port = m.port,
+      .max_age = m.cfg.max_connection_age,
+      .max_per_client =
+          m.cfg.max_per_client != 0 ? m.cfg.max_per_client : std::max<std::size_t>(2, m.cfg.max_connections / 2),
+      .cpus = m.cfg.cpus});
+  m.reaper->start();
 }
 
 void Server::stop() {
   Impl& m = *impl_;
   if (!m.listener.joinable()) return;
   m.svr.stop();
+  // The accept loop may wait in the pool for room (release), and serving threads in a
+  // slow client's read (cut): both end now, until the listener has returned.
+  while (!m.listener_done.load(std::memory_order_acquire)) {
+    {
+      const std::lock_guard lk(m.pool_mu);
+      if (m.pool != nullptr) m.pool->release();
+    }
+    if (m.reaper) (void)m.reaper->cut_all();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   m.listener.join();
+  if (m.reaper) m.reaper->stop();
 }
 
 int Server::port() const noexcept { return impl_->port; }
@@ -346,7 +347,8 @@ Server::Counts Server::counts() const noexcept {
                 .too_large = m.too_large.load(std::memory_order_relaxed),
                 .headers_too_large = m.headers_too_large.load(std::memory_order_relaxed),
                 .unauthorized = m.unauthorized.load(std::memory_order_relaxed),
-                .overloaded = m.overloaded.load(std::memory_order_relaxed)};
+                .overloaded = m.overloaded.load(std::memory_order_relaxed),
+                .reaped = m.reaper ? m.reaper->reaped() : 0};
 }
 
 }  // namespace rt::http

@@ -25,7 +25,12 @@ struct ServerConfig {
   double rate = 50;                 // requests per second per client address; 0: no limit
   double burst = 100;               // the bucket's depth
   std::size_t max_connections = 8;  // served at once (threads); more wait in a short queue
-  std::size_t max_pending = 64;     // beyond it: 503 at once
+  std::size_t max_pending = 64;     // beyond it: 503 at once...
+  std::size_t max_overflow = 64;    // ...for this many more; beyond, they wait in the kernel's backlog
+  // A connection older than this is shut down (0: never): httplib times out each read,
+  // not each request, so a client trickling bytes would otherwise hold a thread for ever.
+  ns_t max_connection_age = 30 * hal::kNsPerSec;
+  std::size_t max_per_client = 0;  // connections one client address may hold; 0: max_connections / 2 (>= 2)
   // The CPUs the server's threads run on; empty: inherited. rtengine run gives it the
   // CPUs no RT thread is pinned to: on a kernel without PREEMPT_RT, the loopback TCP work
   // of a busy client on an RT worker's CPU costs that worker ~20 % at p99 even though
@@ -44,8 +49,11 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and starts serving on a thread of its own. Throws std::runtime_error naming the
-  // address when it cannot bind (in use, no permission, bad address).
+  // Binds the port: throws std::runtime_error naming the address when it cannot (in use,
+  // no permission, bad address). Separate from start() so a caller can learn that before
+  // it starts anything else (the run binds before the engine starts). Idempotent.
+  void bind();
+  // Binds if not yet bound, and serves on threads of its own.
   void start();
   // Stops accepting, finishes the requests being served, joins its threads. Idempotent.
   void stop();
@@ -54,6 +62,7 @@ class Server {
 
   struct Counts {
     std::uint64_t rate_limited = 0, too_large = 0, headers_too_large = 0, unauthorized = 0, overloaded = 0;
+    std::uint64_t reaped = 0;  // connections shut down for their age or their client's share
   };
   [[nodiscard]] Counts counts() const noexcept;
 
