@@ -30,20 +30,8 @@ std::string resolve_token(const config::HttpSettings& h) {
 
 namespace {
 
-prometheus::MetricFamily family(std::string name, std::string help, prometheus::MetricType type) {
-  prometheus::MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
-
-void add_counter(prometheus::MetricFamily& f, double v, std::vector<prometheus::ClientMetric::Label> labels = {}) {
-  prometheus::ClientMetric m;
-  m.label = std::move(labels);
-  m.counter.value = v;
-  f.metric.push_back(std::move(m));
-}
+using http::add_counter;
+using http::make_family;
 
 // PeriodicSpec::worker = -1: the first worker serving the loop's priority.
 int first_serving(const EngineConfig& e, Priority p) {
@@ -122,36 +110,36 @@ struct HttpFront::Impl final : http::MetricsSource {
   // The run's own series, beside the engine's (rthttp/metrics.hpp).
   void collect(std::vector<prometheus::MetricFamily>& out) const override {
     using prometheus::MetricType;
-    auto frame = family("rtengine_graph_frame_latency_seconds",
-                        "Time from a graph run's start to its last node's end, per run (the run command's view).",
-                        MetricType::Histogram);
+    auto frame = make_family("rtengine_graph_frame_latency_seconds",
+                             "Time from a graph run's start to its last node's end, per run (the run command's view).",
+                             MetricType::Histogram);
     for (std::size_t i = 0; i < frames.size() && i < cfg.graphs.size(); ++i)
       http::add_histogram(frame, frames[i]->snapshot(), {{"graph", cfg.graphs[i].spec.name}});
     if (!frame.metric.empty()) out.push_back(std::move(frame));
 
     const Assembly::Refusals r = as.refusals();
-    auto gen = family("rtengine_load_generator_submissions_total",
-                      "Tasks the run command's load generator submitted at the configured rates, by result.",
-                      MetricType::Counter);
+    auto gen = make_family("rtengine_load_generator_submissions_total",
+                           "Tasks the run command's load generator submitted at the configured rates, by result.",
+                           MetricType::Counter);
     add_counter(gen, static_cast<double>(r.submitted - r.refused), {{"result", "accepted"}});
     add_counter(gen, static_cast<double>(r.refused), {{"result", "refused"}});
     out.push_back(std::move(gen));
 
     const http::Api::Counts a = api.counts();
     const http::Server::Counts s = server.counts();
-    auto req = family("rtengine_http_requests_total", "Requests the HTTP API routed.", MetricType::Counter);
+    auto req = make_family("rtengine_http_requests_total", "Requests the HTTP API routed.", MetricType::Counter);
     add_counter(req, static_cast<double>(a.requests));
     out.push_back(std::move(req));
-    auto rej = family("rtengine_http_rejected_total", "Requests the HTTP server refused before routing, by reason.",
-                      MetricType::Counter);
+    auto rej = make_family("rtengine_http_rejected_total",
+                           "Requests the HTTP server refused before routing, by reason.", MetricType::Counter);
     add_counter(rej, static_cast<double>(s.rate_limited), {{"reason", "rate_limited"}});
     add_counter(rej, static_cast<double>(s.too_large), {{"reason", "payload_too_large"}});
     add_counter(rej, static_cast<double>(s.headers_too_large), {{"reason", "headers_too_large"}});
     add_counter(rej, static_cast<double>(s.overloaded), {{"reason", "overloaded"}});
     add_counter(rej, static_cast<double>(s.unauthorized), {{"reason", "unauthorized"}});
     out.push_back(std::move(rej));
-    auto sub = family("rtengine_http_submissions_total", "Tasks submitted through POST /tasks and redrives, by result.",
-                      MetricType::Counter);
+    auto sub = make_family("rtengine_http_submissions_total",
+                           "Tasks submitted through POST /tasks and redrives, by result.", MetricType::Counter);
     add_counter(sub, static_cast<double>(a.submitted), {{"result", "accepted"}});
     add_counter(sub, static_cast<double>(a.refused), {{"result", "refused"}});
     out.push_back(std::move(sub));
