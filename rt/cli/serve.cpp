@@ -100,6 +100,10 @@ struct HttpFront::Impl final : http::MetricsSource {
     // An access line at debug level: method, path, status, client. Never a header value,
     // so a token cannot reach the log.
     s.access_log = [&l](const http::Request& r, int status) {
+      // Checked before any string is built: below the level, log() would still format
+      // nothing but take the logger's mutex, the one the event bus's dispatcher writes
+      // under, once per request.
+      if (status < 500 && l.level() > LogLevel::Debug) return;
       const std::string st = std::to_string(status);
       l.log(status >= 500 ? LogLevel::Warn : LogLevel::Debug, "http_request", r.method + " " + r.path,
             {{"status", st}, {"remote", r.remote}});
