@@ -1,7 +1,8 @@
 // `rtengine run`'s HTTP front (serve.hpp).
 #include "serve.hpp"
 
-#include <prometheus/client_metric.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <prometheus/metric_family.h>
 
 #include <algorithm>
@@ -41,6 +42,16 @@ int first_serving(const EngineConfig& e, Priority p) {
 }
 
 }  // namespace
+
+bool is_loopback(const std::string& address) {
+  if (address == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;  // 127.0.0.0/8
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, address.c_str(), &v6) != 1) return false;  // a host name: assume it is reachable
+  if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;  // ::ffff:127.x.y.z
+}
 
 std::vector<int> housekeeping_cpus(const config::AppConfig& c) {
   const EngineConfig& e = c.engine;
@@ -171,6 +182,14 @@ void HttpFront::start() {
                  {{"address", h.bind + ":" + std::to_string(impl_->server.port())},
                   {"token", impl_->api.authorized("") ? "none" : "required"},
                   {"cpus", impl_->cpus.empty() ? std::string("inherited") : hal::format_cpu_list(impl_->cpus)}});
+  // GETs never need the token, but without one every POST, PUT and DELETE (submit, cancel,
+  // gates, redrive, clear) is open to whoever can reach a non-loopback address: said
+  // loudly, once per start, since a fleet config (README) binds to the network.
+  if (impl_->api.authorized("") && !is_loopback(h.bind))
+    impl_->log.log(LogLevel::Warn, "http_open",
+                   "the HTTP API listens beyond loopback without a token: every state-changing endpoint (POST, PUT, "
+                   "DELETE) is open to the network; set RTENGINE_HTTP_TOKEN, or [http] token or token_file",
+                   {{"address", h.bind}});
 }
 
 void HttpFront::stopping() noexcept { impl_->api.set_stopping(); }
