@@ -165,10 +165,28 @@ void load_settings(Reader& r, const toml::table& root, AppConfig& app) {
     r.string(*t, "token", "http", app.http.token);
     r.integer_as(*t, "max_body_bytes", "http", 64, 64 << 20, app.http.max_body_bytes);
     r.string(*t, "token_file", "http", app.http.token_file);
-    r.integer_as(*t, "max_header_bytes", "http", 1024, 64 << 10, app.http.max_header_bytes);
+    // cpp-httplib (0.11.4, the library Debian ships compiled) refuses a header line over
+    // 8192 bytes (CPPHTTPLIB_HEADER_MAX_LENGTH) before our own limit is consulted, so a
+    // larger limit would promise what the server cannot take.
+    if (const toml::node* n = t->get("max_header_bytes");
+        n != nullptr && n->is_integer() && n->as_integer()->get() > 8192)
+      r.error(*n, "http.max_header_bytes",
+              "expected an integer 1024..8192, found " + std::to_string(n->as_integer()->get()) +
+                  ": cpp-httplib refuses a header line over 8192 bytes before rtengine sees it");
+    else
+      r.integer_as(*t, "max_header_bytes", "http", 1024, 8192, app.http.max_header_bytes);
     r.duration(*t, "read_timeout", "http", hal::kNsPerMs, kHour, app.http.read_timeout);
     r.duration(*t, "write_timeout", "http", hal::kNsPerMs, kHour, app.http.write_timeout);
-    r.number(*t, "rate", "http", 0, 1e6, app.http.rate);
+    // Below one per 100 s a rate is an accident, and the Retry-After computed from a tiny
+    // one (1 / rate seconds) overflows.
+    if (double rate = app.http.rate; r.number(*t, "rate", "http", 0, 1e6, rate)) {
+      if (rate != 0 && rate < 0.01)
+        r.error(Reader::where(*t, "rate"), "http.rate",
+                "expected 0 (unlimited) or a rate of 0.01..1000000 requests per second, found " +
+                    describe(*t->get("rate")));
+      else
+        app.http.rate = rate;
+    }
     r.number(*t, "burst", "http", 1, 1e6, app.http.burst);
     r.integer_as(*t, "max_connections", "http", 1, 256, app.http.max_connections);
   }

@@ -1,7 +1,8 @@
 // `rtengine run`'s HTTP front (serve.hpp).
 #include "serve.hpp"
 
-#include <prometheus/client_metric.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <prometheus/metric_family.h>
 
 #include <algorithm>
@@ -30,20 +31,8 @@ std::string resolve_token(const config::HttpSettings& h) {
 
 namespace {
 
-prometheus::MetricFamily family(std::string name, std::string help, prometheus::MetricType type) {
-  prometheus::MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
-
-void add_counter(prometheus::MetricFamily& f, double v, std::vector<prometheus::ClientMetric::Label> labels = {}) {
-  prometheus::ClientMetric m;
-  m.label = std::move(labels);
-  m.counter.value = v;
-  f.metric.push_back(std::move(m));
-}
+using http::add_counter;
+using http::make_family;
 
 // PeriodicSpec::worker = -1: the first worker serving the loop's priority.
 int first_serving(const EngineConfig& e, Priority p) {
@@ -53,6 +42,16 @@ int first_serving(const EngineConfig& e, Priority p) {
 }
 
 }  // namespace
+
+bool is_loopback(const std::string& address) {
+  if (address == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;  // 127.0.0.0/8
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, address.c_str(), &v6) != 1) return false;  // a host name: assume it is reachable
+  if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;  // ::ffff:127.x.y.z
+}
 
 std::vector<int> housekeeping_cpus(const config::AppConfig& c) {
   const EngineConfig& e = c.engine;
@@ -112,6 +111,10 @@ struct HttpFront::Impl final : http::MetricsSource {
     // An access line at debug level: method, path, status, client. Never a header value,
     // so a token cannot reach the log.
     s.access_log = [&l](const http::Request& r, int status) {
+      // Checked before any string is built: below the level, log() would still format
+      // nothing but take the logger's mutex, the one the event bus's dispatcher writes
+      // under, once per request.
+      if (status < 500 && l.level() > LogLevel::Debug) return;
       const std::string st = std::to_string(status);
       l.log(status >= 500 ? LogLevel::Warn : LogLevel::Debug, "http_request", r.method + " " + r.path,
             {{"status", st}, {"remote", r.remote}});
@@ -122,36 +125,36 @@ struct HttpFront::Impl final : http::MetricsSource {
   // The run's own series, beside the engine's (rthttp/metrics.hpp).
   void collect(std::vector<prometheus::MetricFamily>& out) const override {
     using prometheus::MetricType;
-    auto frame = family("rtengine_graph_frame_latency_seconds",
-                        "Time from a graph run's start to its last node's end, per run (the run command's view).",
-                        MetricType::Histogram);
+    auto frame = make_family("rtengine_graph_frame_latency_seconds",
+                             "Time from a graph run's start to its last node's end, per run (the run command's view).",
+                             MetricType::Histogram);
     for (std::size_t i = 0; i < frames.size() && i < cfg.graphs.size(); ++i)
       http::add_histogram(frame, frames[i]->snapshot(), {{"graph", cfg.graphs[i].spec.name}});
     if (!frame.metric.empty()) out.push_back(std::move(frame));
 
     const Assembly::Refusals r = as.refusals();
-    auto gen = family("rtengine_load_generator_submissions_total",
-                      "Tasks the run command's load generator submitted at the configured rates, by result.",
-                      MetricType::Counter);
+    auto gen = make_family("rtengine_load_generator_submissions_total",
+                           "Tasks the run command's load generator submitted at the configured rates, by result.",
+                           MetricType::Counter);
     add_counter(gen, static_cast<double>(r.submitted - r.refused), {{"result", "accepted"}});
     add_counter(gen, static_cast<double>(r.refused), {{"result", "refused"}});
     out.push_back(std::move(gen));
 
     const http::Api::Counts a = api.counts();
     const http::Server::Counts s = server.counts();
-    auto req = family("rtengine_http_requests_total", "Requests the HTTP API routed.", MetricType::Counter);
+    auto req = make_family("rtengine_http_requests_total", "Requests the HTTP API routed.", MetricType::Counter);
     add_counter(req, static_cast<double>(a.requests));
     out.push_back(std::move(req));
-    auto rej = family("rtengine_http_rejected_total", "Requests the HTTP server refused before routing, by reason.",
-                      MetricType::Counter);
+    auto rej = make_family("rtengine_http_rejected_total",
+                           "Requests the HTTP server refused before routing, by reason.", MetricType::Counter);
     add_counter(rej, static_cast<double>(s.rate_limited), {{"reason", "rate_limited"}});
     add_counter(rej, static_cast<double>(s.too_large), {{"reason", "payload_too_large"}});
     add_counter(rej, static_cast<double>(s.headers_too_large), {{"reason", "headers_too_large"}});
     add_counter(rej, static_cast<double>(s.overloaded), {{"reason", "overloaded"}});
     add_counter(rej, static_cast<double>(s.unauthorized), {{"reason", "unauthorized"}});
     out.push_back(std::move(rej));
-    auto sub = family("rtengine_http_submissions_total", "Tasks submitted through POST /tasks and redrives, by result.",
-                      MetricType::Counter);
+    auto sub = make_family("rtengine_http_submissions_total",
+                           "Tasks submitted through POST /tasks and redrives, by result.", MetricType::Counter);
     add_counter(sub, static_cast<double>(a.submitted), {{"result", "accepted"}});
     add_counter(sub, static_cast<double>(a.refused), {{"result", "refused"}});
     out.push_back(std::move(sub));
@@ -179,6 +182,14 @@ void HttpFront::start() {
                  {{"address", h.bind + ":" + std::to_string(impl_->server.port())},
                   {"token", impl_->api.authorized("") ? "none" : "required"},
                   {"cpus", impl_->cpus.empty() ? std::string("inherited") : hal::format_cpu_list(impl_->cpus)}});
+  // GETs never need the token, but without one every POST, PUT and DELETE (submit, cancel,
+  // gates, redrive, clear) is open to whoever can reach a non-loopback address: said
+  // loudly, once per start, since a fleet config (README) binds to the network.
+  if (impl_->api.authorized("") && !is_loopback(h.bind))
+    impl_->log.log(LogLevel::Warn, "http_open",
+                   "the HTTP API listens beyond loopback without a token: every state-changing endpoint (POST, PUT, "
+                   "DELETE) is open to the network; set RTENGINE_HTTP_TOKEN, or [http] token or token_file",
+                   {{"address", h.bind}});
 }
 
 void HttpFront::stopping() noexcept { impl_->api.set_stopping(); }

@@ -19,6 +19,10 @@ namespace rt::cli {
 // [http] token_file; "" when none is set. Throws naming the file when it cannot be read.
 [[nodiscard]] std::string resolve_token(const config::HttpSettings& h);
 
+// 127.0.0.0/8, ::1 (and ::ffff:127.x.y.z) or "localhost": an address only this machine can
+// reach. Anything else, a host name included, is taken as reachable from the network.
+[[nodiscard]] bool is_loopback(const std::string& address);
+
 // The CPUs for the HTTP server's threads: the online CPUs no engine thread (worker,
 // monitor) is pinned to; when every CPU has one, those without a periodic loop's worker;
 // empty (not pinned) when nothing is pinned or that leaves nothing.

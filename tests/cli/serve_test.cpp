@@ -13,7 +13,15 @@
 namespace {
 
 using rt::cli::housekeeping_cpus;
+using rt::cli::is_loopback;
 using rt::cli::resolve_token;
+
+TEST(Loopback, OnlyAddressesThisMachineAloneCanReach) {
+  for (const char* a : {"127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1", "localhost"})
+    EXPECT_TRUE(is_loopback(a)) << a;
+  for (const char* a : {"0.0.0.0", "::", "10.0.0.5", "128.0.0.1", "::ffff:10.0.0.1", "device.local", ""})
+    EXPECT_FALSE(is_loopback(a)) << a;
+}
 
 TEST(HousekeepingCpus, NothingPinnedLeavesTheServerUnpinned) {
   rt::config::AppConfig c;

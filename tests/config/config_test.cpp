@@ -201,6 +201,28 @@ TEST(ConfigErrors, HttpLimitsOutOfRange) {
   EXPECT_EQ(r.errors[1].key, "http.rate");
 }
 
+TEST(ConfigErrors, AnHttpRateTooSmallToMeanAnything) {
+  // 1 / 1e-12 s would overflow the Retry-After computation: refused, and the value kept.
+  const LoadResult r = parse("[http]\nrate = 1e-12\n");
+  expect_one(r, 2, 8, "http.rate", {"0 (unlimited) or a rate of 0.01..1000000", "1e-12"});
+  EXPECT_DOUBLE_EQ(r.config.http.rate, 50);
+  const LoadResult lowest = parse("[http]\nrate = 0.01\n");
+  ASSERT_TRUE(lowest.ok()) << dump(lowest);
+  EXPECT_DOUBLE_EQ(lowest.config.http.rate, 0.01);
+  const LoadResult unlimited = parse("[http]\nrate = 0\n");
+  ASSERT_TRUE(unlimited.ok()) << dump(unlimited);
+  EXPECT_DOUBLE_EQ(unlimited.config.http.rate, 0);
+}
+
+TEST(ConfigErrors, HttpHeaderLimitWithinWhatCppHttplibTakes) {
+  expect_one(parse("[http]\nmax_header_bytes = 8193\n"), 2, 20, "http.max_header_bytes",
+             {"1024..8192, found 8193", "cpp-httplib"});
+  expect_one(parse("[http]\nmax_header_bytes = 1023\n"), 2, 20, "http.max_header_bytes", {"1024..8192, found 1023"});
+  const LoadResult r = parse("[http]\nmax_header_bytes = 8192\n");
+  ASSERT_TRUE(r.ok()) << dump(r);
+  EXPECT_EQ(r.config.http.max_header_bytes, 8192U);
+}
+
 // --- each kind of error: place, key, words ---
 
 TEST(ConfigErrors, TomlSyntax) {

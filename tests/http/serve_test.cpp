@@ -138,6 +138,46 @@ TEST(HttpServe, TheTokenNeverReachesTheLogAndAStopUnderLoadIsClean) {
   EXPECT_GE(requests, 5U + seen.accepted.size()) << text.substr(0, 2000);
   EXPECT_TRUE(saw_401);
   EXPECT_TRUE(saw_202);
+  EXPECT_EQ(text.find("http_open"), std::string::npos) << "a token is set: nothing is open";
+}
+
+// Bound beyond loopback without a token: one warning line that says what is open and
+// how to close it.
+TEST(HttpServe, AnOpenApiOnTheNetworkIsWarnedAboutOnce) {
+  ::unsetenv("RTENGINE_HTTP_TOKEN");
+  const std::string log = temp_path("open.jsonl");
+  const std::string cfg = temp_path("open.toml");
+  std::filesystem::remove(log);
+  std::ofstream(cfg) << "[run]\nduration = \"100ms\"\n"
+                     << "[engine]\nlock_memory = false\n"
+                     << "[[engine.worker]]\npriority = 0\nclasses = \"all\"\n"
+                     << "[[task]]\nname = \"job\"\nhandler = \"work\"\n"
+                     << "[logging]\nlevel = \"info\"\ndestination = \"" << log << "\"\n"
+                     << "[http]\nenabled = true\nbind = \"0.0.0.0\"\n";
+  rt::cli::RunOptions o;
+  o.config = cfg;
+  o.http_port = 0;
+  std::ostringstream out, err;
+  const int code = rt::cli::run(o, out, err);
+  std::filesystem::remove(cfg);
+  ASSERT_EQ(code, 0) << err.str();
+
+  const std::string text = read_all(log);
+  std::filesystem::remove(log);
+  int warnings = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    const json l = json::parse(line, nullptr, false);
+    ASSERT_FALSE(l.is_discarded()) << line;
+    if (l.value("event", "") != "http_open") continue;
+    ++warnings;
+    EXPECT_EQ(l.value("level", ""), "warn") << line;
+    EXPECT_EQ(l.value("address", ""), "0.0.0.0") << line;
+    const std::string message = l.value("message", "");
+    EXPECT_NE(message.find("state-changing"), std::string::npos) << line;
+    EXPECT_NE(message.find("RTENGINE_HTTP_TOKEN"), std::string::npos) << line;
+  }
+  EXPECT_EQ(warnings, 1) << text.substr(0, 2000);
 }
 
 }  // namespace

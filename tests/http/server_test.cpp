@@ -219,6 +219,12 @@ TEST(HttpErrors, StateChangesNeedTheToken) {
 
   EXPECT_EQ(right.post("/tasks", body).status, 202);
   EXPECT_EQ(right.put("/gates/door", R"({"open": false})").status, 200);
+  // The scheme is case-insensitive (RFC 7235), the token is not.
+  EXPECT_EQ(none.post("/tasks", body, {{"Authorization", "bearer t0ken-value"}}).status, 202);
+  EXPECT_EQ(none.post("/tasks", body, {{"Authorization", "BEARER t0ken-value"}}).status, 202);
+  EXPECT_TRUE(is_error(none.post("/tasks", body, {{"Authorization", "bearer T0KEN-VALUE"}}), 401));
+  EXPECT_TRUE(is_error(none.post("/tasks", body, {{"Authorization", "Bearer"}}), 401));
+  EXPECT_EQ(h.engine().stats().submitted, 3U);
   // Reads need none.
   EXPECT_EQ(none.get("/stats").status, 200);
   EXPECT_EQ(wrong.get("/gates").status, 200);

@@ -104,10 +104,10 @@ struct HttpSettings {
   std::string token;       // empty: state-changing calls need none
   std::string token_file;  // the token's first line is read from here (keeps it out of the config)
   std::size_t max_body_bytes = std::size_t{64} * 1024;
-  std::size_t max_header_bytes = 8192;
+  std::size_t max_header_bytes = 8192;  // 1024..8192: cpp-httplib refuses a longer header line itself
   ns_t read_timeout = 5 * hal::kNsPerSec;
   ns_t write_timeout = 5 * hal::kNsPerSec;
-  double rate = 50;  // requests per second per client address; 0: unlimited
+  double rate = 50;  // requests per second per client address; 0: unlimited, else 0.01..1e6
   double burst = 100;
   std::size_t max_connections = 8;
 };

@@ -52,9 +52,14 @@ void Api::set_stopping() {
 
 bool Api::authorized(std::string_view header) const noexcept {
   if (cfg_.token.empty()) return true;
-  constexpr std::string_view kScheme = "Bearer ";
-  // The scheme is not secret: checking it first leaks nothing about the token.
-  if (header.size() < kScheme.size() || header.substr(0, kScheme.size()) != kScheme) return false;
+  constexpr std::string_view kScheme = "bearer ";
+  // The scheme is not secret: checking it first leaks nothing about the token. RFC 7235
+  // makes it case-insensitive ("bearer", "BEARER"), so it is compared folded to lower case.
+  if (header.size() < kScheme.size()) return false;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    const char c = header[i];
+    if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) != kScheme[i]) return false;
+  }
   return constant_time_equal(header.substr(kScheme.size()), cfg_.token);
 }
 

@@ -38,18 +38,15 @@ ClientMetric member(const Labels& labels) {
 // family's push_back.
 class Family {
  public:
-  Family(std::string name, std::string help, MetricType type) {
-    f_.name = std::move(name);
-    f_.help = std::move(help);
-    f_.type = type;
-  }
+  Family(std::string name, std::string help, MetricType type)
+      : f_(make_family(std::move(name), std::move(help), type)) {}
   Family& add(double value, const Labels& labels = {}) {
-    ClientMetric m = member(labels);
     if (f_.type == MetricType::Counter) {
-      m.counter.value = value;
-    } else {
-      m.gauge.value = value;
+      add_counter(f_, value, labels);
+      return *this;
     }
+    ClientMetric m = member(labels);
+    m.gauge.value = value;
     f_.metric.push_back(std::move(m));
     return *this;
   }
@@ -303,6 +300,23 @@ void add_bus(const EventBus& bus, std::vector<MetricFamily>& out) {
 }
 
 }  // namespace
+
+prometheus::MetricFamily make_family(std::string name, std::string help, prometheus::MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+void add_counter(prometheus::MetricFamily& family, double value,
+                 std::vector<std::pair<std::string, std::string>> labels) {
+  ClientMetric m;
+  for (auto& l : labels)
+    m.label.push_back(ClientMetric::Label{std::move(l.first), std::move(l.second)});
+  m.counter.value = value;
+  family.metric.push_back(std::move(m));
+}
 
 void add_histogram(prometheus::MetricFamily& family, const HistogramSnapshot& h,
                    std::vector<std::pair<std::string, std::string>> labels) {

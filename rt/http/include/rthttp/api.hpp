@@ -25,7 +25,7 @@ namespace rt::http {
 
 struct Request {
   std::string method;  // "GET", "POST"...
-  std::string path;    // without the query string, not percent-decoded
+  std::string path;    // without the query string, percent-decoded (cpp-httplib decodes it)
   std::string query;   // the raw query string, without '?'
   std::string body;
   std::string authorization;  // the Authorization header's value, or ""

@@ -3,6 +3,8 @@
 // the engine's snapshots with prometheus-cpp's metric families and TextSerializer. Runs
 // on the HTTP thread that serves the scrape, never on an RT thread: the RT side keeps its
 // own lock-free counters and histograms (prometheus-cpp's Histogram takes a mutex).
+#include <prometheus/metric_type.h>
+
 #include <array>
 #include <cstddef>
 #include <string>
@@ -46,6 +48,12 @@ inline constexpr std::array<double, kLatencyBoundsNs.size()> kLatencyBoundsSecon
     s[i] = static_cast<double>(kLatencyBoundsNs[i]) / 1e9;
   return s;
 }();
+
+// For MetricsSource implementations: an empty family, then a counter member (the labels
+// as name, value pairs).
+[[nodiscard]] prometheus::MetricFamily make_family(std::string name, std::string help, prometheus::MetricType type);
+void add_counter(prometheus::MetricFamily& family, double value,
+                 std::vector<std::pair<std::string, std::string>> labels = {});
 
 // A histogram family member from a snapshot: buckets in seconds at fixed bounds
 // (kLatencyBoundsSeconds, µs to s), cumulative, +Inf equal to the count, sum in seconds.
