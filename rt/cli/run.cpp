@@ -133,7 +133,12 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
                   });
 
     std::unique_ptr<HttpFront> http;
-    if (c.http.enabled) http = std::make_unique<HttpFront>(c, engine, as, bus, log, frames);
+    if (c.http.enabled) {
+      http = std::make_unique<HttpFront>(c, engine, as, bus, log, frames);
+      // Before anything runs: a port in use ends the run here, before a loop released or
+      // a journaled task ran again (whose journal would then not be rewritten).
+      http->bind();
+    }
 
     SignalGuard signals;
     {

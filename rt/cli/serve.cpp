@@ -145,12 +145,15 @@ struct HttpFront::Impl final : http::MetricsSource {
     auto req = make_family("rtengine_http_requests_total", "Requests the HTTP API routed.", MetricType::Counter);
     add_counter(req, static_cast<double>(a.requests));
     out.push_back(std::move(req));
-    auto rej = make_family("rtengine_http_rejected_total",
-                           "Requests the HTTP server refused before routing, by reason.", MetricType::Counter);
+    auto rej = make_family(
+        "rtengine_http_rejected_total",
+        "Requests the HTTP server refused before routing, and connections it cut (connection_cut), by reason.",
+        MetricType::Counter);
     add_counter(rej, static_cast<double>(s.rate_limited), {{"reason", "rate_limited"}});
     add_counter(rej, static_cast<double>(s.too_large), {{"reason", "payload_too_large"}});
     add_counter(rej, static_cast<double>(s.headers_too_large), {{"reason", "headers_too_large"}});
     add_counter(rej, static_cast<double>(s.overloaded), {{"reason", "overloaded"}});
+    add_counter(rej, static_cast<double>(s.reaped), {{"reason", "connection_cut"}});
     add_counter(rej, static_cast<double>(s.unauthorized), {{"reason", "unauthorized"}});
     out.push_back(std::move(rej));
     auto sub = make_family("rtengine_http_submissions_total",
@@ -174,6 +177,8 @@ HttpFront::HttpFront(const config::AppConfig& c, Engine& e, const Assembly& as, 
     : impl_(std::make_unique<Impl>(c, e, as, bus, log, frames)) {}
 
 HttpFront::~HttpFront() = default;
+
+void HttpFront::bind() { impl_->server.bind(); }
 
 void HttpFront::start() {
   impl_->server.start();

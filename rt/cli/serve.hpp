@@ -38,7 +38,8 @@ class HttpFront {
   HttpFront(const HttpFront&) = delete;
   HttpFront& operator=(const HttpFront&) = delete;
 
-  void start();              // listens; throws naming the address when it cannot
+  void bind();               // takes the port; throws naming the address when it cannot
+  void start();              // serves (binds first if bind() was not called)
   void stopping() noexcept;  // state-changing calls answer 503 from now on
   void stop();               // stops listening and serving
   [[nodiscard]] int port() const noexcept;

@@ -2,7 +2,10 @@
 // from on_listening talks to the run's API with the right and wrong tokens, and keeps
 // talking while the run stops. The token never reaches the log, the access lines do, and
 // the stop with requests in flight is clean: exit 0, every task accounted for.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -178,6 +181,43 @@ TEST(HttpServe, AnOpenApiOnTheNetworkIsWarnedAboutOnce) {
     EXPECT_NE(message.find("RTENGINE_HTTP_TOKEN"), std::string::npos) << line;
   }
   EXPECT_EQ(warnings, 1) << text.substr(0, 2000);
+}
+
+// A port another process holds ends the run before anything ran: exit 1 naming the
+// address, and no loop released (the engine never started).
+TEST(HttpServe, APortInUseEndsTheRunBeforeTheEngineStarts) {
+  const int holder = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(holder, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(holder, reinterpret_cast<const sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(holder, 1), 0);
+  ASSERT_EQ(getsockname(holder, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const int port = ntohs(a.sin_port);
+
+  const std::string log = temp_path("inuse.jsonl");
+  const std::string cfg = temp_path("inuse.toml");
+  std::filesystem::remove(log);
+  std::ofstream(cfg) << "[run]\nduration = \"10s\"\n"
+                     << "[engine]\nlock_memory = false\n"
+                     << "[[engine.worker]]\npriority = 0\nclasses = \"all\"\n"
+                     << "[[periodic]]\nname = \"loop\"\nhandler = \"noop\"\nperiod = \"1ms\"\n"
+                     << "[logging]\nlevel = \"info\"\ndestination = \"" << log << "\"\n";
+  rt::cli::RunOptions o;
+  o.config = cfg;
+  o.http_port = port;
+  std::ostringstream out, err;
+  const int code = rt::cli::run(o, out, err);
+  close(holder);
+  std::filesystem::remove(cfg);
+  const std::string text = read_all(log);
+  std::filesystem::remove(log);
+  EXPECT_EQ(code, rt::cli::kExitFailed);
+  EXPECT_NE(err.str().find("127.0.0.1:" + std::to_string(port)), std::string::npos) << err.str();
+  EXPECT_EQ(text.find("run_started"), std::string::npos) << text.substr(0, 2000);
+  EXPECT_TRUE(out.str().empty()) << out.str();  // no report: nothing ran
 }
 
 }  // namespace
