@@ -155,4 +155,30 @@ TEST(HttpConnections, StopEndsConnectionsThatWouldNeverFinish) {
   }
 }
 
+// curl -X POST sends no Content-Length: no body, answered as such (httplib alone would
+// wait for a body until the read timeout, then answer 400).
+TEST(HttpConnections, AWriteWithoutContentLengthHasAnEmptyBody) {
+  HarnessOptions o;
+  o.server.read_timeout = 120 * hal::kNsPerSec;  // a wait for the body would outlast the test
+  Harness h(o);
+  Raw r(h.port());
+  ASSERT_TRUE(r.send("POST /periodic/tick/pause HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  const std::string got = r.read_all();
+  EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0U) << got;
+  EXPECT_NE(got.find("\"state\":\"paused\""), std::string::npos) << got;
+}
+
+// A body shorter than its Content-Length: the read times out; a JSON 400 saying so.
+TEST(HttpConnections, ABodyThatNeverArrivesIsA400AfterTheReadTimeout) {
+  HarnessOptions o;
+  o.server.read_timeout = 200 * hal::kNsPerMs;
+  Harness h(o);
+  Raw r(h.port());
+  ASSERT_TRUE(r.send("POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"type\""));
+  const std::string got = r.read_all();
+  EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0U) << got;
+  EXPECT_NE(got.find("Content-Length"), std::string::npos) << got;
+  EXPECT_EQ(h.client().get("/health").status, 200);
+}
+
 }  // namespace

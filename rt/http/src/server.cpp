@@ -186,6 +186,13 @@ void Server::Impl::install() {
       log(req, 429);
       return H::Handled;
     }
+    // A POST, PUT or DELETE with neither Content-Length nor a chunked body (curl -X POST
+    // sends none) has no body: httplib 0.11 would wait for one until the read timeout.
+    // Answered here, before it tries.
+    if (req.method != "GET" && req.method != "HEAD" && req.method != "OPTIONS" && !req.has_header("Content-Length")) {
+      serve(req, res);
+      return H::Handled;
+    }
     return H::Unhandled;
   });
   const auto handler = [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); };
@@ -217,11 +224,19 @@ void Server::Impl::install() {
         // A 400 after a well-formed request line is a header httplib could not read: in
         // practice one longer than its fixed 8192-byte line limit (Debian's compiled
         // library), before our own max_header_bytes check could see it.
-        if (res.status == 400 && (req.version == "HTTP/1.1" || req.version == "HTTP/1.0")) {
+        // (A request that declared a body may instead have failed reading it.)
+        if (res.status == 400 && (req.version == "HTTP/1.1" || req.version == "HTTP/1.0") &&
+            !req.has_header("Content-Length")) {
           res.status = 431;
           headers_too_large.fetch_add(1, std::memory_order_relaxed);
           set_json(res, error_response(431, "request_header_fields_too_large",
                                        "a header line is longer than 8192 bytes (or malformed)"));
+          break;
+        }
+        if (res.status == 400 && req.has_header("Content-Length")) {
+          set_json(res, error_response(400, "bad_request",
+                                       "the body could not be read: it ended before its Content-Length or took "
+                                       "longer than the read timeout (or a header line exceeds 8192 bytes)"));
           break;
         }
         set_json(res, error_response(res.status, "bad_request",
