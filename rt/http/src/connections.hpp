@@ -40,7 +40,8 @@ class BoundedPool final : public httplib::TaskQueue {
   // `on_destroy` runs first thing in the destructor (httplib deletes the pool when its
   // listen() returns): whoever kept a pointer to it forgets it there.
   BoundedPool(std::size_t threads, std::size_t max_pending, std::size_t max_overflow,
-              std::atomic<std::uint64_t>& overflowed, std::vector<int> cpus, std::function<void()> on_destroy);
+              std::atomic<std::uint64_t>& overflowed, std::vector<int> cpus, std::function<void()> on_destroy,
+              std::function<void()> on_accept);
   ~BoundedPool() override;
   BoundedPool(const BoundedPool&) = delete;
   BoundedPool& operator=(const BoundedPool&) = delete;
@@ -60,6 +61,7 @@ class BoundedPool final : public httplib::TaskQueue {
   std::atomic<std::uint64_t>& overflowed_;  // the Server's: the pool dies with each listen()
   const std::vector<int> cpus_;
   std::function<void()> on_destroy_;
+  std::function<void()> on_accept_;  // each accepted connection, before it is queued
   std::vector<std::thread> workers_;
 };
 
@@ -80,8 +82,21 @@ class ConnectionReaper {
 
   void start();
   void stop();
-  // Shuts down every connection to the server now; returns how many.
-  std::size_t cut_all();
+  // Shuts down the connections to the server now, those with a request being handled
+  // too when `busy_too`; returns how many.
+  std::size_t cut_all(bool busy_too);
+  // Shuts down the connection from `peer` ("address:port", as httplib names it), after
+  // its answer was written: the answer left a declared body unread on it.
+  void cut_peer(const std::string& peer);
+  // A request from `peer` is being handled (its whole request was read): the age and
+  // share rules leave its connection alone until done().
+  // A connection was just accepted: scan now, so it is seen (and, if its client holds
+  // more than its share, cut) alone, and "newest" is exact.
+  void on_accept();
+  void busy(const std::string& peer);
+  void done(const std::string& peer);
+  // Whether /proc/self/fd could be read at start: without it nothing can be cut.
+  [[nodiscard]] bool available() const noexcept { return available_; }
   [[nodiscard]] std::uint64_t reaped() const noexcept { return reaped_.load(std::memory_order_relaxed); }
 
  private:
@@ -89,12 +104,19 @@ class ConnectionReaper {
     int fd;
     std::string peer;  // address bytes + port: the same fd reused by another client is another key
     std::string peer_address;
+    std::string peer_text;  // "address:port", httplib's spelling
   };
   [[nodiscard]] std::vector<Conn> scan() const;
   void scan_once(ns_t now);
 
+  [[nodiscard]] bool is_busy(const std::string& peer_text);
+
   const ReaperConfig cfg_;
-  std::map<std::pair<int, std::string>, ns_t> first_seen_;  // the reaper thread's own
+  bool available_ = false;
+  std::mutex scan_mu_;  // first_seen_: the reaper thread's scans and on_accept's
+  std::mutex busy_mu_;
+  std::map<std::string, int> busy_;                         // peer text -> requests being handled
+  std::map<std::pair<int, std::string>, ns_t> first_seen_;  // under scan_mu_
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

@@ -30,6 +30,8 @@ namespace rt::http {
 
 namespace {
 
+thread_local bool t_close_after = false;  // shut this connection down once its answer is out
+
 // A token bucket per client address: `rate` per second, `burst` deep. The table is
 // capped; past the cap, the least recently seen address is forgotten (a fresh bucket is
 // full, so forgetting errs toward letting a request through, never toward refusing one).
@@ -124,11 +126,12 @@ void Server::Impl::install() {
   // httplib owns (and deletes) the queue it gets.
   svr.new_task_queue = [this] {
     const std::lock_guard lk(pool_mu);
-    pool =
-        new detail::BoundedPool(cfg.max_connections, cfg.max_pending, cfg.max_overflow, overloaded, cfg.cpus, [this] {
-          const std::lock_guard forget(pool_mu);
-          pool = nullptr;
-        });
+    const auto forget = [this] {
+      const std::lock_guard lk2(pool_mu);
+      pool = nullptr;
+    };
+    pool = new detail::BoundedPool(cfg.max_connections, cfg.max_pending, cfg.max_overflow, overloaded, cfg.cpus, forget,
+                                   [this] { reaper->on_accept(); });
     return pool;
   };
   // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second engine
@@ -149,12 +152,16 @@ void Server::Impl::install() {
 
   svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     using H = httplib::Server::HandlerResponse;
+    // Each answer below is made before httplib reads a body the request may declare: the
+    // connection is shut down once the answer is written (the logger below), or that body
+    // would be read as the next request.
     if (detail::on_overflow_thread()) {
       Response r = error_response(503, "overloaded", "the server is serving as many connections as it may");
       r.headers.emplace_back("Retry-After", "1");
       r.headers.emplace_back("Connection", "close");
       set_json(res, r);
       log(req, 503);
+      t_close_after = true;
       return H::Handled;
     }
     // httplib 0.11 applies the body limit to Content-Length bodies only: a chunked one
@@ -167,6 +174,7 @@ void Server::Impl::install() {
       r.headers.emplace_back("Connection", "close");
       set_json(res, r);
       log(req, 411);
+      t_close_after = true;
       return H::Handled;
     }
     if (header_bytes(req) > cfg.max_header_bytes) {
@@ -175,6 +183,7 @@ void Server::Impl::install() {
                         431, "request_header_fields_too_large",
                         "the request line and headers exceed " + std::to_string(cfg.max_header_bytes) + " bytes"));
       log(req, 431);
+      t_close_after = true;
       return H::Handled;
     }
     if (const int wait = limiter.admit(req.remote_addr, hal::now_ns()); wait > 0) {
@@ -184,6 +193,7 @@ void Server::Impl::install() {
       r.headers.emplace_back("Retry-After", std::to_string(wait));
       set_json(res, r);
       log(req, 429);
+      t_close_after = true;
       return H::Handled;
     }
     // A POST, PUT or DELETE with neither Content-Length nor a chunked body (curl -X POST
@@ -194,6 +204,12 @@ void Server::Impl::install() {
       return H::Handled;
     }
     return H::Unhandled;
+  });
+  // Called after every answer is written, on the connection's thread.
+  svr.set_logger([this](const httplib::Request& req, const httplib::Response&) {
+    if (!t_close_after) return;
+    t_close_after = false;
+    if (reaper) reaper->cut_peer(req.remote_addr + ":" + std::to_string(req.remote_port));
   });
   const auto handler = [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); };
   svr.Get(".*", handler);
@@ -249,7 +265,7 @@ void Server::Impl::install() {
     return H::Handled;
   };
   svr.set_error_handler(httplib::Server::HandlerWithResponse(on_error));
-  svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, const std::exception_ptr& ep) {
+  svr.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, const std::exception_ptr& ep) {
     std::string what = "an unknown exception";
     try {
       std::rethrow_exception(ep);
@@ -258,6 +274,7 @@ void Server::Impl::install() {
     } catch (...) {
     }
     set_json(res, error_response(500, "internal_error", what));
+    log(req, 500);
   });
 }
 
@@ -271,6 +288,16 @@ void Server::Impl::log(const httplib::Request& req, int status) const {
 }
 
 void Server::Impl::serve(const httplib::Request& req, httplib::Response& res) {
+  // The whole request is read: the reaper lets this connection finish its answer.
+  const std::string peer = req.remote_addr + ":" + std::to_string(req.remote_port);
+  if (reaper) reaper->busy(peer);
+  struct Done {
+    detail::ConnectionReaper* r;
+    const std::string& peer;
+    ~Done() {
+      if (r != nullptr) r->done(peer);
+    }
+  } done{reaper.get(), peer};
   Request r;
   r.method = req.method;
   r.path = req.path;
@@ -305,6 +332,16 @@ void Server::start() {
   Impl& m = *impl_;
   if (m.listener.joinable()) throw std::logic_error("the HTTP server is already running");
   bind();
+  // Before the listener serves: the serving threads and counts() read it from then on.
+  {
+    m.reaper = std::make_unique<detail::ConnectionReaper>(detail::ReaperConfig{
+        .port = m.port,
+        .max_age = m.cfg.max_connection_age,
+        .max_per_client =
+            m.cfg.max_per_client != 0 ? m.cfg.max_per_client : std::max<std::size_t>(2, m.cfg.max_connections / 2),
+        .cpus = m.cfg.cpus});
+    m.reaper->start();
+  }
   // The listener applies the CPU list to itself and says how that went before it serves,
   // so a bad list fails start() loudly instead of a thread later.
   auto pinned = std::make_shared<std::promise<hal::Status>>();
@@ -326,13 +363,6 @@ void Server::start() {
   // stop() right after start() cannot leave the listener serving forever.
   while (!m.svr.is_running() && !m.listener_done.load(std::memory_order_acquire))
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  m.reaper = std::make_unique<detail::ConnectionReaper>(detail::ReaperConfig{
-      .port = m.port,
-      .max_age = m.cfg.max_connection_age,
-      .max_per_client =
-          m.cfg.max_per_client != 0 ? m.cfg.max_per_client : std::max<std::size_t>(2, m.cfg.max_connections / 2),
-      .cpus = m.cfg.cpus});
-  m.reaper->start();
 }
 
 void Server::stop() {
@@ -340,17 +370,22 @@ void Server::stop() {
   if (!m.listener.joinable()) return;
   m.svr.stop();
   // The accept loop may wait in the pool for room (release), and serving threads in a
-  // slow client's read (cut): both end now, until the listener has returned.
+  // slow client's read (cut): both end now, until the listener has returned. A request
+  // being answered gets write_timeout to finish before its connection is cut too.
+  const ns_t grace_end = hal::now_ns() + m.cfg.write_timeout;
   while (!m.listener_done.load(std::memory_order_acquire)) {
     {
       const std::lock_guard lk(m.pool_mu);
       if (m.pool != nullptr) m.pool->release();
     }
-    if (m.reaper) (void)m.reaper->cut_all();
+    // Without /proc nothing can be cut: the join waits for httplib's own timeouts.
+    if (!m.reaper->available()) break;
+    (void)m.reaper->cut_all(/*busy_too=*/hal::now_ns() > grace_end);
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   m.listener.join();
-  if (m.reaper) m.reaper->stop();
+  m.reaper->stop();
+  m.port = -1;  // httplib closed the socket: a start() after this binds again (and a new reaper)
 }
 
 int Server::port() const noexcept { return impl_->port; }
@@ -363,7 +398,7 @@ Server::Counts Server::counts() const noexcept {
                 .headers_too_large = m.headers_too_large.load(std::memory_order_relaxed),
                 .unauthorized = m.unauthorized.load(std::memory_order_relaxed),
                 .overloaded = m.overloaded.load(std::memory_order_relaxed),
-                .reaped = m.reaper ? m.reaper->reaped() : 0};
+                .reaped = m.reaper ? m.reaper->reaped() : 0};  // set before serving, never reset
 }
 
 }  // namespace rt::http

@@ -62,7 +62,7 @@ class Server {
 
   struct Counts {
     std::uint64_t rate_limited = 0, too_large = 0, headers_too_large = 0, unauthorized = 0, overloaded = 0;
-    std::uint64_t reaped = 0;  // connections shut down for their age or their client's share
+    std::uint64_t reaped = 0;  // connections shut down (age, a client's share, an unread body), since start()
   };
   [[nodiscard]] Counts counts() const noexcept;
 
