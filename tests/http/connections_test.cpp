@@ -187,4 +187,23 @@ TEST(HttpConnections, ABodyThatNeverArrivesIsA400AfterTheReadTimeout) {
   EXPECT_EQ(h.client().get("/health").status, 200);
 }
 
+// A refusal made before the body is read (431 here) must not leave that body to be taken
+// for the next request on a kept-alive connection: the next request is answered as itself.
+TEST(HttpConnections, ARefusedRequestsBodyIsNotReadAsTheNextRequest) {
+  HarnessOptions o;
+  o.server.max_header_bytes = 2048;
+  Harness h(o);
+  Raw r(h.port());
+  const std::string body = "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n";  // looks like a request
+  ASSERT_TRUE(r.send("POST /tasks HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(3000, 'h') +
+                     "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+  const std::string first = r.read_all(1000);  // the answer, then a quiet kept-alive connection
+  EXPECT_EQ(first.rfind("HTTP/1.1 431", 0), 0U) << first;
+  EXPECT_EQ(first.find("HTTP/1.1", 1), std::string::npos) << first;  // the body got no answer of its own
+  ASSERT_FALSE(r.closed()) << first;
+  ASSERT_TRUE(r.send("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  const std::string next = r.read_all();
+  EXPECT_EQ(next.rfind("HTTP/1.1 200", 0), 0U) << next;  // /health, not the body's /nope
+}
+
 }  // namespace

@@ -17,6 +17,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -30,7 +31,8 @@ namespace rt::http {
 
 namespace {
 
-thread_local bool t_close_after = false;  // shut this connection down once its answer is out
+thread_local bool t_close_after = false;         // shut this connection down once its answer is out
+thread_local std::optional<Response> t_verdict;  // the answer to give once the body is read
 
 // A token bucket per client address: `rate` per second, `burst` deep. The table is
 // capped; past the cap, the least recently seen address is forgotten (a fresh bucket is
@@ -152,9 +154,21 @@ void Server::Impl::install() {
 
   svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     using H = httplib::Server::HandlerResponse;
-    // Each answer below is made before httplib reads a body the request may declare: the
-    // connection is shut down once the answer is written (the logger below), or that body
-    // would be read as the next request.
+    t_verdict.reset();
+    // An answer made here comes before httplib reads the body the request may declare,
+    // which would then be read as the next request. So: the 503 and 411 below shut the
+    // connection once written (the logger below); a 431 or 429 for a request with a
+    // (bounded) body is kept until httplib has read it, and given by serve().
+    const bool has_body = req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0";
+    const auto answer = [&](Response r, int status) {
+      if (has_body) {
+        t_verdict = std::move(r);
+        return H::Unhandled;
+      }
+      set_json(res, r);
+      log(req, status);
+      return H::Handled;
+    };
     if (detail::on_overflow_thread()) {
       Response r = error_response(503, "overloaded", "the server is serving as many connections as it may");
       r.headers.emplace_back("Retry-After", "1");
@@ -179,22 +193,17 @@ void Server::Impl::install() {
     }
     if (header_bytes(req) > cfg.max_header_bytes) {
       headers_too_large.fetch_add(1, std::memory_order_relaxed);
-      set_json(res, error_response(
-                        431, "request_header_fields_too_large",
-                        "the request line and headers exceed " + std::to_string(cfg.max_header_bytes) + " bytes"));
-      log(req, 431);
-      t_close_after = true;
-      return H::Handled;
+      return answer(
+          error_response(431, "request_header_fields_too_large",
+                         "the request line and headers exceed " + std::to_string(cfg.max_header_bytes) + " bytes"),
+          431);
     }
     if (const int wait = limiter.admit(req.remote_addr, hal::now_ns()); wait > 0) {
       rate_limited.fetch_add(1, std::memory_order_relaxed);
       Response r = error_response(429, "too_many_requests",
                                   "more than " + number(cfg.rate) + " requests per second from this client");
       r.headers.emplace_back("Retry-After", std::to_string(wait));
-      set_json(res, r);
-      log(req, 429);
-      t_close_after = true;
-      return H::Handled;
+      return answer(std::move(r), 429);
     }
     // A POST, PUT or DELETE with neither Content-Length nor a chunked body (curl -X POST
     // sends none) has no body: httplib 0.11 would wait for one until the read timeout.
@@ -288,6 +297,12 @@ void Server::Impl::log(const httplib::Request& req, int status) const {
 }
 
 void Server::Impl::serve(const httplib::Request& req, httplib::Response& res) {
+  if (t_verdict) {  // decided before the body was read (pre-routing)
+    set_json(res, *t_verdict);
+    log(req, t_verdict->status);
+    t_verdict.reset();
+    return;
+  }
   // The whole request is read: the reaper lets this connection finish its answer.
   const std::string peer = req.remote_addr + ":" + std::to_string(req.remote_port);
   if (reaper) reaper->busy(peer);
@@ -334,12 +349,10 @@ void Server::start() {
   bind();
   // Before the listener serves: the serving threads and counts() read it from then on.
   {
-    m.reaper = std::make_unique<detail::ConnectionReaper>(detail::ReaperConfig{
-        .port = m.port,
-        .max_age = m.cfg.max_connection_age,
-        .max_per_client =
-            m.cfg.max_per_client != 0 ? m.cfg.max_per_client : std::max<std::size_t>(2, m.cfg.max_connections / 2),
-        .cpus = m.cfg.cpus});
+    m.reaper = std::make_unique<detail::ConnectionReaper>(detail::ReaperConfig{.port = m.port,
+                                                                               .max_age = m.cfg.max_connection_age,
+                                                                               .max_per_client = m.cfg.max_per_client,
+                                                                               .cpus = m.cfg.cpus});
     m.reaper->start();
   }
   // The listener applies the CPU list to itself and says how that went before it serves,

@@ -30,7 +30,10 @@ struct ServerConfig {
   // A connection older than this is shut down (0: never): httplib times out each read,
   // not each request, so a client trickling bytes would otherwise hold a thread for ever.
   ns_t max_connection_age = 30 * hal::kNsPerSec;
-  std::size_t max_per_client = 0;  // connections one client address may hold; 0: max_connections / 2 (>= 2)
+  // Connections one client address may hold (the newest beyond are cut); 0: no limit.
+  // Off by default: it cannot tell an idle kept-alive connection of a busy local client
+  // (all of them 127.0.0.1) from a slow attacker's, and cut the former between requests.
+  std::size_t max_per_client = 0;
   // The CPUs the server's threads run on; empty: inherited. rtengine run gives it the
   // CPUs no RT thread is pinned to: on a kernel without PREEMPT_RT, the loopback TCP work
   // of a busy client on an RT worker's CPU costs that worker ~20 % at p99 even though
