@@ -102,6 +102,9 @@ Group p4_throughput(const Settings& s);
 Group p5_critical(const Settings& s);
 Group p6_load(const Settings& s);
 Group p7_graph(const Settings& s);
+// The load P6 (and --load stress-ng) runs: the stress-ng command line.
+std::string describe_load(const Settings& s);
+std::vector<std::string> load_args(const Settings& s);
 
 }  // namespace rt::bench
 

@@ -1,0 +1,50 @@
+#pragma once
+// Runs the groups of `rtengine bench`: the contenders of a group interleaved over
+// repetitions (forward in even repetitions, backward in odd ones, so a drift within a
+// repetition favours no contender and each pair of a ratio is measured minutes apart at
+// most a block), the figures kept per repetition for the report. Setup code throughout.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "rtbench/measure.hpp"
+
+namespace rt::bench {
+
+struct ContenderRun {
+  std::string id, label;
+  Kind kind = Kind::Latency;
+  std::string skipped;       // not empty: never ran (Contender::unavailable said why)
+  std::vector<Block> blocks;  // one per repetition, in order; a Block may carry an error
+};
+
+struct GroupRun {
+  std::string id, title;
+  std::vector<ContenderRun> contenders;
+  std::vector<Ratio> ratios;
+  std::vector<Check> checks;
+  std::vector<std::string> notes;
+  int reps = 0;
+  ns_t elapsed = 0;
+  [[nodiscard]] const ContenderRun* find(const std::string& contender_id) const noexcept;
+};
+
+// What the progress line shows.
+struct Progress {
+  std::string group, contender;  // "P1", "engine sleep"
+  int rep = 0, reps = 0;         // 1-based
+  ns_t left = 0;                 // estimated time left for the whole bench
+};
+
+// The repetitions a group gets: at least its min_reps.
+[[nodiscard]] int reps_for(const Group& g, int reps) noexcept;
+
+// Estimated wall time of the whole plan (sum of rep_time x reps).
+[[nodiscard]] ns_t estimate(const std::vector<Group>& groups, const Settings& s, int reps);
+
+// Runs one group; `progress` is called before each block; `already` is the time the
+// groups before it took (for `left`), `total` the whole plan's estimate.
+GroupRun run_group(const Group& g, const Settings& s, int reps, const std::function<void(const Progress&)>& progress,
+                   ns_t total = 0, ns_t already = 0);
+
+}  // namespace rt::bench
