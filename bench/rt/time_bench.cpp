@@ -31,13 +31,13 @@
 #include <string>
 #include <thread>
 
-#include "cyclictest.hpp"
 #include "hal/clock.hpp"
 #include "hal/futex.hpp"
 #include "hal/thread.hpp"
 #include "hal/timer.hpp"
 #include "rt/engine.hpp"
 #include "rt/histogram.hpp"
+#include "rtbench/tools.hpp"
 #include "support/conditions.hpp"
 #include "support/env.hpp"
 #include "support/paired.hpp"
@@ -132,7 +132,7 @@ BlockResult engine_release_block(const std::string& name, rt::Precision mode) {
 // One cyclictest run per block: the same period, priority and CPU; its main thread on
 // the bench's side CPU; PM QoS as the engine's (--laptop when the engine holds none).
 BlockResult cyclictest_block(const std::string& name) {
-  bench_rt::CyclictestSpec spec;
+  rt::bench::CyclictestSpec spec;
   spec.program = cyclictest_program();
   spec.priority = prio();
   spec.cpu = worker_cpu();
@@ -140,10 +140,10 @@ BlockResult cyclictest_block(const std::string& name) {
   spec.interval_us = static_cast<int>(period() / hal::kNsPerUs);
   spec.loops = releases();
   spec.pm_qos = baseline_pm_qos();
-  const bench_rt::CyclictestResult r = bench_rt::run_cyclictest(spec);
+  const rt::bench::CyclictestResult r = rt::bench::run_cyclictest(spec);
   if (!r.error.empty()) return {{}, r.error};
   bench_support::note_pm_qos(name, r.pm_qos_held);
-  return {r.p, {}};
+  return from(r.latency, "cyclictest latency");
 }
 
 bench_support::PairedRun& release_run() {
@@ -155,7 +155,10 @@ void BM_ReleasePaired(benchmark::State& state) {
   (void)bench_support::lock_process_memory();
   const Contender bare{"bare clock_nanosleep", [] { return bare_release_block("bare clock_nanosleep"); }, {}};
   const Contender cyclictest{"cyclictest", [] { return cyclictest_block("cyclictest"); },
-                             [] { return bench_rt::cyclictest_unavailable(cyclictest_program()); }};
+                             [] {
+                               std::string why = rt::bench::program_unavailable(cyclictest_program(), "rt-tests");
+                               return why == "turned off" ? why + " (RT_BENCH_CYCLICTEST)" : why;
+                             }};
   const Contender sleep{"engine sleep", [] { return engine_release_block("engine sleep", rt::Precision::Sleep); }, {}};
   const Contender hybrid{
       "engine hybrid", [] { return engine_release_block("engine hybrid", rt::Precision::Hybrid); }, {}};
@@ -294,10 +297,10 @@ int main(int argc, char** argv) {
   if (release.ran() || detect.ran()) bench_support::print_conditions(stdout);
   if (release.ran()) {
     release.print(stdout);
-    if (bench_rt::cyclictest_unavailable(cyclictest_program()).empty())
+    if (rt::bench::program_unavailable(cyclictest_program(), "rt-tests").empty())
       std::printf(
-          "  cyclictest truncates to 1 us buckets: its percentiles are bucket midpoints (+-0.5 us); the\n"
-          "  engine's histograms report their bucket's top (<= 0.8 %% above the exact value).\n");
+          "  cyclictest truncates to 1 us buckets: each is recorded at its midpoint (+-0.5 us) in the\n"
+          "  engine's histogram, whose percentiles report their bucket's top (<= 0.8 %% above).\n");
     std::printf("  hybrid spin CPU share: margin / period = %.1f %%\n",
                 100.0 * static_cast<double>(margin()) / static_cast<double>(period()));
   }
