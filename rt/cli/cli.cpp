@@ -1,6 +1,8 @@
 // The command tree (CLI11). Parsing only: each command lives in its own file.
 #include "cli.hpp"
 
+#include "bench.hpp"
+
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -61,6 +63,41 @@ int main(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
   doctor_cmd->add_flag("--strict", doctor_opts.strict, "Exit 1 when any check fails");
   doctor_cmd->add_option("--root", root, "Read /proc and /sys below DIR (no live probes)");
 
+  BenchOptions bench_opts;
+  std::string bench_duration = "5s", bench_period = "1ms", bench_only;
+  CLI::App* bench_cmd = app.add_subcommand(
+      "bench",
+      "Measure the engine next to cyclictest, oslat, a mutex pool and a raw queue on this machine (SPEC P1-P7): a "
+      "table of ratios against the targets, JSON, histogram CSV and plots");
+  bench_cmd->add_option("-d,--duration", bench_duration,
+                        "How long each release-latency contender is measured, over its repetitions")
+      ->capture_default_str();
+  bench_cmd->add_option("--period", bench_period, "Release period of the loops and cyclictest's interval")
+      ->capture_default_str();
+  bench_cmd->add_option("--cpu", bench_opts.settings.cpu, "The measured CPU (producers and monitors use another)")
+      ->capture_default_str();
+  bench_cmd->add_option("--priority", bench_opts.settings.priority, "SCHED_FIFO priority of every measured thread; 0: SCHED_OTHER")
+      ->check(CLI::Range(0, 99))
+      ->capture_default_str();
+  bench_cmd->add_option("--only", bench_only, "Only these targets, e.g. P1,P2");
+  bench_cmd->add_option("--reps", bench_opts.reps, "Repetitions of every group (default: 5, P2 20)")->check(CLI::Range(1, 1000));
+  bench_cmd->add_option("--samples", bench_opts.settings.samples, "Samples per block of the handoff and detection groups")
+      ->check(CLI::Range(10, 1000000))
+      ->capture_default_str();
+  bench_cmd->add_option("--out", bench_opts.out_dir, "Write report.txt, bench.json, the histogram CSVs and the plots here");
+  bench_cmd->add_flag("--json", bench_opts.json, "Print every figure as one JSON object instead of the table");
+  bench_cmd->add_flag("--strict", bench_opts.strict, "Exit 1 when a target is not met");
+  bench_cmd->add_option("--load", bench_opts.load, "Run every group under this load (P6 always loads its own blocks)")
+      ->check(CLI::IsMember({"stress-ng"}));
+  bench_cmd->add_flag("!--no-pm-qos", bench_opts.settings.pm_qos,
+                      "Hold no /dev/cpu_dma_latency request in any contender (as cyclictest --laptop)");
+  bench_cmd->add_option("--cyclictest", bench_opts.settings.cyclictest, "cyclictest program (\"none\": skip it)")
+      ->capture_default_str();
+  bench_cmd->add_option("--oslat", bench_opts.settings.oslat, "oslat program (\"none\": skip it)")->capture_default_str();
+  bench_cmd->add_option("--stress-ng", bench_opts.settings.stress_ng, "stress-ng program (\"none\": skip P6's load)")
+      ->capture_default_str();
+  bench_cmd->add_option("--gnuplot", bench_opts.gnuplot, "gnuplot program for the plots")->capture_default_str();
+
   bool defaults = false;
   CLI::App* config_cmd = app.add_subcommand("config", "Show configuration");
   config_cmd->add_flag("--defaults", defaults, "Print the built-in config (the demo) as commented TOML")->required();
@@ -87,6 +124,25 @@ int main(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
     }
     run_opts.live = &err == &std::cerr && ::isatty(STDERR_FILENO) == 1;
     return run(run_opts, out, err);
+  }
+  if (bench_cmd->parsed()) {
+    auto bad = [&](const std::string& what) {
+      err << "rtengine bench: " << what << "\nTry 'rtengine bench --help'.\n";
+      return kExitUsage;
+    };
+    if (!config::parse_duration(bench_duration, bench_opts.duration) || bench_opts.duration <= 0)
+      return bad("--duration: expected a duration such as \"10s\", found \"" + bench_duration + "\"");
+    if (!config::parse_duration(bench_period, bench_opts.settings.period) || bench_opts.settings.period < 10'000 ||
+        bench_opts.settings.period > 1'000'000'000)
+      return bad("--period: expected a duration from 10us to 1s, found \"" + bench_period + "\"");
+    for (std::size_t at = 0; !bench_only.empty();) {
+      const std::size_t comma = bench_only.find(',', at);
+      bench_opts.only.push_back(bench_only.substr(at, comma - at));
+      if (comma == std::string::npos) break;
+      at = comma + 1;
+    }
+    bench_opts.live = &err == &std::cerr && ::isatty(STDERR_FILENO) == 1;
+    return bench_command(bench_opts, out, err);
   }
   if (validate_cmd->parsed()) return validate(validate_path, out, err);
   if (doctor_cmd->parsed()) {

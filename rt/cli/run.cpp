@@ -13,38 +13,11 @@
 #include "rt/event_bus.hpp"
 #include "rt/trace.hpp"
 #include "serve.hpp"
+#include "signals.hpp"
 
 namespace rt::cli {
 
 namespace {
-
-std::atomic<int> g_signal{0};
-extern "C" void on_signal(int s) { g_signal.store(s, std::memory_order_relaxed); }
-
-// SIGINT and SIGTERM end the run (and drain it) instead of the process, for as long as
-// the run lasts; the previous handlers come back after it (tests run it in-process).
-class SignalGuard {
- public:
-  SignalGuard() {
-    g_signal.store(0, std::memory_order_relaxed);
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND;  // a second Ctrl-C during a long drain ends the process
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int_);
-    sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~SignalGuard() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  SignalGuard(const SignalGuard&) = delete;
-  SignalGuard& operator=(const SignalGuard&) = delete;
-
- private:
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
-};
 
 // What the OS really gave the workers, in one phrase.
 std::string rt_mode(const EngineConfig& c, const Stats& s) {
@@ -174,7 +147,7 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
     const ns_t end = c.run.duration > 0 ? started + c.run.duration : INT64_MAX;
     const ns_t every = o.live ? c.run.progress : c.run.progress_plain;
     ns_t next_progress = started + every;
-    for (ns_t now = started; g_signal.load(std::memory_order_relaxed) == 0 && now < end; now = hal::now_ns()) {
+    for (ns_t now = started; caught_signal().load(std::memory_order_relaxed) == 0 && now < end; now = hal::now_ns()) {
       const ns_t due = as.submit_due(engine, producer, now);
       if (now >= next_progress) {
         err << (o.live ? "\r\x1b[K" : "") << progress_line(progress(engine, as, started)) << (o.live ? "" : "\n")

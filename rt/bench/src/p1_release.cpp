@@ -62,11 +62,11 @@ Group p1_release(const Settings& s) {
   const ns_t fixed_margin = 150 * hal::kNsPerUs;
   g.contenders = {
       {"engine_sleep", "engine sleep", Kind::Latency, loop(Precision::Sleep, 0), {}},
-      {"engine_hybrid", "engine hybrid (margin 150 us)", Kind::Latency, loop(Precision::Hybrid, fixed_margin), {}},
+      {"engine_hybrid", "engine hybrid 150us", Kind::Latency, loop(Precision::Hybrid, fixed_margin), {}},
       {"engine_spin", "engine spin", Kind::Latency, loop(Precision::Spin, 0), {}},
       {"cyclictest", "cyclictest", Kind::Latency, cyclictest_block,
        [](const Settings& st) { return program_unavailable(st.cyclictest, "rt-tests"); }},
-      {"oslat", "oslat (busy-loop interruptions)", Kind::Latency, oslat_block,
+      {"oslat", "oslat", Kind::Latency, oslat_block,
        [](const Settings& st) { return program_unavailable(st.oslat, "rt-tests"); }},
   };
   g.ratios = {

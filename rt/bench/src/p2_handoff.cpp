@@ -36,7 +36,7 @@ void gap() {
 
 // The producer's side, the same for every contender, on its own thread on the side CPU:
 // stamp, hand off, spin until the consumer stamps its start, leave a gap.
-// `hand_off(t0)` returns false when the contender refused the item.
+// `hand_off(t0)` returns an empty string, or why the contender refused the item.
 template <class HandOff>
 Block take_samples(const Settings& s, std::atomic<ns_t>& started, HandOff&& hand_off) {
   Block b;
@@ -46,8 +46,8 @@ Block take_samples(const Settings& s, std::atomic<ns_t>& started, HandOff&& hand
     for (int i = 0; i < kWarmup + s.samples; ++i) {
       started.store(0, std::memory_order_relaxed);
       const ns_t t0 = hal::now_ns();
-      if (!hand_off(t0)) {
-        b.error = "the handoff was refused";
+      if (std::string why = hand_off(t0); !why.empty()) {
+        b.error = "a handoff was refused: " + why;
         return;
       }
       ns_t t1;
@@ -74,15 +74,17 @@ Block engine_block(const Settings& s, ns_t idle_spin) {
   c.workers = {WorkerConfig{.cpu = s.cpu, .priority = s.priority, .classes = kAllClasses}};
   c.idle_spin = idle_spin;
   c.pm_qos.enabled = s.pm_qos;
-  c.max_tasks = 256;
+  // Finished tasks stay queryable (retain_completed): the engine's default keeps a block's
+  // worth of them in their slots.
   Engine e(c);
   e.start();
   Producer producer = e.make_producer();
   std::atomic<ns_t> started{0};
   std::atomic<ns_t>* st = &started;
   Block b = take_samples(s, started, [&producer, st](ns_t) {
-    return producer.try_submit([st] { st->store(hal::now_ns(), std::memory_order_release); },
-                               {.priority = Priority::Critical}) == SubmitStatus::Ok;
+    const SubmitStatus r = producer.try_submit([st] { st->store(hal::now_ns(), std::memory_order_release); },
+                                               {.priority = Priority::Critical});
+    return r == SubmitStatus::Ok ? std::string() : std::string(to_string(r));
   });
   (void)e.stop(StopMode::Drain);
   return b;
@@ -115,7 +117,7 @@ Block condvar_pool_block(const Settings& s) {
       q.push({4, t0});
     }
     cv.notify_one();
-    return true;
+    return std::string();
   });
   {
     std::lock_guard lock(mu);
@@ -139,7 +141,8 @@ Block raw_moodycamel_block(const Settings& s) {
       if (q.try_dequeue(ctok, v)) started.store(hal::now_ns(), std::memory_order_release);
     }
   });
-  Block b = take_samples(s, started, [&](ns_t t0) { return q.try_enqueue(ptok, t0); });
+  Block b = take_samples(s, started,
+                         [&](ns_t t0) { return q.try_enqueue(ptok, t0) ? std::string() : std::string("queue full"); });
   quit = true;
   worker.join();
   return b;
@@ -153,12 +156,12 @@ Group p2_handoff(const Settings& s) {
   g.id = "P2";
   g.title = "Submit -> start latency, one task at a time";
   g.contenders = {
-      {"engine_hot", "engine, hot worker (idle_spin 1 s)", Kind::Latency,
+      {"engine_hot", "engine hot (idle_spin 1s)", Kind::Latency,
        [](const Settings& st) { return engine_block(st, hal::kNsPerSec); }, {}},
-      {"engine_idle", "engine, idle worker (idle_spin 0)", Kind::Latency,
+      {"engine_idle", "engine idle (idle_spin 0)", Kind::Latency,
        [](const Settings& st) { return engine_block(st, 0); }, {}},
-      {"condvar_pool", "mutex + condvar + priority_queue pool", Kind::Latency, condvar_pool_block, {}},
-      {"raw_moodycamel", "raw moodycamel handoff", Kind::Latency, raw_moodycamel_block, {}},
+      {"condvar_pool", "condvar pool", Kind::Latency, condvar_pool_block, {}},
+      {"raw_moodycamel", "raw moodycamel", Kind::Latency, raw_moodycamel_block, {}},
   };
   g.ratios = {
       {"engine_hot", "condvar_pool", Stat::P50, 0.1, false, "SPEC P2"},
@@ -169,7 +172,9 @@ Group p2_handoff(const Settings& s) {
   // Blocks are short (samples x ~25 us): many repetitions make the paired ratios steady.
   g.min_reps = 20;
   g.rep_time = [](const Settings& st) { return 4 * (ns_t{st.samples + kWarmup} * 40 * hal::kNsPerUs + 30 * hal::kNsPerMs); };
-  g.notes = {"the engine's worker must claim the slot it is handed (a CAS on a line the producer wrote) where the "
+  g.notes = {"condvar pool: mutex + condition_variable + priority_queue, one worker thread; raw moodycamel: "
+             "ConcurrentQueue with a spinning consumer",
+             "the engine's worker must claim the slot it is handed (a CAS on a line the producer wrote) where the "
              "raw handoff moves one line: see the closing note of issue 14 for the hot/raw floor"};
   return g;
 }

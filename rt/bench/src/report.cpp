@@ -128,7 +128,7 @@ std::vector<RatioOutcome> evaluate_ratios(const GroupRun& g) {
     if (a == nullptr || b == nullptr) {
       o.why = "no contender '" + (a == nullptr ? r.contender : r.baseline) + "'";
     } else if (!a->skipped.empty() || !b->skipped.empty()) {
-      o.why = (a->skipped.empty() ? b : a)->label + ": " + (a->skipped.empty() ? b : a)->skipped;
+      o.why = (a->skipped.empty() ? b : a)->skipped;
     } else {
       std::vector<double> ratios;
       const std::size_t n = std::min(a->blocks.size(), b->blocks.size());

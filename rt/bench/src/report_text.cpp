@@ -96,7 +96,8 @@ std::string render_text(const BenchRun& run) {
   int pass = 0, fail = 0;
   std::string failed;
   for (const GroupRun& g : run.groups) {
-    out += "\n" + g.id + "  " + g.title + "  (" + std::to_string(g.reps) + " repetitions, " +
+    out += "\n" + g.id + "  " + g.title + "  (" + (g.interrupted ? "interrupted, " : "") + std::to_string(g.reps) +
+           " repetitions, " +
            fmt("%.1f", static_cast<double>(g.elapsed) / 1e9) + " s)\n";
     contender_rows(g, out);
     const auto ratios = evaluate_ratios(g);

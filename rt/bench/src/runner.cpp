@@ -23,7 +23,7 @@ ns_t estimate(const std::vector<Group>& groups, const Settings& s, int reps) {
 }
 
 GroupRun run_group(const Group& g, const Settings& s, int reps, const std::function<void(const Progress&)>& progress,
-                   ns_t total, ns_t already) {
+                   ns_t total, ns_t already, const std::atomic<int>* cancel) {
   GroupRun run;
   run.id = g.id;
   run.title = g.title;
@@ -43,6 +43,11 @@ GroupRun run_group(const Group& g, const Settings& s, int reps, const std::funct
   }
   for (int r = 0; r < run.reps; ++r) {
     for (std::size_t k = 0; k < live.size(); ++k) {
+      if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
+        run.interrupted = true;
+        run.elapsed = hal::now_ns() - start;
+        return run;
+      }
       const std::size_t i = live[r % 2 == 0 ? k : live.size() - 1 - k];
       if (progress) {
         const ns_t spent = already + (hal::now_ns() - start);

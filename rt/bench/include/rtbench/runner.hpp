@@ -3,6 +3,7 @@
 // repetitions (forward in even repetitions, backward in odd ones, so a drift within a
 // repetition favours no contender and each pair of a ratio is measured minutes apart at
 // most a block), the figures kept per repetition for the report. Setup code throughout.
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@ struct GroupRun {
   std::vector<std::string> notes;
   int reps = 0;
   ns_t elapsed = 0;
+  bool interrupted = false;  // `cancel` was set: the repetitions after it did not run
   [[nodiscard]] const ContenderRun* find(const std::string& contender_id) const noexcept;
 };
 
@@ -43,8 +45,9 @@ struct Progress {
 [[nodiscard]] ns_t estimate(const std::vector<Group>& groups, const Settings& s, int reps);
 
 // Runs one group; `progress` is called before each block; `already` is the time the
-// groups before it took (for `left`), `total` the whole plan's estimate.
+// groups before it took (for `left`), `total` the whole plan's estimate. When `cancel`
+// becomes non-zero (a signal) no further block starts: the group ends with what it has.
 GroupRun run_group(const Group& g, const Settings& s, int reps, const std::function<void(const Progress&)>& progress,
-                   ns_t total = 0, ns_t already = 0);
+                   ns_t total = 0, ns_t already = 0, const std::atomic<int>* cancel = nullptr);
 
 }  // namespace rt::bench
