@@ -113,14 +113,17 @@ Group p7_graph(const Settings& s) {
       "(empty) observer loops, a std::function call in a try block, and four atomic read-modify-writes (its "
       "own join counter re-armed, the successor's join counter, the topology's counter up and down), then "
       "runs the successor without a queue; each run first resets every node (_set_up_graph). Left out, in "
-      "Taskflow's favour: the run's allocation, promise and mutexes, and the handoff to a worker.",
+      "Taskflow's favour: the run's allocation, promise and mutexes, and the handoff to a worker. The engine "
+      "also times every node (GraphStats per node), which Taskflow does only with an observer.",
       "direct_chain: SPEC's words for Taskflow's chain, a call plus one atomic per node: the floor no runtime "
       "reaches, reported without a target.",
       "frame: sense -> 4 x estimate -> control -> actuate released every " + std::to_string(s.period / hal::kNsPerUs) +
           " us on a periodic worker (CPU " + std::to_string(s.side_cpu) + "), nodes on CPU " + std::to_string(s.cpu) +
           "; budget: a plain periodic task's release latency + 7 x a hot handoff's median, in the same "
           "configuration. Default idle_spin, and kept hot (" +
-          hot + ": the nodes' worker spins from one frame to the next).",
+          hot +
+          ": the nodes' worker spins from one frame to the next). Both p99s are mostly a timer "
+          "wake-up's (~50 us on a VM), so their per-repetition ratios scatter widely: read the median.",
   };
   return g;
 }
