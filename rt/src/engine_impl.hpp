@@ -188,18 +188,21 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   std::uint32_t start_roots(detail::Worker& w, detail::GraphRun& g) noexcept;
   // One node: skipped (a failed dependency, a late run, a cancelling stop) or run, with
   // its rollback. RT: as run_graph_item.
-  // `clock`: the time it is taken at; set to its end. RT: as run_graph_item.
-  NodeState run_node(detail::Worker& w, detail::GraphRun& g, std::uint32_t idx, ns_t& clock) noexcept;
+  // `clock`: hal::ticks() when it is taken; set to its end. RT: as run_graph_item.
+  NodeState run_node(detail::Worker& w, detail::GraphRun& g, std::uint32_t idx, std::uint64_t& clock) noexcept;
   // Counts the node's end, makes its dependents ready; returns the one to run next (or
   // none), and ends the run after its last node. RT: lock-free; no allocation; a futex
   // wake when it queues dependents for a sleeping worker.
-  std::uint32_t end_node(detail::Worker& w, detail::GraphRun& g, std::uint32_t idx, NodeState how) noexcept;
+  // `quiet`: the caller's view of the rings above the graph's class (QuietRings).
+  std::uint32_t end_node(detail::Worker& w, detail::GraphRun& g, std::uint32_t idx, NodeState how,
+                         detail::QuietRings& quiet) noexcept;
   // RT: lock-free; no allocation, no syscall.
   void finish_graph_run(detail::Worker& w, detail::GraphRun& g) noexcept HAL_NONBLOCKING;
   // The monitor, at a run's whole-graph deadline. RT: wait-free per node; no allocation.
   void graph_deadline(const detail::Scheduled& e, ns_t now) noexcept HAL_NONBLOCKING;
-  // RT: wait-free; loads only.
-  [[nodiscard]] bool higher_work(const detail::Worker& w, std::size_t k) const noexcept HAL_NONBLOCKING;
+  // Whether a ring of a class above k that w serves has work. RT: wait-free; loads only.
+  [[nodiscard]] bool higher_work(const detail::Worker& w, std::size_t k,
+                                 detail::QuietRings& quiet) const noexcept HAL_NONBLOCKING;
   // stop(Cancel): running nodes are asked to stop (TaskContext::stop_requested).
   void stop_graph_nodes() noexcept;
   // stop(), once the workers are joined: items nobody will take are dropped and a run

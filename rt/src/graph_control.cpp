@@ -6,6 +6,7 @@
 
 #include "engine_impl.hpp"
 #include "hal/fence.hpp"
+#include "hal/ticks.hpp"
 
 namespace rt {
 
@@ -50,14 +51,15 @@ std::string_view to_string(NodeState s) noexcept {
   return "?";
 }
 
-DurationStats detail::Durations::summary() const noexcept {
+DurationStats detail::Durations::summary(double ns_per_unit) const noexcept {
   DurationStats d;
   d.count = count.get();
   if (d.count == 0) return d;
-  d.last = last.load(std::memory_order_relaxed);
-  d.min = min.load(std::memory_order_relaxed);
-  d.max = max.load(std::memory_order_relaxed);
-  d.mean = static_cast<double>(sum.get()) / static_cast<double>(d.count);
+  auto ns = [ns_per_unit](ns_t v) { return static_cast<ns_t>(static_cast<double>(v) * ns_per_unit + 0.5); };
+  d.last = ns(last.load(std::memory_order_relaxed));
+  d.min = ns(min.load(std::memory_order_relaxed));
+  d.max = ns(max.load(std::memory_order_relaxed));
+  d.mean = static_cast<double>(sum.get()) / static_cast<double>(d.count) * ns_per_unit;
   return d;
 }
 
@@ -72,6 +74,7 @@ int Engine::add_graph(const GraphSpec& spec, const HandlerRegistry& handlers) {
       m.serving[static_cast<std::size_t>(spec.priority)].empty())
     throw std::invalid_argument("add_graph: graph '" + spec.name + "': no worker serves its priority class");
   Topology topo = compile(spec, handlers);  // throws GraphError naming the problem
+  hal::init_ticks();                        // node durations are timed in ticks: before any worker runs
   auto g = std::make_unique<GraphRun>(spec, std::move(topo));
   const std::uint32_t n = g->topo.size;
   g->index = static_cast<std::uint32_t>(m.graphs.size());
@@ -241,12 +244,15 @@ GraphStats Engine::graph_stats(int graph) const {
     ns.name = g.spec.nodes[i].name;
     ns.type = g.spec.nodes[i].type;
     ns.last = n.state.load(std::memory_order_relaxed);
-    ns.completed = n.completed.get();
     ns.failed = n.failed.get();
     ns.timed_out = n.timed_out.get();
     ns.rolled_back = n.rolled_back.get();
     ns.skipped = n.skipped.get();
-    ns.duration = n.duration.summary();
+    ns.duration = n.duration.summary(hal::ns_per_tick());
+    // Each node that ran counts once in its durations and, unless it completed, in failed or
+    // timed_out first: while it runs the difference may be one off, never below zero.
+    const std::uint64_t not_completed = ns.failed + ns.timed_out;
+    ns.completed = ns.duration.count > not_completed ? ns.duration.count - not_completed : 0;
     s.nodes.push_back(std::move(ns));
   }
   return s;

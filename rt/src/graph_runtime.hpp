@@ -4,6 +4,7 @@
 // (kNodeTag | graph << 16 | node) instead of task slots: a node has no id to cancel or
 // query one by one, so it needs none of a slot's bookkeeping, and a worker that finishes
 // one node runs a dependent it made ready itself, without a handoff.
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <limits>
@@ -30,6 +31,11 @@ constexpr std::uint32_t node_of(std::uint32_t ref) noexcept { return ref & 0xFFF
 inline constexpr std::uint32_t kStartNode = 0xFFFFU;
 static_assert(kMaxGraphNodes <= kStartNode, "a node index fits 16 bits of a reference, below kStartNode");
 
+// A worker's view of the rings above a graph's class while it runs a chain of nodes: ring
+// j's reservation count when it was last found empty (-1: not looked at yet). An
+// unchanged count answers "nothing waits there" with one load (BasicRing::depth).
+using QuietRings = std::array<std::int64_t, kClassCount>;
+
 // Durations over runs. Written by one thread at a time (the worker that ended the node or
 // the run; runs of one graph never overlap), read by queries.
 struct Durations {
@@ -43,7 +49,8 @@ struct Durations {
     if (d < min.load(std::memory_order_relaxed)) min.store(d, std::memory_order_relaxed);
     if (d > max.load(std::memory_order_relaxed)) max.store(d, std::memory_order_relaxed);
   }
-  [[nodiscard]] DurationStats summary() const noexcept;
+  // `ns_per_unit`: what one recorded unit is in ns (hal::ns_per_tick() for ticks).
+  [[nodiscard]] DurationStats summary(double ns_per_unit = 1.0) const noexcept;
 };
 
 // Padded on purpose: workers running neighbouring nodes do not share a line.
@@ -60,8 +67,9 @@ struct alignas(hal::kCacheLine) GraphNode {  // NOLINT(clang-analyzer-optin.perf
   std::uint32_t deps_begin = 0, deps_end = 0;  // into GraphRun::dependents
   std::uint32_t indegree = 0;
   // -- over runs --
-  Tally completed, failed, timed_out, rolled_back, skipped;
-  Durations duration;
+  // Completed: duration.count less failed and timed_out (one count fewer per node run).
+  Tally failed, timed_out, rolled_back, skipped;
+  Durations duration;  // in hal::ticks(): a node's clock read is most of its cost (P7)
 };
 
 struct GraphRun {  // NOLINT(clang-analyzer-optin.performance.Padding)

@@ -169,6 +169,20 @@ class BasicRing {  // NOLINT(clang-analyzer-optin.performance.Padding)
     const std::int64_t d = reserved_.load(std::memory_order_seq_cst) - taken();
     return d > 0 ? d : 0;
   }
+  // As depth(), and the reservation count it read. Found empty, the consumers had taken at
+  // least that many; their counts only grow, and the depth is the reservations less what
+  // they took: so the ring stays empty for as long as reservations() returns that count,
+  // and a poller (higher_work) reads one line, not every consumer's.
+  // RT: wait-free; one load per consumer.
+  [[nodiscard]] std::int64_t depth(std::int64_t& reserved) const noexcept HAL_NONBLOCKING {
+    reserved = reserved_.load(std::memory_order_seq_cst);
+    const std::int64_t d = reserved - taken();
+    return d > 0 ? d : 0;
+  }
+  // RT: wait-free; one load.
+  [[nodiscard]] std::int64_t reservations() const noexcept HAL_NONBLOCKING {
+    return reserved_.load(std::memory_order_seq_cst);
+  }
   [[nodiscard]] std::size_t capacity() const noexcept { return static_cast<std::size_t>(capacity_); }
 
  private:
