@@ -1,4 +1,5 @@
 // The text tables of `rtengine bench` (report.hpp).
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -41,17 +42,26 @@ std::string label_of(const GroupRun& g, const std::string& id) {
   return c != nullptr ? c->label : id;
 }
 
+// The label column fits the group's longest label.
+std::size_t label_width(const GroupRun& g) {
+  std::size_t w = 24;
+  for (const ContenderRun& c : g.contenders)
+    w = std::max(w, c.label.size() + 2);
+  return w;
+}
+
 void contender_rows(const GroupRun& g, std::string& out) {
+  const std::size_t w = label_width(g);
   bool latency_header = false;
   for (const ContenderRun& c : g.contenders) {
     if (c.kind == Kind::Latency && !latency_header) {
-      out += "  " + pad("contender", 34) + pad("runs", 6, true) + pad("min", 9, true) + pad("p50", 9, true) +
+      out += "  " + pad("contender", w) + pad("runs", 6, true) + pad("min", 9, true) + pad("p50", 9, true) +
              pad("p99", 9, true) + pad("p99.9", 9, true) + pad("max", 9, true) + "  (us)\n";
       latency_header = true;
     }
   }
   for (const ContenderRun& c : g.contenders) {
-    std::string line = "  " + pad(c.label, 34);
+    std::string line = "  " + pad(c.label, w);
     if (!c.skipped.empty()) {
       out += line + "skipped: " + c.skipped + "\n";
       continue;
@@ -103,10 +113,15 @@ std::string render_text(const BenchRun& run) {
     const auto ratios = evaluate_ratios(g);
     const auto checks = evaluate_checks(g);
     if (!ratios.empty() || !checks.empty()) out += "\n";
+    std::size_t nw = 40;  // the name column fits the longest ratio or check name
+    for (const auto& o : ratios)
+      nw = std::max(nw, label_of(g, o.ratio.contender).size() + label_of(g, o.ratio.baseline).size() + 10);
+    for (const auto& o : checks)
+      nw = std::max(nw, label_of(g, o.check.contender).size() + o.check.what.size() + 4);
     for (const auto& o : ratios) {
       std::string name = label_of(g, o.ratio.contender) + " / " + label_of(g, o.ratio.baseline) + " " +
                          to_string(o.ratio.stat);
-      std::string line = "  " + pad(name, 52);
+      std::string line = "  " + pad(name, nw);
       if (o.verdict == Verdict::Skipped) {
         line += pad("-", 22) + pad(target_text(o.ratio), 10) + "skipped: " + o.why;
       } else {
@@ -121,7 +136,7 @@ std::string render_text(const BenchRun& run) {
       }
     }
     for (const auto& o : checks) {
-      std::string line = "  " + pad(label_of(g, o.check.contender) + ": " + o.check.what, 52);
+      std::string line = "  " + pad(label_of(g, o.check.contender) + ": " + o.check.what, nw);
       const std::string target = "<= " + fmt("%g", o.check.limit);
       if (o.verdict == Verdict::Skipped)
         line += pad("-", 22) + pad(target, 10) + "skipped: " + o.why;
