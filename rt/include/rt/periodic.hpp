@@ -31,6 +31,14 @@ enum class Overrun : std::uint8_t {
 };
 [[nodiscard]] std::string_view to_string(Overrun o) noexcept;
 
+// PeriodicSpec::hybrid_margin = kAutoMargin: the worker chooses the margin itself and
+// keeps it at the p99.9 of its recent wake-ups' lateness (how late its blocking wait
+// returned) plus `hybrid_margin_guard`, never above `hybrid_margin_cap` x period. Until
+// it has seen 64 wake-ups it uses the cap; its window is the last 2048..4095 wake-ups, so
+// a burst of late wake-ups raises the margin within a few releases and stops counting
+// a few seconds (at 1 kHz) after it ends. PeriodicStats::hybrid_margin says what it chose.
+inline constexpr ns_t kAutoMargin = -1;
+
 struct PeriodicSpec {
   std::string name = "periodic";
   ns_t period = 1'000'000;                 // 1 kHz
@@ -39,7 +47,17 @@ struct PeriodicSpec {
   Priority priority = Priority::Critical;  // a due release runs before queued tasks of lower classes
   int worker = -1;                         // -1: the first worker serving `priority`
   Precision precision = Precision::Sleep;
-  ns_t hybrid_margin = 100'000;  // hybrid: how long before the release the spin starts
+  ns_t hybrid_margin = 100'000;  // hybrid: how long before the release the spin starts; or kAutoMargin
+  // Auto margin only. The cap: the largest share of the period the spin may take. 0.25:
+  // on our VMs the p99.9 wake-up lateness is ~80-200 us, which a 1 kHz loop covers with the
+  // guard at this cap; a bigger share would mostly buy spin for hypervisor stalls, which no
+  // margin short of spinning covers. 0 < cap < 1.
+  double hybrid_margin_cap = 0.25;
+  // Auto margin only: added to the measured p99.9. It covers the lateness beyond the
+  // p99.9 a window of a few thousand wake-ups underestimates, and the worker's own path
+  // from the wake-up to the spin (a few us). 20 us: ~1 bucket of this VM's tail above
+  // 150 us and ~2 % CPU at 1 kHz. 0 <= guard < period.
+  ns_t hybrid_margin_guard = 20'000;
   Overrun overrun = Overrun::Skip;
   TypeId type = 0;
   GateMask gates = 0;  // all must be open at the release and still at the end of the run
@@ -67,6 +85,13 @@ struct PeriodicStats {
   HistogramSummary response;   // end - release
   HistogramSummary execution;  // end - start
   ns_t next_release = 0;
+  // Hybrid only (0 otherwise). The margin in effect: the fixed one, or the one the worker
+  // chose (kAutoMargin); the p99.9 lateness of its recent blocking waits (the auto margin
+  // is this plus the guard, capped); and the waits that returned after the release (the
+  // margin did not cover them: those releases were as late as a plain sleep's).
+  ns_t hybrid_margin = 0;
+  ns_t wake_lateness_p999 = 0;
+  std::uint64_t late_wakes = 0;
 };
 
 }  // namespace rt
