@@ -136,8 +136,10 @@ inline ns_t auto_margin_cap(const PeriodicSpec& s) noexcept {
 struct PeriodicTask {
   // Setup only.
   PeriodicTask(Arena& arena, const PeriodicSpec& s) : spec(s), jitter(arena), response(arena), execution(arena) {
-    wake.configure(s.hybrid_margin == kAutoMargin ? auto_margin_cap(s) : s.hybrid_margin, s.hybrid_margin_guard);
-    if (s.precision == Precision::Hybrid) margin = s.hybrid_margin == kAutoMargin ? wake.margin() : s.hybrid_margin;
+    if (s.precision == Precision::Hybrid) {
+      wake.configure(s.hybrid_margin == kAutoMargin ? auto_margin_cap(s) : s.hybrid_margin, s.hybrid_margin_guard);
+      margin = s.hybrid_margin == kAutoMargin ? wake.margin() : s.hybrid_margin;
+    }
     margin_published.store(margin, std::memory_order_relaxed);
   }
   TaskFn fn;
