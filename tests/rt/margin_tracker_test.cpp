@@ -152,7 +152,7 @@ rt::PeriodicStats run_loop(const rt::PeriodicSpec& spec, std::uint64_t runs) {
   EXPECT_TRUE(testing_support::eventually([&] { return n.load() >= runs; }));
   EXPECT_TRUE(e.stop_periodic(id));
   EXPECT_TRUE(testing_support::eventually([&] { return e.periodic_stats(id).state == rt::PeriodicState::Stopped; }));
-  const rt::PeriodicStats s = e.periodic_stats(id);
+  rt::PeriodicStats s = e.periodic_stats(id);
   EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
   return s;
 }
@@ -168,7 +168,7 @@ TEST(MarginTracker, AnAutoHybridLoopReportsTheMarginItChoseWithinTheCap) {
                               .hybrid_margin_guard = 30 * kUs};
   const hal::ns_t cap = kPeriod / 5;
   // Past the warm-up, if the loop's waits ended by time out as they should.
-  const rt::PeriodicStats s = run_loop(spec, 2 * MarginTracker::kWarmup);
+  const rt::PeriodicStats s = run_loop(spec, std::uint64_t{2} * MarginTracker::kWarmup);
   EXPECT_GT(s.hybrid_margin, 0);
   EXPECT_LE(s.hybrid_margin, cap);
   EXPECT_GE(s.wake_lateness_p999, 0);
