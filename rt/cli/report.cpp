@@ -68,7 +68,7 @@ void print_loops(const RunReport& r, std::ostream& out) {
                   l.exec_max_us);
   }
   if (std::any_of(r.loops.begin(), r.loops.end(), [](const LoopReport& l) { return l.hybrid_margin_us > 0; })) {
-    out << "\nLoops: hybrid spin (from the margin before each release)\n";
+    out << "\nLoops: hybrid spin margin before each release\n";
     out << "  " << pad("name", w)
         << format("  %10s %9s %14s %10s\n", "margin us", "CPU %", "wake p99.9 us", "late wakes");
     for (const auto& l : r.loops) {
