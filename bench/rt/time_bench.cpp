@@ -30,6 +30,7 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "hal/clock.hpp"
 #include "hal/futex.hpp"
@@ -95,9 +96,32 @@ BlockResult bare_release_block(const std::string& name) {
   return from(h.snapshot(), "release");
 }
 
+// hybrid_margin = kAutoMargin: the margin each block's loop ended with, and its waits
+// that returned after the release (the margin did not cover them), for the summary.
+struct AutoMargins {
+  std::vector<hal::ns_t> margin;
+  std::uint64_t late = 0, releases = 0;
+};
+AutoMargins& auto_margins() {
+  static AutoMargins a;
+  return a;
+}
+void print_auto_margins() {
+  AutoMargins& a = auto_margins();
+  if (a.margin.empty()) return;
+  std::sort(a.margin.begin(), a.margin.end());
+  const hal::ns_t med = a.margin[a.margin.size() / 2];
+  std::printf(
+      "  hybrid auto: margin at the end of a block median %.0f us (spin CPU share %.1f %%), %.0f..%.0f us;"
+      " %llu of %llu wake-ups after the release\n",
+      static_cast<double>(med) / 1e3, 100.0 * static_cast<double>(med) / static_cast<double>(period()),
+      static_cast<double>(a.margin.front()) / 1e3, static_cast<double>(a.margin.back()) / 1e3,
+      static_cast<unsigned long long>(a.late), static_cast<unsigned long long>(a.releases));
+}
+
 // A fresh engine per block (set up and torn down outside the releases), with the
 // defaults cyclictest also has: memory locked (-m), PM QoS held.
-BlockResult engine_release_block(const std::string& name, rt::Precision mode) {
+BlockResult engine_release_block(const std::string& name, rt::Precision mode, hal::ns_t hybrid_margin = margin()) {
   rt::EngineConfig c;
   c.workers = {rt::WorkerConfig{.cpu = worker_cpu(), .priority = prio(), .classes = 0},
                rt::WorkerConfig{.cpu = side_cpu(), .priority = 0, .classes = rt::kAllClasses}};
@@ -111,7 +135,7 @@ BlockResult engine_release_block(const std::string& name, rt::Precision mode) {
                                  .phase = period(),
                                  .worker = 0,
                                  .precision = mode,
-                                 .hybrid_margin = margin()},
+                                 .hybrid_margin = hybrid_margin},
                                 [&runs] { runs.fetch_add(1, std::memory_order_relaxed); });
   const int n = releases();
   const hal::ns_t give_up = hal::now_ns() + 3 * hal::ns_t{n} * period() + 10 * hal::kNsPerSec;
@@ -121,6 +145,12 @@ BlockResult engine_release_block(const std::string& name, rt::Precision mode) {
   while (runs.load(std::memory_order_relaxed) < n && hal::now_ns() < give_up)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   (void)e.stop_periodic(id);
+  if (hybrid_margin == rt::kAutoMargin) {
+    const rt::PeriodicStats st = e.periodic_stats(id);
+    auto_margins().margin.push_back(st.hybrid_margin);
+    auto_margins().late += st.late_wakes;
+    auto_margins().releases += st.releases;
+  }
   bench_support::note_pm_qos(name, e.stats().pm_qos_held);
   const rt::HistogramSnapshot jitter = e.periodic_jitter(id);
   (void)e.stop(rt::StopMode::Cancel);
@@ -162,6 +192,10 @@ void BM_ReleasePaired(benchmark::State& state) {
   const Contender sleep{"engine sleep", [] { return engine_release_block("engine sleep", rt::Precision::Sleep); }, {}};
   const Contender hybrid{
       "engine hybrid", [] { return engine_release_block("engine hybrid", rt::Precision::Hybrid); }, {}};
+  const Contender hybrid_auto{
+      "engine hybrid auto",
+      [] { return engine_release_block("engine hybrid auto", rt::Precision::Hybrid, rt::kAutoMargin); },
+      {}};
   const Contender spin{"engine spin", [] { return engine_release_block("engine spin", rt::Precision::Spin); }, {}};
 
   bench_support::PairedRun& run = release_run();
@@ -173,6 +207,8 @@ void BM_ReleasePaired(benchmark::State& state) {
               {{"issue 14", Stat::P50, 1.1}, {"issue 14", Stat::P99, 1.1}, {"SPEC P1", Stat::P999, 1.5}});
   run.compare(sleep, bare, "sleep/bare");
   run.compare(hybrid, bare, "hybrid/bare");
+  run.compare(hybrid_auto, cyclictest, "hybrid auto/cyclictest",
+              {{"SPEC P1", Stat::P99, 0.1}, {"SPEC P1", Stat::P999, 1.0}});
   run.compare(spin, bare, "spin/bare");
   for (auto _ : state)
     run.run(bench_support::pairs(30));
@@ -303,6 +339,7 @@ int main(int argc, char** argv) {
           "  engine's histogram, whose percentiles report their bucket's top (<= 0.8 %% above).\n");
     std::printf("  hybrid spin CPU share: margin / period = %.1f %%\n",
                 100.0 * static_cast<double>(margin()) / static_cast<double>(period()));
+    print_auto_margins();
   }
   if (detect.ran()) detect.print(stdout);
   if (release.ran() || detect.ran()) bench_support::PairedRun::print_targets_header(stdout);

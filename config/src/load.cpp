@@ -186,6 +186,18 @@ toml::source_region at_line(int line) {
   return toml::source_region{{static_cast<toml::source_index>(line), 1}, {}, {}};
 }
 
+// A hybrid loop's margin, and an auto margin's guard, must be less than its period.
+void check_margin(Reader& r, int line, const std::string& path, Precision precision, ns_t period, ns_t margin,
+                  ns_t guard) {
+  if (precision != Precision::Hybrid) return;
+  if (margin >= period)
+    r.error(at_line(line), path + ".hybrid_margin",
+            "expected less than the period (" + format_duration(period) + "), found " + format_duration(margin));
+  if (margin == kAutoMargin && guard >= period)
+    r.error(at_line(line), path + ".hybrid_margin_guard",
+            "expected less than the period (" + format_duration(period) + "), found " + format_duration(guard));
+}
+
 // A loop's worker must exist and be started by start() (initial_workers).
 void check_worker(Reader& r, int line, const std::string& key, int worker, const EngineConfig& c) {
   const std::size_t started = c.initial_workers == 0 ? c.workers.size() : c.initial_workers;
@@ -229,10 +241,7 @@ void cross_check(Reader& r, const toml::table& root, AppConfig& app) {
       }
     }
     check_worker(r, d.line, path + ".worker", d.spec.worker, c);
-    if (d.spec.precision == Precision::Hybrid && d.spec.hybrid_margin >= d.spec.period)
-      r.error(at_line(d.line), path + ".hybrid_margin",
-              "expected less than the period (" + format_duration(d.spec.period) + "), found " +
-                  format_duration(d.spec.hybrid_margin));
+    check_margin(r, d.line, path, d.spec.precision, d.spec.period, d.spec.hybrid_margin, d.spec.hybrid_margin_guard);
   }
   for (std::size_t i = 0; i < app.graphs.size(); ++i) {
     const GraphDecl& g = app.graphs[i];
@@ -242,10 +251,7 @@ void cross_check(Reader& r, const toml::table& root, AppConfig& app) {
     if (g.period > 0 && g.period < 10 * hal::kNsPerUs)
       r.error(at_line(g.line), path + ".period",
               "expected 0 (not periodic) or a period of 10us..1h, found " + format_duration(g.period));
-    if (g.period > 0 && g.precision == Precision::Hybrid && g.hybrid_margin >= g.period)
-      r.error(at_line(g.line), path + ".hybrid_margin",
-              "expected less than the period (" + format_duration(g.period) + "), found " +
-                  format_duration(g.hybrid_margin));
+    if (g.period > 0) check_margin(r, g.line, path, g.precision, g.period, g.hybrid_margin, g.hybrid_margin_guard);
   }
   if (periodic > c.max_periodic)
     r.error(engine_at, "engine.max_periodic",

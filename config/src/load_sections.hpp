@@ -28,5 +28,9 @@ void check_role(Reader& r, const toml::table& t, std::string_view key, const std
 // `rate` in Hz: 0 (never), or 0.01..1e6.
 void load_rate(Reader& r, const toml::table& t, const std::string& path, double& out);
 void load_params(Reader& r, const toml::table& t, const std::string& path, HandlerParams& p);
+// `hybrid_margin` ("auto": kAutoMargin, or a duration 0..1s), `hybrid_margin_cap` (the
+// auto margin's largest share of the period, 0 < cap < 1) and `hybrid_margin_guard`.
+void load_hybrid_margin(Reader& r, const toml::table& t, const std::string& path, ns_t& margin, double& cap,
+                        ns_t& guard);
 
 }  // namespace rt::config::detail

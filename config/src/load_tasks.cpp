@@ -126,6 +126,35 @@ void load_params(Reader& r, const toml::table& t, const std::string& path, Handl
   r.duration(t, "overrun", path, 0, 10 * hal::kNsPerSec, p.overrun);
 }
 
+void load_hybrid_margin(Reader& r, const toml::table& t, const std::string& path, ns_t& margin, double& cap,
+                        ns_t& guard) {
+  const toml::node* n = t.get("hybrid_margin");
+  ns_t v = 0;
+  if (n != nullptr && n->is_string() && n->as_string()->get() == "auto") {
+    margin = kAutoMargin;
+  } else if (n != nullptr && n->is_string() && !parse_duration(n->as_string()->get(), v)) {
+    // Not Reader::duration's message: it would not name "auto".
+    std::string msg =
+        "expected \"auto\" or a duration 0ns..1s written with its unit (\"150us\"), found " + describe(*n);
+    if (const std::string near = closest(n->as_string()->get(), {"auto"}); !near.empty())
+      msg += " (did you mean \"" + near + "\"?)";
+    r.error(*n, join(path, "hybrid_margin"), msg);
+  } else {
+    r.duration(t, "hybrid_margin", path, 0, hal::kNsPerSec, margin);
+  }
+  double c = cap;
+  if (r.number(t, "hybrid_margin_cap", path, 0, 1, c)) {
+    if (c > 0 && c < 1) {
+      cap = c;
+    } else {  // the ends are in number()'s range but not allowed: none spins, all is spin
+      r.error(Reader::where(t, "hybrid_margin_cap"), join(path, "hybrid_margin_cap"),
+              "expected the spin's largest share of the period, 0 < cap < 1 (0.25: a quarter), found " +
+                  describe(*t.get("hybrid_margin_cap")));
+    }
+  }
+  r.duration(t, "hybrid_margin_guard", path, 0, hal::kNsPerSec, guard);
+}
+
 void load_tasks(Reader& r, const toml::table& root, AppConfig& app, const LoadOptions& opts) {
   app.retry_policies = load_presets(r, root);
   const Presets& presets = app.retry_policies;
@@ -170,7 +199,8 @@ void load_tasks(Reader& r, const toml::table& root, AppConfig& app, const LoadOp
     const std::string path = indexed("periodic", i);
     r.only(t, path,
            {"name", "handler", "period", "phase", "deadline", "priority", "worker", "precision", "hybrid_margin",
-            "overrun_policy", "type", "gates", "rollback", "work", "fail_every", "overrun_every", "overrun"});
+            "hybrid_margin_cap", "hybrid_margin_guard", "overrun_policy", "type", "gates", "rollback", "work",
+            "fail_every", "overrun_every", "overrun"});
     PeriodicDecl d;
     d.line = static_cast<int>(t.source().begin.line);
     if (!r.name(t, "name", path, d.spec.name) && t.get("name") == nullptr)
@@ -190,7 +220,7 @@ void load_tasks(Reader& r, const toml::table& root, AppConfig& app, const LoadOp
     int idx = 0;
     if (r.choice(t, "precision", path, {"sleep", "hybrid", "spin"}, idx))
       d.spec.precision = static_cast<Precision>(idx);
-    r.duration(t, "hybrid_margin", path, 0, hal::kNsPerSec, d.spec.hybrid_margin);
+    load_hybrid_margin(r, t, path, d.spec.hybrid_margin, d.spec.hybrid_margin_cap, d.spec.hybrid_margin_guard);
     if (r.choice(t, "overrun_policy", path, {"skip", "catch_up", "rollback_and_hold"}, idx))
       d.spec.overrun = static_cast<Overrun>(idx);
     r.name(t, "type", path, d.type_name);

@@ -25,7 +25,7 @@ void graph_common(Reader& r, const toml::table& t, const std::string& path, Grap
   r.integer_as(t, "worker", path, -1, 255, d.worker);
   int idx = 0;
   if (r.choice(t, "precision", path, {"sleep", "hybrid", "spin"}, idx)) d.precision = static_cast<Precision>(idx);
-  r.duration(t, "hybrid_margin", path, 0, hal::kNsPerSec, d.hybrid_margin);
+  load_hybrid_margin(r, t, path, d.hybrid_margin, d.hybrid_margin_cap, d.hybrid_margin_guard);
   d.line = static_cast<int>(t.source().begin.line);
 }
 
@@ -68,7 +68,9 @@ void load_workflows(Reader& r, const toml::table& root, AppConfig& app, const Lo
   for (std::size_t i = 0; i < gs.size(); ++i) {
     const toml::table& t = *gs[i];
     const std::string path = indexed("graph", i);
-    r.only(t, path, {"name", "deadline", "priority", "period", "worker", "precision", "hybrid_margin", "node"});
+    r.only(t, path,
+           {"name", "deadline", "priority", "period", "worker", "precision", "hybrid_margin", "hybrid_margin_cap",
+            "hybrid_margin_guard", "node"});
     GraphDecl d;
     graph_common(r, t, path, d);
     const auto ns = r.tables(t, "node", path);
@@ -83,7 +85,9 @@ void load_workflows(Reader& r, const toml::table& root, AppConfig& app, const Lo
   for (std::size_t i = 0; i < ps.size(); ++i) {
     const toml::table& t = *ps[i];
     const std::string path = indexed("pipeline", i);
-    r.only(t, path, {"name", "deadline", "priority", "period", "worker", "precision", "hybrid_margin", "stages"});
+    r.only(t, path,
+           {"name", "deadline", "priority", "period", "worker", "precision", "hybrid_margin", "hybrid_margin_cap",
+            "hybrid_margin_guard", "stages"});
     GraphDecl d;
     graph_common(r, t, path, d);
     const toml::node* st = t.get("stages");

@@ -101,6 +101,8 @@ void Assembly::install(Engine& e) {
       ps.worker = g.worker;
       ps.precision = g.precision;
       ps.hybrid_margin = g.hybrid_margin;
+      ps.hybrid_margin_cap = g.hybrid_margin_cap;
+      ps.hybrid_margin_guard = g.hybrid_margin_guard;
       periodic_ids_.push_back(e.add_periodic_graph(ps, gi));
     }
   }

@@ -67,6 +67,17 @@ void print_loops(const RunReport& r, std::ostream& out) {
                   ull(l.skipped), ull(l.overruns), ull(l.misses), ull(l.rollbacks), ull(l.exceptions), l.exec_p99_us,
                   l.exec_max_us);
   }
+  if (std::any_of(r.loops.begin(), r.loops.end(), [](const LoopReport& l) { return l.hybrid_margin_us > 0; })) {
+    out << "\nLoops: hybrid spin margin before each release\n";
+    out << "  " << pad("name", w)
+        << format("  %10s %9s %14s %10s\n", "margin us", "CPU %", "wake p99.9 us", "late wakes");
+    for (const auto& l : r.loops) {
+      if (l.hybrid_margin_us <= 0) continue;
+      out << "  " << pad(l.name, w)
+          << format("  %10.1f %9.1f %14.1f %10llu\n", l.hybrid_margin_us, 100 * l.spin_share, l.wake_lateness_p999_us,
+                    ull(l.late_wakes));
+    }
+  }
   out << '\n';
 }
 
@@ -166,6 +177,10 @@ LoopReport loop_report(const rt::PeriodicStats& stats, const rt::HistogramSnapsh
   }
   r.exec_p99_us = us(stats.execution.p99);
   r.exec_max_us = us(stats.execution.max);
+  r.hybrid_margin_us = us(stats.hybrid_margin);
+  r.spin_share = stats.period > 0 ? static_cast<double>(stats.hybrid_margin) / static_cast<double>(stats.period) : 0;
+  r.wake_lateness_p999_us = us(stats.wake_lateness_p999);
+  r.late_wakes = stats.late_wakes;
   return r;
 }
 
@@ -251,7 +266,11 @@ nlohmann::json report_json(const RunReport& r) {
                      {"jitter_max_us", l.jitter_max_us},
                      {"jitter_mean_us", l.jitter_mean_us},
                      {"exec_p99_us", l.exec_p99_us},
-                     {"exec_max_us", l.exec_max_us}});
+                     {"exec_max_us", l.exec_max_us},
+                     {"hybrid_margin_us", l.hybrid_margin_us},
+                     {"spin_share", l.spin_share},
+                     {"wake_lateness_p999_us", l.wake_lateness_p999_us},
+                     {"late_wakes", l.late_wakes}});
   }
   nlohmann::json graphs = nlohmann::json::array();
   for (const auto& g : r.graphs) {

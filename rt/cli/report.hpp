@@ -29,6 +29,11 @@ struct LoopReport {
   double jitter_min_us = 0, jitter_p50_us = 0, jitter_p99_us = 0, jitter_p999_us = 0, jitter_max_us = 0;
   double jitter_mean_us = 0;
   double exec_p99_us = 0, exec_max_us = 0;  // end - start: the loop body's cost
+  // Hybrid loops (0 otherwise): the spin margin in effect (hybrid_margin = "auto": the one
+  // the worker chose), its share of the period (the spin's CPU share), the p99.9 lateness
+  // of the worker's wake-ups it is based on, and the wake-ups after the release.
+  double hybrid_margin_us = 0, spin_share = 0, wake_lateness_p999_us = 0;
+  std::uint64_t late_wakes = 0;
 };
 
 // One graph. Frame latency is try_run -> the last node's end, in microseconds; p50 and

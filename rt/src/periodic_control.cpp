@@ -20,8 +20,15 @@ int Engine::prepare_periodic(const PeriodicSpec& spec) {
   if (spec.phase < 0) bad("phase must not be negative");
   if (spec.deadline < 0 || spec.deadline > spec.period) bad("deadline must be 0 (the period) .. period");
   if (static_cast<std::size_t>(spec.priority) >= kClassCount) bad("priority is not a class");
-  if (spec.precision == Precision::Hybrid && (spec.hybrid_margin < 0 || spec.hybrid_margin >= spec.period))
-    bad("hybrid_margin must be 0 .. period");
+  if (spec.precision == Precision::Hybrid && spec.hybrid_margin != kAutoMargin &&
+      (spec.hybrid_margin < 0 || spec.hybrid_margin >= spec.period))
+    bad("hybrid_margin must be 0 .. period, or kAutoMargin");
+  if (spec.precision == Precision::Hybrid && spec.hybrid_margin == kAutoMargin) {
+    if (!(spec.hybrid_margin_cap > 0 && spec.hybrid_margin_cap < 1))  // NaN too
+      bad("hybrid_margin_cap must be a share of the period, 0 < cap < 1");
+    if (spec.hybrid_margin_guard < 0 || spec.hybrid_margin_guard >= spec.period)
+      bad("hybrid_margin_guard must be 0 .. period");
+  }
   if (spec.type >= cfg_.task_types.size()) bad("type is not one of task_types");
   if (cfg_.gates.size() < 64 && (spec.gates >> cfg_.gates.size()) != 0) bad("gates names an unknown gate");
   if (spec.state.bound() && spec.state.saved == nullptr && spec.state.snapshot == nullptr)
@@ -116,6 +123,11 @@ PeriodicStats Engine::periodic_stats(int id) const {
   s.response = p.response.snapshot().summary();
   s.execution = p.execution.snapshot().summary();
   s.next_release = p.next_release.load(std::memory_order_relaxed);
+  if (p.spec.precision == Precision::Hybrid) {
+    s.hybrid_margin = p.margin_published.load(std::memory_order_relaxed);
+    s.wake_lateness_p999 = p.wake_lateness.load(std::memory_order_relaxed);
+    s.late_wakes = p.late_wakes.get();
+  }
   return s;
 }
 

@@ -34,6 +34,19 @@ std::uint32_t lateness(ns_t start, ns_t release) noexcept HAL_NONBLOCKING {
   return late >= ns_t{UINT32_MAX} ? UINT32_MAX : static_cast<std::uint32_t>(late);
 }
 
+// After a release, off the way from the wake-up to the spin: the last wait's lateness
+// moves the tracker, and an auto margin follows it from the next wait on (never within
+// a wait: a smaller margin there would send the worker back to sleep for the rest).
+// RT: wait-free; no allocation, no syscall.
+void fold_wake(PeriodicTask& p) noexcept HAL_NONBLOCKING {
+  if (p.wake_late < 0) return;
+  p.wake.record(p.wake_late);
+  p.wake_late = -1;
+  if (p.spec.hybrid_margin == kAutoMargin) p.margin = p.wake.margin();
+  p.margin_published.store(p.margin, std::memory_order_relaxed);
+  p.wake_lateness.store(p.wake.lateness(), std::memory_order_relaxed);
+}
+
 }  // namespace
 
 void Engine::Impl::apply_periodic_commands(Worker& w, ns_t now) noexcept HAL_NONBLOCKING {
@@ -210,6 +223,7 @@ void Engine::Impl::release_finish(Worker& w, PeriodicTask& p, const Release& r, 
     publish_event(static_cast<std::size_t>(w.index), periodic_event(EventKind::RolledBack, violation, p, r.end,
                                                                     r.end - r.start, lateness(r.start, r.release)));
   }
+  fold_wake(p);
   ++p.k;
   p.next = p.applied == PeriodicState::Running ? p.first + static_cast<ns_t>(p.k) * p.spec.period : kNever;
   p.next_release.store(p.applied == PeriodicState::Running ? p.next : 0, std::memory_order_relaxed);

@@ -11,6 +11,22 @@ namespace rt {
 using detail::PeriodicTask;
 using detail::Worker;
 
+namespace {
+
+// After a hybrid task's blocking wait for its spin start returned: how late. Only a wait
+// that ran to its time out counts (the futex word unchanged, the time passed): a wake-up
+// for work or a command says nothing of the timer. A wake-up after the release means the
+// margin did not cover it. RT: wait-free; no allocation, no syscall (a vDSO clock read).
+void note_wake(const Worker& w, PeriodicTask& p, std::uint32_t s, ns_t asked) noexcept HAL_NONBLOCKING {
+  if (w.seq.load(std::memory_order_relaxed) != s) return;
+  const ns_t now = hal::now_ns();
+  if (now < asked) return;  // a signal, or a spurious return
+  p.wake_late = now - asked;
+  if (now > p.next) p.late_wakes.add();
+}
+
+}  // namespace
+
 bool Engine::Impl::pop_any(Worker& w, std::uint32_t& idx, std::size_t below) noexcept HAL_NONBLOCKING {
   const auto me = static_cast<std::size_t>(w.index);
   for (std::size_t k = 0; k < below; ++k) {
@@ -46,6 +62,7 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
   std::uint32_t idx = 0;
   for (;;) {
     ns_t wake_at = kNever;
+    PeriodicTask* hybrid = nullptr;  // a hybrid task whose spin starts at wake_at
     if (w.periodic_count.load(std::memory_order_relaxed) != 0) {
       if (w.periodic_commands.load(std::memory_order_acquire) != w.periodic_seen)
         apply_periodic_commands(w, hal::now_ns());
@@ -69,6 +86,7 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
           continue;
         }
         wake_at = at;
+        if (p->spec.precision == Precision::Hybrid) hybrid = p;
       }
     }
     if (pop_any(w, idx, kClassCount)) {
@@ -124,6 +142,7 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
       (void)hal::futex_wait(w.seq, s);
     } else {
       (void)hal::futex_wait_until(w.seq, s, wake_at);
+      if (hybrid != nullptr && wake_at == hybrid->next - hybrid->margin) note_wake(w, *hybrid, s, wake_at);
     }
     w.sleeping.store(false, std::memory_order_relaxed);
   }

@@ -12,6 +12,7 @@
 #include "free_list.hpp"
 #include "hal/annotations.hpp"
 #include "hal/thread.hpp"
+#include "margin_tracker.hpp"
 #include "rt/engine.hpp"
 #include "rt/histogram.hpp"
 
@@ -127,8 +128,20 @@ struct alignas(hal::kCacheLine) ProducerState {
   SlotCache slots;
 };
 
+// The auto margin's cap in ns (PeriodicSpec::hybrid_margin_cap x period).
+inline ns_t auto_margin_cap(const PeriodicSpec& s) noexcept {
+  return static_cast<ns_t>(s.hybrid_margin_cap * static_cast<double>(s.period));
+}
+
 struct PeriodicTask {
-  PeriodicTask(Arena& arena, const PeriodicSpec& s) : spec(s), jitter(arena), response(arena), execution(arena) {}
+  // Setup only.
+  PeriodicTask(Arena& arena, const PeriodicSpec& s) : spec(s), jitter(arena), response(arena), execution(arena) {
+    if (s.precision == Precision::Hybrid) {
+      wake.configure(s.hybrid_margin == kAutoMargin ? auto_margin_cap(s) : s.hybrid_margin, s.hybrid_margin_guard);
+      margin = s.hybrid_margin == kAutoMargin ? wake.margin() : s.hybrid_margin;
+    }
+    margin_published.store(margin, std::memory_order_relaxed);
+  }
   TaskFn fn;
   PeriodicSpec spec;
   Worker* worker = nullptr;
@@ -137,6 +150,13 @@ struct PeriodicTask {
   ns_t first = 0;
   std::uint64_t k = 0;  // index of the next release
   ns_t next = kNever;   // first + k * period while running
+  // Hybrid: the spin margin in effect, the lateness of the blocking waits for its spin
+  // start (which sets the margin when it is kAutoMargin), and the last such wait's
+  // lateness, folded in after the release (-1: none) so the way from the wake-up to the
+  // spin stays one clock read.
+  ns_t margin = 0;
+  MarginTracker wake;
+  ns_t wake_late = -1;
   // Commands from any thread, applied by the worker between runs. Every start bumps
   // `starts`, so start-stop-start before the worker looks still begins a new grid.
   std::atomic<ns_t> start_base{0};
@@ -144,8 +164,9 @@ struct PeriodicTask {
   std::uint32_t applied_starts = 0;  // the worker's
   // Published for queries.
   std::atomic<ns_t> next_release{0};
+  std::atomic<ns_t> margin_published{0}, wake_lateness{0};
   std::atomic<std::uint64_t> stop{0};  // the run ticket the monitor asked to stop (on a miss)
-  Tally releases, runs, skipped, overruns, misses, rollbacks, exceptions, gate_violations;
+  Tally releases, runs, skipped, overruns, misses, rollbacks, exceptions, gate_violations, late_wakes;
   Histogram jitter, response, execution;
   int index = 0;
   std::atomic<PeriodicState> want{PeriodicState::Stopped};
@@ -157,7 +178,7 @@ struct PeriodicTask {
 inline ns_t periodic_margin(const PeriodicTask& p) noexcept {
   switch (p.spec.precision) {
     case Precision::Hybrid:
-      return p.spec.hybrid_margin;
+      return p.margin;
     case Precision::Spin:
       return p.spec.period;
     case Precision::Sleep:

@@ -31,6 +31,10 @@ rt::PeriodicStats loop_stats() {
   s.exceptions = 1;
   s.execution.p99 = 12'345;
   s.execution.max = 45'000;
+  s.period = 1'000'000;  // a hybrid loop: 90 us margin, 9 % of the period
+  s.hybrid_margin = 90'000;
+  s.wake_lateness_p999 = 70'000;
+  s.late_wakes = 7;
   return s;
 }
 
@@ -109,6 +113,10 @@ TEST(LoopReport, PercentilesFromAKnownHistogram) {
   EXPECT_LE(l.jitter_p999_us, 1000.0);  // clamped to the max
   EXPECT_DOUBLE_EQ(l.exec_p99_us, 12.345);
   EXPECT_DOUBLE_EQ(l.exec_max_us, 45.0);
+  EXPECT_DOUBLE_EQ(l.hybrid_margin_us, 90.0);
+  EXPECT_DOUBLE_EQ(l.spin_share, 0.09);
+  EXPECT_DOUBLE_EQ(l.wake_lateness_p999_us, 70.0);
+  EXPECT_EQ(l.late_wakes, 7u);
 }
 
 TEST(LoopReport, ExactBelowTheLinearRange) {
@@ -178,7 +186,8 @@ TEST(PrintReport, HasEverySectionAndTheNumbers) {
   std::ostringstream out;
   print_report(full_report(), out);
   const std::string text = out.str();
-  for (const char* s : {"rtengine run: 10.0 s, SCHED_FIFO", "Loops: release jitter", "Loops: runs", "Graphs: frames",
+  for (const char* s : {"rtengine run: 10.0 s, SCHED_FIFO", "Loops: release jitter", "Loops: runs",
+                        "Loops: hybrid spin", "      90.0       9.0           70.0          7", "Graphs: frames",
                         "Tasks by outcome", "Plant tracking", "Events dropped: 11"}) {
     EXPECT_NE(text.find(s), std::string::npos) << s << "\n" << text;
   }
@@ -215,7 +224,7 @@ TEST(PrintReport, ColumnsAreAligned) {
     }
     if (line.empty()) header.clear();
   }
-  EXPECT_EQ(rows, 4);
+  EXPECT_EQ(rows, 6);
 }
 
 TEST(PrintReport, OmitsTrackingWithoutAPlantAndSaysNoneForEmptyTables) {
@@ -224,6 +233,7 @@ TEST(PrintReport, OmitsTrackingWithoutAPlantAndSaysNoneForEmptyTables) {
   std::ostringstream out;
   print_report(r, out);
   EXPECT_EQ(out.str().find("Plant tracking"), std::string::npos);
+  EXPECT_EQ(out.str().find("hybrid spin"), std::string::npos);  // no hybrid loop
   EXPECT_NE(out.str().find("degraded: no CAP_SYS_NICE"), std::string::npos);
   EXPECT_NE(out.str().find("(none)"), std::string::npos);
   EXPECT_TRUE(report_json(r)["tracking"].is_null());
@@ -239,7 +249,7 @@ TEST(ReportJson, HasEveryFieldWithItsValue) {
   ASSERT_EQ(j["loops"].size(), 1u);
   const auto& l = j["loops"][0];
   const LoopReport& lr = r.loops[0];
-  EXPECT_EQ(l.size(), 17u);
+  EXPECT_EQ(l.size(), 21u);
   EXPECT_EQ(l["name"], "pid");
   EXPECT_EQ(l["releases"], 10'000);
   EXPECT_EQ(l["runs"], 9'990);
@@ -257,6 +267,10 @@ TEST(ReportJson, HasEveryFieldWithItsValue) {
   EXPECT_EQ(l["jitter_mean_us"], 500.5);
   EXPECT_EQ(l["exec_p99_us"], 12.345);
   EXPECT_EQ(l["exec_max_us"], 45.0);
+  EXPECT_EQ(l["hybrid_margin_us"], 90.0);
+  EXPECT_EQ(l["spin_share"], 0.09);
+  EXPECT_EQ(l["wake_lateness_p999_us"], 70.0);
+  EXPECT_EQ(l["late_wakes"], 7);
 
   ASSERT_EQ(j["graphs"].size(), 1u);
   const auto& g = j["graphs"][0];

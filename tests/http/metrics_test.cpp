@@ -236,6 +236,8 @@ TEST(MetricsRender, EngineFamiliesLabelsAndHistogramInvariants) {
   }
   const auto loop = sc.e.periodic_stats(sc.loop);
   EXPECT_EQ(value_of(all, "rtengine_periodic_runs_total", {{"loop", "control"}}), static_cast<double>(loop.runs));
+  EXPECT_EQ(value_of(all, "rtengine_periodic_hybrid_margin_seconds", {{"loop", "control"}}), 0);  // a sleep loop
+  EXPECT_EQ(value_of(all, "rtengine_periodic_late_wakes_total", {{"loop", "control"}}), 0);
   EXPECT_EQ(value_of(all, "rtengine_execution_jitter_seconds_count", {{"loop", "control"}}),
             static_cast<double>(sc.e.periodic_jitter(sc.loop).count()));
   EXPECT_GE(value_of(all, "rtengine_task_execution_latency_seconds_count"), 11);

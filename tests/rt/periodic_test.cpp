@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <mutex>
 #include <stdexcept>
@@ -468,6 +469,19 @@ TEST(Periodic, SpecErrorsNameTheField) {
   EXPECT_NE(err({.name = "a", .period = kMs, .worker = 7}).find("worker 7"), std::string::npos);
   EXPECT_NE(
       err({.name = "a", .period = kMs, .precision = rt::Precision::Hybrid, .hybrid_margin = kMs}).find("hybrid_margin"),
+      std::string::npos);
+  const rt::PeriodicSpec auto_margin{
+      .name = "a", .period = kMs, .precision = rt::Precision::Hybrid, .hybrid_margin = rt::kAutoMargin};
+  for (double cap : {0.0, 1.0, -0.5, std::nan("")}) {
+    rt::PeriodicSpec s = auto_margin;
+    s.hybrid_margin_cap = cap;
+    EXPECT_NE(err(s).find("hybrid_margin_cap"), std::string::npos) << cap;
+  }
+  rt::PeriodicSpec guard = auto_margin;
+  guard.hybrid_margin_guard = kMs;
+  EXPECT_NE(err(guard).find("hybrid_margin_guard"), std::string::npos);
+  EXPECT_NE(
+      err({.name = "a", .period = kMs, .precision = rt::Precision::Hybrid, .hybrid_margin = -2}).find("hybrid_margin"),
       std::string::npos);
   EXPECT_NE(err({.name = "", .period = kMs}).find("name"), std::string::npos);
   e.add_periodic({.name = "a", .period = kMs}, [] {});

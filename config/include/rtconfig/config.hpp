@@ -62,7 +62,9 @@ struct GraphDecl {
   ns_t period = 0;                    // > 0: released periodically (Engine::add_periodic_graph)
   int worker = -1;
   Precision precision = Precision::Sleep;
-  ns_t hybrid_margin = 100'000;
+  ns_t hybrid_margin = PeriodicSpec{}.hybrid_margin;  // or kAutoMargin, as PeriodicSpec's
+  double hybrid_margin_cap = PeriodicSpec{}.hybrid_margin_cap;
+  ns_t hybrid_margin_guard = PeriodicSpec{}.hybrid_margin_guard;
   int line = 0;
 };
 

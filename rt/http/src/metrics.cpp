@@ -184,6 +184,11 @@ void add_periodic(const Engine& e, std::vector<MetricFamily>& out) {
   Family rollbacks = counter("rtengine_periodic_rollbacks_total", "Runs whose bound state was rolled back");
   Family state = gauge("rtengine_periodic_state", "1 for each loop's current state, 0 for the others");
   Family period = gauge("rtengine_periodic_period_seconds", "Each loop's period");
+  Family margin =
+      gauge("rtengine_periodic_hybrid_margin_seconds",
+            "A hybrid loop's spin margin before each release (auto: the one the worker chose); 0 otherwise");
+  Family late = counter("rtengine_periodic_late_wakes_total",
+                        "A hybrid loop's wake-ups after the release: its margin did not cover them");
   for (std::size_t i = 0; i < e.periodic_count(); ++i) {
     const int id = static_cast<int>(i);
     const PeriodicStats p = e.periodic_stats(id);
@@ -200,8 +205,11 @@ void add_periodic(const Engine& e, std::vector<MetricFamily>& out) {
     for (const PeriodicState st : {PeriodicState::Stopped, PeriodicState::Running, PeriodicState::Paused})
       state.add(p.state == st ? 1 : 0, {{"loop", p.name}, {"state", std::string(to_string(st))}});
     period.add(seconds(p.period), l);
+    margin.add(seconds(p.hybrid_margin), l);
+    late.add(num(p.late_wakes), l);
   }
-  for (Family* f : {&jitter, &releases, &runs, &skipped, &overruns, &misses, &failures, &rollbacks, &state, &period})
+  for (Family* f : {&jitter, &releases, &runs, &skipped, &overruns, &misses, &failures, &rollbacks, &state, &period,
+                    &margin, &late})
     f->into(out);
 }
 
