@@ -63,6 +63,7 @@ Group p1_release(const Settings& s) {
   g.contenders = {
       {"engine_sleep", "engine sleep", Kind::Latency, loop(Precision::Sleep, 0), {}},
       {"engine_hybrid", "engine hybrid 150us", Kind::Latency, loop(Precision::Hybrid, fixed_margin), {}},
+      {"engine_hybrid_auto", "engine hybrid auto", Kind::Latency, loop(Precision::Hybrid, kAutoMargin), {}},
       {"engine_spin", "engine spin", Kind::Latency, loop(Precision::Spin, 0), {}},
       {"cyclictest", "cyclictest", Kind::Latency, cyclictest_block,
        [](const Settings& st) { return program_unavailable(st.cyclictest, "rt-tests"); }},
@@ -73,20 +74,25 @@ Group p1_release(const Settings& s) {
       {"engine_sleep", "cyclictest", Stat::P50, 1.1, false, "SPEC P1"},
       {"engine_sleep", "cyclictest", Stat::P99, 1.1, false, "SPEC P1"},
       {"engine_sleep", "cyclictest", Stat::P999, 1.5, false, "SPEC P1"},
-      {"engine_hybrid", "cyclictest", Stat::P99, 0.1, false, "SPEC P1"},
-      {"engine_hybrid", "cyclictest", Stat::P999, 1.0, false, "SPEC P1"},
+      {"engine_hybrid_auto", "cyclictest", Stat::P99, 0.1, false, "SPEC P1"},
+      {"engine_hybrid_auto", "cyclictest", Stat::P999, 1.0, false, "SPEC P1"},
+      {"engine_hybrid", "cyclictest", Stat::P99, 0, false, "fixed margin"},
+      {"engine_hybrid", "cyclictest", Stat::P999, 0, false, "fixed margin"},
       {"engine_spin", "oslat", Stat::P99, 0, false, "floor"},
       {"engine_spin", "oslat", Stat::P999, 0, false, "floor"},
   };
   g.min_reps = 5;
   g.rep_time = [](const Settings& st) {
-    // Five loop blocks, each with an engine start and stop (~50 ms).
-    return 5 * (st.block + 50 * hal::kNsPerMs);
+    // Six blocks, each with an engine start and stop or a program start (~50 ms).
+    return 6 * (st.block + 50 * hal::kNsPerMs);
   };
   g.notes = {
       "cyclictest truncates to 1 us (its bucket k is recorded at k + 0.5 us); oslat reports 1 us buckets; the "
       "engine's histograms report a bucket's top (<= 1/128 above the exact value)",
-      "hybrid spins margin / period of each period (spin_share); spin burns its CPU",
+      "hybrid spins margin / period of each period (spin_share); spin burns its CPU. The auto margin (the "
+      "default cap 25 % of the period) follows the p99.9 of the worker's own wake-up lateness plus 20 us; each "
+      "block starts a fresh engine, so it starts at the cap and learns within the block. SPEC's hybrid targets "
+      "are judged on it; the fixed 150 us margin is shown for comparison",
       "oslat measures the gaps of a busy loop (every iteration a sample), not releases: its figures are the floor "
       "of what a spinning loop can see, the ratios with it are for reading, not targets"};
   return g;

@@ -72,11 +72,18 @@ Block engine_release_block(const Settings& s, const LoopSpec& loop) {
     b.error = "only " + std::to_string(ran) + " of " + std::to_string(n) + " releases ran";
     return b;
   }
-  const double share = loop.precision == Precision::Spin     ? 1.0
-                       : loop.precision == Precision::Hybrid ? static_cast<double>(loop.hybrid_margin) /
-                                                                   static_cast<double>(s.period)
-                                                             : 0.0;
+  // The margin in effect at the end of the block: the auto margin's last choice.
+  const ns_t margin = loop.precision != Precision::Hybrid ? 0
+                      : loop.hybrid_margin == kAutoMargin ? ps.hybrid_margin
+                                                          : loop.hybrid_margin;
+  const double share = loop.precision == Precision::Spin
+                           ? 1.0
+                           : static_cast<double>(margin) / static_cast<double>(s.period);
   b.extra.emplace_back("spin_share", share);
+  if (loop.precision == Precision::Hybrid) {
+    b.extra.emplace_back("margin_us", static_cast<double>(margin) / 1000.0);
+    b.extra.emplace_back("late_wakes", static_cast<double>(ps.late_wakes));
+  }
   b.extra.emplace_back("skipped_releases", static_cast<double>(ps.skipped));
   if (loop.count_rt_costs) {
     if (hal::allocation_counting()) b.extra.emplace_back("rt_allocations", static_cast<double>(alloc1 - alloc0));
