@@ -81,21 +81,24 @@ std::vector<std::string> write_artefacts(const bench::BenchRun& run, const Bench
     if (csv.empty()) continue;
     put(lower + "_histogram.csv", csv);
     if (g.id != "P1") continue;
+    // The CSV's columns: the latency contenders that measured something, in order.
     std::vector<std::string> labels;
-    for (const auto& c : g.contenders)
-      if (c.kind == bench::Kind::Latency && bench::figures_of(c).samples > 0 && c.skipped.empty())
+    std::vector<double> totals;
+    for (const auto& c : g.contenders) {
+      const auto f = bench::figures_of(c);
+      if (c.kind == bench::Kind::Latency && c.skipped.empty() && f.samples > 0) {
         labels.push_back(c.label);
+        totals.push_back(static_cast<double>(f.samples));
+      }
+    }
     // The script names its files relative to the folder it is run in.
-    put("p1_release.gp", bench::gnuplot_script(lower + "_histogram.csv", labels, g.title, "p1_release.png",
+    put("p1_release.gp", bench::gnuplot_script(lower + "_histogram.csv", labels, totals, g.title, "p1_release.png",
                                                "p1_release.svg"));
     if (const std::string why = bench::program_unavailable(o.gnuplot, "gnuplot-nox"); !why.empty()) {
       err << "rtengine bench: no plot: " << why << "\n";
       continue;
     }
-    const std::filesystem::path cwd = std::filesystem::current_path();
-    std::filesystem::current_path(dir);
-    const std::string why = bench::run_gnuplot(o.gnuplot, "p1_release.gp");
-    std::filesystem::current_path(cwd);
+    const std::string why = bench::run_gnuplot(o.gnuplot, (dir / "p1_release.gp").string(), dir.string());
     if (why.empty()) {
       files.emplace_back("p1_release.png");
       files.emplace_back("p1_release.svg");
@@ -153,7 +156,7 @@ int bench_command(BenchOptions o, std::ostream& out, std::ostream& err) {
   c.machine = machine();
   if (cpus < 2) c.warnings.emplace_back("one CPU: producers, monitors and baselines share the measured CPU");
   // The bench's own thread (it waits, polls and spawns) stays off the measured CPU.
-  (void)hal::apply_to_current_thread({.name = "rtengine-bench", .cpu = s.side_cpu, .prefault_stack_bytes = 0});
+  (void)hal::apply_to_current_thread({.name = "rtengine", .cpu = s.side_cpu, .prefault_stack_bytes = 0});
   c.scheduling = check_scheduling(s, c.warnings);
   // Locked for the whole run, so a baseline measured before the engine's first start()
   // (which locks the process for good) runs locked too, as cyclictest -m does.
@@ -164,9 +167,30 @@ int bench_command(BenchOptions o, std::ostream& out, std::ostream& err) {
   s.block = std::max<ns_t>(20 * s.period, o.duration / p1_reps);
   if (o.reps > 0 && o.reps < 5)
     c.warnings.push_back("--reps " + std::to_string(o.reps) + ": SPEC's method asks for at least 5 repetitions");
+  // --reps overrides every group's own count (min_reps is the default then).
   for (auto& g : groups)
     if (o.reps > 0) g.min_reps = o.reps;
-  // --reps overrides every group's own count (min_reps is the default then).
+  // Groups that hand work from one CPU to another need two: on one, a spinning SCHED_FIFO
+  // producer would never let its consumer run.
+  if (cpus < 2)
+    for (auto& g : groups)
+      if (g.id != "P1" && g.id != "P6")
+        for (auto& ct : g.contenders)
+          ct.unavailable = [](const Settings&) { return std::string("needs 2 CPUs (this machine has 1)"); };
+  c.settings = s;
+
+  if (!o.out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.out_dir, ec);
+    const std::filesystem::path probe = std::filesystem::path(o.out_dir) / ".rtengine-bench-write-test";
+    if (std::ofstream(probe) << "") {
+      std::filesystem::remove(probe, ec);
+    } else {
+      err << "rtengine bench: --out " << o.out_dir << ": cannot write there"
+          << (ec ? " (" + ec.message() + ")" : std::string()) << "\n";
+      return kExitFailed;
+    }
+  }
 
   // Ctrl-C ends the bench after the block in progress, with the report of what ran, and
   // stops the load (a killed bench would leave stress-ng running in its own group).
@@ -213,6 +237,7 @@ int bench_command(BenchOptions o, std::ostream& out, std::ostream& err) {
   run.elapsed = hal::now_ns() - start;
   if (o.live) err << "\r\033[K" << std::flush;
 
+  int code = kExitOk;
   try {
     if (!o.out_dir.empty()) {
       const auto files = write_artefacts(run, o, err);
@@ -222,15 +247,16 @@ int bench_command(BenchOptions o, std::ostream& out, std::ostream& err) {
       err << "rtengine bench: wrote " << list << " in " << o.out_dir << "\n";
     }
   } catch (const std::exception& e) {
+    // The table still comes: a run of minutes is not lost to a full disk.
     err << "rtengine bench: " << e.what() << "\n";
-    return kExitFailed;
+    code = kExitFailed;
   }
   if (o.json)
     out << bench::render_json(run).dump(2) << "\n";
   else
     out << bench::render_text(run);
   const bool interrupted = !run.groups.empty() && run.groups.back().interrupted;
-  return interrupted || (o.strict && !bench::all_met(run)) ? kExitFailed : kExitOk;
+  return interrupted || (o.strict && !bench::all_met(run)) ? kExitFailed : code;
 }
 
 }  // namespace rt::cli

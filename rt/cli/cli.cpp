@@ -133,8 +133,9 @@ int main(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
     if (!config::parse_duration(bench_duration, bench_opts.duration) || bench_opts.duration <= 0)
       return bad("--duration: expected a duration such as \"10s\", found \"" + bench_duration + "\"");
     if (!config::parse_duration(bench_period, bench_opts.settings.period) || bench_opts.settings.period < 10'000 ||
-        bench_opts.settings.period > 1'000'000'000)
-      return bad("--period: expected a duration from 10us to 1s, found \"" + bench_period + "\"");
+        bench_opts.settings.period > 1'000'000'000 || bench_opts.settings.period % 1000 != 0)
+      return bad("--period: expected whole microseconds from 10us to 1s (cyclictest's -i), found \"" + bench_period +
+                 "\"");
     for (std::size_t at = 0; !bench_only.empty();) {
       const std::size_t comma = bench_only.find(',', at);
       bench_opts.only.push_back(bench_only.substr(at, comma - at));

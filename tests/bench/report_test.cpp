@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -147,7 +148,7 @@ TEST(BenchReport, TextJsonAndAllMetAgree) {
   const std::string text = render_text(run);
   EXPECT_NE(text.find("engine / cyclictest p50"), std::string::npos) << text;
   EXPECT_NE(text.find("FAIL"), std::string::npos) << text;
-  EXPECT_NE(text.find("0 met, 1 not met"), std::string::npos) << text;
+  EXPECT_NE(text.find("0 met, 1 not met, 0 not judged"), std::string::npos) << text;
   EXPECT_FALSE(all_met(run));
   const nlohmann::json j = render_json(run);
   EXPECT_EQ(j["all_met"], false);
@@ -175,12 +176,47 @@ TEST(BenchCsv, OneMicrosecondBinsPerLatencyContender) {
   EXPECT_EQ(histogram_csv(group({r})), "");
 }
 
+// Above 128 us a histogram bucket is wider than 1 us: its count is spread over the bins
+// it covers (no comb of empty bins), and the column still sums to the sample count.
+TEST(BenchCsv, AWideBucketIsSpreadOverItsBins) {
+  ContenderRun a{"a", "A", Kind::Latency, {}, {lat({300'000, 300'000})}};
+  const std::string csv = histogram_csv(group({a}));
+  std::istringstream in(csv);
+  std::string line;
+  std::getline(in, line);
+  double sum = 0;
+  int nonzero = 0;
+  while (std::getline(in, line)) {
+    const double v = std::stod(line.substr(line.find(',') + 1));
+    sum += v;
+    if (v > 0) {
+      ++nonzero;
+      const double us = std::stod(line.substr(0, line.find(',')));
+      EXPECT_GE(us, 298);
+      EXPECT_LE(us, 301);
+    }
+  }
+  EXPECT_NEAR(sum, 2.0, 1e-5);  // the CSV keeps 6 significant digits
+  EXPECT_GE(nonzero, 2) << csv.substr(csv.size() - 80);
+}
+
+TEST(BenchReport, AStrictRunNeedsEveryTargetJudged) {
+  ContenderRun a{"a", "A", Kind::Latency, {}, {flat(1)}};
+  ContenderRun c{"c", "C", Kind::Latency, "cyclictest not found in PATH", {}};
+  BenchRun run;
+  run.groups.push_back(group({a, c}, {{"a", "c", Stat::P99, 1.1, false, "SPEC P1"}}));
+  EXPECT_FALSE(all_met(run)) << "a target never judged is not met";
+  run.groups[0].ratios[0].limit = 0;
+  EXPECT_TRUE(all_met(run)) << "an informational ratio does not count";
+}
+
 TEST(BenchPlot, ScriptWritesBothFormatsOnLogAxes) {
-  const std::string gp = gnuplot_script("p1.csv", {"engine sleep", "cyclictest"}, "P1", "p1.png", "p1.svg");
+  const std::string gp = gnuplot_script("p1.csv", {"engine sleep", "cyclictest"}, {1000, 500}, "P1", "p1.png", "p1.svg");
   EXPECT_NE(gp.find("set logscale xy"), std::string::npos);
   EXPECT_NE(gp.find("set output 'p1.png'"), std::string::npos);
   EXPECT_NE(gp.find("set output 'p1.svg'"), std::string::npos);
-  EXPECT_NE(gp.find("using ($1 + 0.5):($3 > 0 ? $3 : 1/0)"), std::string::npos) << "second contender, column 3";
+  EXPECT_NE(gp.find("using ($1 + 0.5):($3 > 0 ? $3 / 500 : 1/0)"), std::string::npos)
+      << "second contender: column 3, as a fraction of its 500 samples\n" << gp;
   EXPECT_NE(gp.find("title 'cyclictest'"), std::string::npos);
 }
 

@@ -34,6 +34,7 @@ TEST(CliBench, BadOptionsAreUsageErrorsNamingTheProblem) {
                         Case{{"bench", "--cpu", "4096"}, "--cpu 4096"},
                         Case{{"bench", "--period", "fast"}, "--period"},
                         Case{{"bench", "--period", "1us"}, "from 10us to 1s"},
+                        Case{{"bench", "--period", "10500ns"}, "whole microseconds"},
                         Case{{"bench", "--duration", "0s"}, "--duration"},
                         Case{{"bench", "--priority", "120"}, "--priority"},
                         Case{{"bench", "--load", "yes"}, "--load"}}) {
@@ -41,6 +42,14 @@ TEST(CliBench, BadOptionsAreUsageErrorsNamingTheProblem) {
     EXPECT_EQ(r.code, rt::cli::kExitUsage) << c.args.back();
     EXPECT_TRUE(has(r.err, c.says)) << r.err;
   }
+}
+
+// Checked before minutes of measuring, not after.
+TEST(CliBench, AnUnwritableOutFolderFailsAtOnce) {
+  const CliRun r = run({"bench", "--only", "P2", "--out", "/proc/rtengine-bench"});
+  EXPECT_EQ(r.code, rt::cli::kExitFailed);
+  EXPECT_TRUE(has(r.err, "cannot write there")) << r.err;
+  EXPECT_FALSE(has(r.out, "P2  Submit")) << "nothing ran";
 }
 
 TEST(CliBench, SelectGroupsKeepsPOrderAndIgnoresCase) {
@@ -81,11 +90,12 @@ TEST(CliBench, EveryRatioAndCheckNamesAContenderOfItsGroup) {
 TEST(CliBench, AShortRunWritesEveryArtefact) {
   const auto dir = std::filesystem::temp_directory_path() / ("rtengine-bench-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
-  const CliRun r = run({"bench", "--only", "P2", "--priority", "0", "--reps", "2", "--samples", "20", "--out",
+  const CliRun r = run({"bench", "--only", "P2", "--priority", "0", "--reps", "2", "--samples", "20", "--period", "500us", "--out",
                         dir.string(), "--cpu", std::to_string(std::min(1L, sysconf(_SC_NPROCESSORS_ONLN) - 1))});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(has(r.out, "P2  Submit -> start latency")) << r.out;
   EXPECT_TRUE(has(r.err, "--reps 2") || has(r.out, "--reps 2")) << "fewer than 5 repetitions is flagged";
+  EXPECT_TRUE(has(r.out, "period 500 us")) << "the settings used, not the defaults";
   for (const char* f : {"report.txt", "bench.json", "p2_histogram.csv"})
     EXPECT_TRUE(std::filesystem::exists(dir / f)) << f;
   std::ifstream in(dir / "bench.json");
@@ -94,9 +104,12 @@ TEST(CliBench, AShortRunWritesEveryArtefact) {
   const auto& g = j["groups"][0];
   EXPECT_EQ(g["id"], "P2");
   EXPECT_EQ(g["reps"], 2);
+  EXPECT_EQ(j["settings"]["period_ns"], 500'000);
+  EXPECT_EQ(j["settings"]["priority"], 0);
+  EXPECT_EQ(j["settings"]["pm_qos"], false) << "no SCHED_FIFO thread, no PM QoS request";
   for (const auto& c : g["contenders"]) {
     EXPECT_EQ(c["runs"], 2) << c.dump();
-    EXPECT_EQ(c["median"]["samples"], 40) << c.dump();
+    EXPECT_EQ(c["figures"]["samples"], 40) << c.dump();
   }
   for (const auto& ratio : g["ratios"]) {
     const std::string verdict = ratio["verdict"];

@@ -62,14 +62,16 @@ Group p1_release(const Settings& s) {
   const ns_t fixed_margin = 150 * hal::kNsPerUs;
   g.contenders = {
       {"engine_sleep", "engine sleep", Kind::Latency, loop(Precision::Sleep, 0), {}},
-      {"engine_hybrid", "engine hybrid 150us", Kind::Latency, loop(Precision::Hybrid, fixed_margin), {}},
-      {"engine_hybrid_auto", "engine hybrid auto", Kind::Latency, loop(Precision::Hybrid, kAutoMargin), {}},
-      {"engine_spin", "engine spin", Kind::Latency, loop(Precision::Spin, 0), {}},
       {"cyclictest", "cyclictest", Kind::Latency, cyclictest_block,
        [](const Settings& st) { return program_unavailable(st.cyclictest, "rt-tests"); }},
+      {"engine_hybrid_auto", "engine hybrid auto", Kind::Latency, loop(Precision::Hybrid, kAutoMargin), {}},
+      {"engine_hybrid", "engine hybrid 150us", Kind::Latency, loop(Precision::Hybrid, fixed_margin), {}},
+      {"engine_spin", "engine spin", Kind::Latency, loop(Precision::Spin, 0), {}},
       {"oslat", "oslat", Kind::Latency, oslat_block,
        [](const Settings& st) { return program_unavailable(st.oslat, "rt-tests"); }},
   };
+  // In this order every ratio with a target compares neighbours: a repetition runs the
+  // list forward or backward, so each pair is measured in adjacent blocks.
   g.ratios = {
       {"engine_sleep", "cyclictest", Stat::P50, 1.1, false, "SPEC P1"},
       {"engine_sleep", "cyclictest", Stat::P99, 1.1, false, "SPEC P1"},

@@ -104,15 +104,28 @@ Block engine_block(const Settings& s, hal::TimerBackend backend) {
       stopped_ptr->store(1, std::memory_order_release);
       (void)hal::futex_wake(*stopped_ptr, 1);
     };
-    while (producer.try_submit(overrun, {.deadline_in = kDeadline}) != SubmitStatus::Ok)
+    const ns_t give_up = hal::now_ns() + hal::kNsPerSec;
+    SubmitStatus st;
+    while ((st = producer.try_submit(overrun, {.deadline_in = kDeadline})) != SubmitStatus::Ok &&
+           hal::now_ns() < give_up)
       std::this_thread::yield();
+    if (st != SubmitStatus::Ok) {
+      (void)e.stop(StopMode::Cancel);
+      return failed("a task was refused for 1 s: " + std::string(to_string(st)));
+    }
     // Asleep until the task is stopped, so the monitor's CPU (the caller's, when it runs
     // on the side CPU) is as idle as in the bare block.
     const ns_t until = hal::now_ns() + kDeadline + 50 * hal::kNsPerMs;
     while (stopped.load(std::memory_order_acquire) == 0 && hal::now_ns() < until)
       (void)hal::futex_wait_until(stopped, 0, until);
-    while (e.in_flight() != 0)
+    // A started task runs until the monitor stops it; one still in flight 1 s after its
+    // deadline was never stopped: the monitor is broken, not slow.
+    while (e.in_flight() != 0 && hal::now_ns() < give_up + kDeadline)
       std::this_thread::yield();
+    if (e.in_flight() != 0) {
+      (void)e.stop(StopMode::Cancel);
+      return failed("a task overran its deadline by 1 s and was never stopped");
+    }
     // Only the monitor asks it to stop, after it recorded the detection.
     (stopped.load(std::memory_order_acquire) != 0 ? detected : unrun) += 1;
   }

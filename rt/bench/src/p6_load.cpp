@@ -3,6 +3,8 @@
 // loaded block by the bench), and what the RT threads did after start: heap allocations
 // (counted by the rtengine binary's counting allocator) and minor page faults (the
 // workers' own counters), both of which must be 0.
+#include <unistd.h>
+
 #include <string>
 
 #include "hal/clock.hpp"
@@ -21,6 +23,12 @@ StressSpec load_spec(const Settings& s) {
   spec.program = s.stress_ng;
   spec.vm_workers = 2;  // one per CPU of the 2-CPU machines we target first; the loop preempts its own
   spec.vm_bytes = "128M";
+  // Every CPU, the measured one included: the child would inherit the bench thread's
+  // pinning to the side CPU and leave the loop's CPU unloaded.
+  for (int c = 0; c < static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)); ++c)
+    spec.cpus.push_back(c);
+  // A load for the whole bench (--load) runs at most an hour, a P6 block far less.
+  spec.timeout_s = 3600;
   return spec;
 }
 

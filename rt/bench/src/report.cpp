@@ -198,9 +198,9 @@ std::vector<CheckOutcome> evaluate_checks(const GroupRun& g) {
 bool all_met(const BenchRun& run) {
   for (const GroupRun& g : run.groups) {
     for (const auto& o : evaluate_ratios(g))
-      if (o.verdict == Verdict::Fail) return false;
+      if (o.verdict == Verdict::Fail || (o.verdict == Verdict::Skipped && o.ratio.limit > 0)) return false;
     for (const auto& o : evaluate_checks(g))
-      if (o.verdict == Verdict::Fail) return false;
+      if (o.verdict == Verdict::Fail || o.verdict == Verdict::Skipped) return false;
   }
   return true;
 }

@@ -1,5 +1,6 @@
 // The machine-readable report of `rtengine bench`: JSON, histogram CSV, gnuplot script.
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <string>
 
@@ -88,10 +89,10 @@ nlohmann::json render_json(const BenchRun& run) {
         jc["runs"] = f.runs;
         if (!f.error.empty()) jc["error"] = f.error;
         if (cr.kind == Kind::Latency)
-          jc["median"] = {{"min", f.min}, {"p50", f.p50},   {"p99", f.p99},
+          jc["figures"] = {{"min", f.min}, {"p50", f.p50},   {"p99", f.p99},
                           {"p999", f.p999}, {"max", f.max}, {"samples", f.samples}};
         else
-          jc["median"] = {{"value", f.value}};
+          jc["figures"] = {{"value", f.value}};
         jc["extra_median"] = pairs_json(f.extra);
         jc["extra_sum"] = pairs_json(f.extra_sum);
         jc["blocks"] = nlohmann::json::array();
@@ -141,20 +142,31 @@ nlohmann::json render_json(const BenchRun& run) {
 std::string histogram_csv(const GroupRun& g, ns_t bin_ns) {
   if (bin_ns <= 0) bin_ns = 1000;
   std::vector<std::string> ids;
-  std::vector<std::map<ns_t, std::uint64_t>> bins;
+  std::vector<std::map<ns_t, double>> bins;
   ns_t last = -1;
   for (const ContenderRun& c : g.contenders) {
     if (c.kind != Kind::Latency || !c.skipped.empty()) continue;
-    std::map<ns_t, std::uint64_t> m;
+    std::map<ns_t, double> m;
     for (const Block& b : c.blocks) {
       if (!b.error.empty() || !b.latency) continue;
       std::uint64_t before = 0;
       b.latency->for_each_bucket([&](ns_t high, std::uint64_t cumulative) {
-        // The bucket's midpoint decides its bin: a bucket is at most 1/128 of its value wide.
         const ns_t low = Histogram::bucket_low(Histogram::bucket_of(high));
-        const ns_t bin = (low + (high - low) / 2) / bin_ns;
-        m[bin] += cumulative - before;
+        const auto count = static_cast<double>(cumulative - before);
         before = cumulative;
+        if (high - low < bin_ns) {
+          // A bucket narrower than a bin: its midpoint decides the bin.
+          m[(low + (high - low) / 2) / bin_ns] += count;
+          return;
+        }
+        // Wider (a bucket is 1/128 of its value: above 128 us at 1 us bins): spread over
+        // the bins it covers, so the curve has no comb of empty bins.
+        const auto width = static_cast<double>(high - low + 1);
+        for (ns_t k = low / bin_ns; k <= high / bin_ns; ++k) {
+          const ns_t from = std::max(low, k * bin_ns);
+          const ns_t to = std::min(high + 1, (k + 1) * bin_ns);
+          m[k] += count * static_cast<double>(to - from) / width;
+        }
       });
     }
     if (m.empty()) continue;
@@ -175,26 +187,34 @@ std::string histogram_csv(const GroupRun& g, ns_t bin_ns) {
     }
     for (const auto& m : bins) {
       const auto it = m.find(k);
-      row += "," + std::to_string(it == m.end() ? 0 : it->second);
+      char v[32];
+      std::snprintf(v, sizeof v, "%.6g", it == m.end() ? 0.0 : it->second);
+      row += ",";
+      row += v;
     }
     out += row + "\n";
   }
   return out;
 }
 
-std::string gnuplot_script(const std::string& csv, const std::vector<std::string>& labels, const std::string& title,
-                           const std::string& png, const std::string& svg) {
+std::string gnuplot_script(const std::string& csv, const std::vector<std::string>& labels,
+                           const std::vector<double>& totals, const std::string& title, const std::string& png,
+                           const std::string& svg) {
   std::string plot = "plot ";
   for (std::size_t i = 0; i < labels.size(); ++i) {
     if (i > 0) plot += ", \\\n     ";
-    // A zero count is undefined on a log axis: 1/0 tells gnuplot to leave the point out.
-    plot += "'" + csv + "' using ($1 + 0.5):($" + std::to_string(i + 2) + " > 0 ? $" + std::to_string(i + 2) +
+    const std::string col = "$" + std::to_string(i + 2);
+    char total[32];
+    std::snprintf(total, sizeof total, "%.17g", i < totals.size() && totals[i] > 0 ? totals[i] : 1.0);
+    // Fractions, so contenders with different sample counts share the axis; a zero is
+    // undefined on a log axis: 1/0 tells gnuplot to leave the point out.
+    plot += "'" + csv + "' using ($1 + 0.5):(" + col + " > 0 ? " + col + " / " + total +
             " : 1/0) with steps lw 2 title '" + labels[i] + "'";
   }
   std::string s;
   s += "# rtengine bench: latency distributions (gnuplot " + std::string("script; run: gnuplot THIS_FILE)\n");
   s += "set datafile separator ','\nset key autotitle columnhead\nset key top right\n";
-  s += "set title '" + title + "'\nset xlabel 'latency (us, 1 us bins)'\nset ylabel 'samples per bin'\n";
+  s += "set title '" + title + "'\nset xlabel 'latency (us, 1 us bins)'\nset ylabel 'fraction of samples per bin'\n";
   s += "set logscale xy\nset grid\n";
   s += "set terminal pngcairo size 1200,700 noenhanced\nset output '" + png + "'\n" + plot + "\n";
   s += "set terminal svg size 1200,700 dynamic noenhanced\nset output '" + svg + "'\n" + plot + "\n";

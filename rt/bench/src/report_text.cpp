@@ -103,7 +103,7 @@ std::string render_text(const BenchRun& run) {
     out += "  WARNING: " + w + "\n";
   out += "  figures: medians over repetitions of each repetition's percentile (min and max: extremes of all);\n"
          "  ratios: median over repetitions of the per-repetition ratio [interquartile range]\n";
-  int pass = 0, fail = 0;
+  int pass = 0, fail = 0, skipped = 0;
   std::string failed;
   for (const GroupRun& g : run.groups) {
     out += "\n" + g.id + "  " + g.title + "  (" + (g.interrupted ? "interrupted, " : "") + std::to_string(g.reps) +
@@ -130,6 +130,7 @@ std::string render_text(const BenchRun& run) {
       }
       out += line + "\n";
       if (o.verdict == Verdict::Pass) ++pass;
+      if (o.verdict == Verdict::Skipped && o.ratio.limit > 0) ++skipped;
       if (o.verdict == Verdict::Fail) {
         ++fail;
         failed += "  " + g.id + ": " + name + " = " + fmt("%.3g", o.median) + " (target " + target_text(o.ratio) + ")\n";
@@ -144,6 +145,7 @@ std::string render_text(const BenchRun& run) {
         line += pad(fmt("%g", o.value), 22) + pad(target, 10) + pad(to_string(o.verdict), 8) + o.check.source;
       out += line + "\n";
       if (o.verdict == Verdict::Pass) ++pass;
+      if (o.verdict == Verdict::Skipped) ++skipped;
       if (o.verdict == Verdict::Fail) {
         ++fail;
         failed += "  " + g.id + ": " + label_of(g, o.check.contender) + ": " + o.check.what + " = " +
@@ -153,7 +155,8 @@ std::string render_text(const BenchRun& run) {
     for (const auto& n : g.notes)
       out += "  note: " + n + "\n";
   }
-  out += "\nTargets: " + std::to_string(pass) + " met, " + std::to_string(fail) + " not met (" +
+  out += "\nTargets: " + std::to_string(pass) + " met, " + std::to_string(fail) + " not met, " +
+         std::to_string(skipped) + " not judged (" +
          fmt("%.0f", static_cast<double>(run.elapsed) / 1e9) + " s)\n" + failed;
   return out;
 }

@@ -301,14 +301,19 @@ std::vector<std::string> stress_args(const StressSpec& s) {
       list += (list.empty() ? "" : ",") + std::to_string(c);
     a.insert(a.end(), {"--taskset", list});
   }
+  if (s.timeout_s > 0) a.insert(a.end(), {"--timeout", std::to_string(s.timeout_s)});
   return a;
 }
 
 // ---- gnuplot ----
 
-std::string run_gnuplot(const std::string& program, const std::string& script_path) {
+std::string run_gnuplot(const std::string& program, const std::string& script_path, const std::string& dir) {
   // A plot takes well under a second; a minute means it is waiting for something.
-  return run_program({program, script_path}, 60 * hal::kNsPerSec).error;
+  // gnuplot's own `cd` (quoted for gnuplot: a ' is doubled) leaves our directory alone.
+  std::string quoted;
+  for (const char ch : dir)
+    quoted += ch == '\'' ? std::string("''") : std::string(1, ch);
+  return run_program({program, "-e", "cd '" + quoted + "'", script_path}, 60 * hal::kNsPerSec).error;
 }
 
 }  // namespace rt::bench

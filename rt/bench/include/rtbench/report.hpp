@@ -81,16 +81,21 @@ struct BenchRun {
 // Every figure: settings, conditions, per contender its figures and every block, per
 // ratio its per-repetition values and verdict.
 [[nodiscard]] nlohmann::json render_json(const BenchRun& run);
-// True when no ratio or check failed (skipped and informational ones do not count).
+// True when every ratio and check with a target was judged and met (--strict): a
+// target skipped (a program missing, a backend unusable) is not met. Informational
+// ratios (no target) do not count.
 [[nodiscard]] bool all_met(const BenchRun& run);
 
 // The latency distributions of a group's latency contenders (merged over repetitions) in
 // `bin_ns` bins: "latency_us,<id>,<id>..." then one row per bin up to the last non-empty
-// one, counts per bin. Empty when the group has no latency contender that ran.
+// one, samples per bin. A histogram bucket wider than a bin is spread over the bins it
+// covers (so a count may be fractional). Empty when no latency contender ran.
 [[nodiscard]] std::string histogram_csv(const GroupRun& g, ns_t bin_ns = 1000);
-// A gnuplot script plotting `csv` (as histogram_csv wrote it, with `columns` its ids and
-// `labels` their titles) on log-log axes, once as PNG and once as SVG.
+// A gnuplot script plotting `csv` (as histogram_csv wrote it; `labels` the titles of its
+// columns in order, `totals` their sample counts) as fractions of samples on log-log
+// axes, once as PNG and once as SVG.
 [[nodiscard]] std::string gnuplot_script(const std::string& csv, const std::vector<std::string>& labels,
-                                         const std::string& title, const std::string& png, const std::string& svg);
+                                         const std::vector<double>& totals, const std::string& title,
+                                         const std::string& png, const std::string& svg);
 
 }  // namespace rt::bench

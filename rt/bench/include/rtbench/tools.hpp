@@ -135,15 +135,19 @@ struct StressSpec {
   int vm_workers = 1;   // --vm N: page faults and memory traffic, the load SPEC P6 names
   std::string vm_bytes = "256M";
   int io_workers = 0;     // --io N
-  std::vector<int> cpus;  // --taskset: where the load runs; empty: everywhere
+  std::vector<int> cpus;  // --taskset: where the load runs; empty: wherever the caller may run
+  // --timeout: a safety net only (Background::stop ends it): a bench killed before it
+  // could stop its load (a second Ctrl-C, a crash) leaves no load behind for longer.
+  int timeout_s = 0;
 };
 
-// argv for `spec` (argv[0] = spec.program), with no --timeout: Background::stop ends it.
+// argv for `spec` (argv[0] = spec.program).
 std::vector<std::string> stress_args(const StressSpec& spec);
 
 // ---- gnuplot ----
 
-// Runs `gnuplot script_path`; empty on success, else why not.
-std::string run_gnuplot(const std::string& program, const std::string& script_path);
+// Runs `gnuplot script_path` in directory `dir` (the script's relative file names are
+// read and written there); empty on success, else why not.
+std::string run_gnuplot(const std::string& program, const std::string& script_path, const std::string& dir = ".");
 
 }  // namespace rt::bench
