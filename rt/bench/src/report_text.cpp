@@ -92,7 +92,7 @@ void contender_rows(const GroupRun& g, std::string& out) {
 std::string render_text(const BenchRun& run) {
   std::string out;
   const Conditions& c = run.conditions;
-  out += "rtengine bench: period " + us(static_cast<double>(c.settings.period)) + " us, CPU " +
+  out += "rtengine bench: period " + std::to_string(c.settings.period / 1000) + " us, CPU " +
          std::to_string(c.settings.cpu) + " (others on CPU " + std::to_string(c.settings.side_cpu) + "), " +
          c.scheduling + "\n";
   if (!c.machine.empty()) out += "  machine: " + c.machine + "\n";
