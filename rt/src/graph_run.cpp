@@ -154,7 +154,7 @@ NodeState Engine::Impl::run_node(Worker& w, GraphRun& g, std::uint32_t idx, ns_t
 
 bool Engine::Impl::higher_work(const Worker& w, std::size_t k) const noexcept HAL_NONBLOCKING {
   for (std::size_t j = 0; j < k; ++j) {
-    if ((w.cfg.classes & (1U << j)) != 0 && rings[j]->depth() > 0) return true;
+    if ((w.cfg.classes & (1U << j)) != 0 && class_depth(j) > 0) return true;
   }
   return false;
 }

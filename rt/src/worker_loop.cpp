@@ -11,17 +11,45 @@ namespace rt {
 using detail::PeriodicTask;
 using detail::Worker;
 
+// A ring's depth is a few loads of lines that change only when the ring does; a pop that
+// finds a ring empty walks the sub-queue of every producer token (eleven in a default
+// engine). So a ring is looked at by depth first -- except the one this worker took from
+// last, whose producers' counter changes with every submission: reading it would take
+// the line from under them (ring.hpp). Exact for the class rule: an item is counted
+// (reserved) before it can be dequeued.
 bool Engine::Impl::pop_any(Worker& w, std::uint32_t& idx, std::size_t below) noexcept HAL_NONBLOCKING {
   const auto me = static_cast<std::size_t>(w.index);
   for (std::size_t k = 0; k < below; ++k) {
-    if ((w.cfg.classes & (1U << k)) != 0 && rings[k]->try_pop(me, idx)) return true;
+    if ((w.cfg.classes & (1U << k)) == 0) continue;
+    const auto task_ring = static_cast<std::uint32_t>(2 * k);
+    const auto post_ring = task_ring + 1;
+    const bool task_ok = w.hot == task_ring || rings[k]->depth() > 0;
+    const bool post_ok = posts[k] != nullptr && (w.hot == post_ring || posts[k]->depth() > 0);
+    // Tasks and posts of one class take turns, so neither starves the other.
+    const bool post_first = (w.post_turn >> k & 1U) != 0;
+    if (post_ok && post_first && pop_post(w, k)) {
+      w.hot = post_ring;
+      w.post_turn &= ~(1U << k);
+      idx = kPostItem;
+      return true;
+    }
+    if (task_ok && rings[k]->try_pop(me, idx)) {
+      w.hot = task_ring;
+      w.post_turn |= 1U << k;
+      return true;
+    }
+    if (post_ok && !post_first && pop_post(w, k)) {
+      w.hot = post_ring;
+      idx = kPostItem;
+      return true;
+    }
   }
   return false;
 }
 
 bool Engine::Impl::has_work(const Worker& w) const noexcept HAL_NONBLOCKING {
   for (std::size_t k = 0; k < kClassCount; ++k) {
-    if ((w.cfg.classes & (1U << k)) != 0 && rings[k]->depth() > 0) return true;
+    if ((w.cfg.classes & (1U << k)) != 0 && class_depth(k) > 0) return true;
   }
   return false;
 }
@@ -65,6 +93,7 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
           }
           if (w.stop.load(std::memory_order_acquire)) break;
           if (interrupted) continue;
+          end_posts(w);
           run_release(w, *p);
           continue;
         }
@@ -75,6 +104,7 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
       run_item(w, idx);
       continue;
     }
+    end_posts(w);  // idle from here: a run of posts ends
     if (w.stop.load(std::memory_order_acquire)) break;
     bool got = false;
     // The clock is read once per 32 polls: a poll is a few loads, a clock read is not. A
@@ -127,6 +157,7 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
     }
     w.sleeping.store(false, std::memory_order_relaxed);
   }
+  end_posts(w);
   w.minor_faults.store(hal::minor_faults_this_thread(), std::memory_order_relaxed);  // on the way out
   w.stopped_at.store(hal::now_ns(), std::memory_order_relaxed);
   w.state.store(WorkerState::Stopped, std::memory_order_relaxed);
