@@ -186,8 +186,6 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // Ends the run of posts in progress, if any: its time counts as busy.
   // RT: wait-free; one clock read when a run ends.
   static void end_posts(detail::Worker& w) noexcept HAL_NONBLOCKING;
-  // Pops a post of class k into the worker. RT: lock-free; no allocation, no syscall.
-  bool pop_post(detail::Worker& w, std::size_t k) noexcept HAL_NONBLOCKING;
   // Items (tasks and posts) waiting in class k. RT: wait-free; loads only.
   [[nodiscard]] std::int64_t class_depth(std::size_t k) const noexcept HAL_NONBLOCKING {
     return rings[k]->depth() + (posts[k] != nullptr ? posts[k]->depth() : 0);
@@ -262,6 +260,10 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   void worker_loop(detail::Worker& w) noexcept;
   // RT: lock-free; no allocation, no syscall. Classes below `below` only.
   bool pop_any(detail::Worker& w, std::uint32_t& idx, std::size_t below) noexcept HAL_NONBLOCKING;
+  // One ring of class k (its posts, or its tasks). RT: lock-free; no allocation, no
+  // syscall; at most kAwaitVisible pauses for an item counted but not yet visible.
+  bool pop_from(detail::Worker& w, std::size_t k, bool post, std::uint32_t& idx) noexcept HAL_NONBLOCKING;
+  static constexpr int kAwaitVisible = 64;  // pauses: ~2-4 us on x86 (a pause is 40-140 cycles)
   // RT: wait-free; loads only.
   bool has_work(const detail::Worker& w) const noexcept HAL_NONBLOCKING;
 

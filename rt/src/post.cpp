@@ -49,10 +49,6 @@ std::size_t Engine::post(std::size_t producer, Priority p, const detail::PostIte
   return got;
 }
 
-bool Engine::Impl::pop_post(Worker& w, std::size_t k) noexcept HAL_NONBLOCKING {
-  return posts[k]->try_pop(static_cast<std::size_t>(w.index), w.post);
-}
-
 void Engine::Impl::run_post(Worker& w) noexcept {
   if (w.posts_since == 0) w.posts_since = hal::now_ns();
   // stop(Cancel) drops what is still queued, as it cancels queued tasks.

@@ -17,32 +17,44 @@ using detail::Worker;
 // last, whose producers' counter changes with every submission: reading it would take
 // the line from under them (ring.hpp). Exact for the class rule: an item is counted
 // (reserved) before it can be dequeued.
-bool Engine::Impl::pop_any(Worker& w, std::uint32_t& idx, std::size_t below) noexcept HAL_NONBLOCKING {
+//
+// Counted but not visible yet: its producer is between the reservation and the enqueue
+// (submit.cpp writes the slot in between, 100-300 ns). Going on to a lower class would
+// make the item wait for a whole lower task (P5: a CRITICAL task behind a LOW one), so the
+// worker waits for it, boundedly: a producer preempted there must not hold the worker.
+bool Engine::Impl::pop_from(Worker& w, std::size_t k, bool post, std::uint32_t& idx) noexcept HAL_NONBLOCKING {
   const auto me = static_cast<std::size_t>(w.index);
+  const auto ring = static_cast<std::uint32_t>(2 * k + (post ? 1 : 0));
+  const bool hot = w.hot == ring;
+  auto depth = [&] { return post ? posts[k]->depth() : rings[k]->depth(); };
+  if (!hot && depth() <= 0) return false;
+  for (int spins = 0;; ++spins) {
+    const bool got = post ? posts[k]->try_pop(me, w.post) : rings[k]->try_pop(me, idx);
+    if (got) {
+      w.hot = ring;
+      if (post) {
+        idx = kPostItem;
+        w.post_turn &= ~(1U << k);
+      } else {
+        w.post_turn |= 1U << k;
+      }
+      return true;
+    }
+    if (hot || spins == kAwaitVisible || depth() <= 0) return false;
+    detail::cpu_relax();
+  }
+}
+
+bool Engine::Impl::pop_any(Worker& w, std::uint32_t& idx, std::size_t below) noexcept HAL_NONBLOCKING {
   for (std::size_t k = 0; k < below; ++k) {
     if ((w.cfg.classes & (1U << k)) == 0) continue;
-    const auto task_ring = static_cast<std::uint32_t>(2 * k);
-    const auto post_ring = task_ring + 1;
-    const bool task_ok = w.hot == task_ring || rings[k]->depth() > 0;
-    const bool post_ok = posts[k] != nullptr && (w.hot == post_ring || posts[k]->depth() > 0);
+    if (posts[k] == nullptr) {
+      if (pop_from(w, k, false, idx)) return true;
+      continue;
+    }
     // Tasks and posts of one class take turns, so neither starves the other.
     const bool post_first = (w.post_turn >> k & 1U) != 0;
-    if (post_ok && post_first && pop_post(w, k)) {
-      w.hot = post_ring;
-      w.post_turn &= ~(1U << k);
-      idx = kPostItem;
-      return true;
-    }
-    if (task_ok && rings[k]->try_pop(me, idx)) {
-      w.hot = task_ring;
-      w.post_turn |= 1U << k;
-      return true;
-    }
-    if (post_ok && !post_first && pop_post(w, k)) {
-      w.hot = post_ring;
-      idx = kPostItem;
-      return true;
-    }
+    if (pop_from(w, k, post_first, idx) || pop_from(w, k, !post_first, idx)) return true;
   }
   return false;
 }
