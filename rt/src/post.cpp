@@ -60,7 +60,8 @@ void Engine::Impl::run_post(Worker& w) noexcept {
   TaskContext ctx(TaskId{}, post_stop, 1, kNoContext, 0, 0, 0, w.index);
   bool threw = false;
   try {
-    w.post.invoke(w.post.buf, ctx);
+    detail::PostItem& item = w.held[w.held_i - 1];
+    item.invoke(item.buf, ctx);
   } catch (...) {  // F12: the post's failure, never the engine's
     threw = true;
   }

@@ -192,6 +192,16 @@ class BasicRing {  // NOLINT(clang-analyzer-optin.performance.Padding)
     return true;
   }
 
+  // Takes up to `max` items at once (in their order) into `v`; returns how many. One
+  // consumer index per thread, as try_pop. RT: lock-free; no allocation, no syscall.
+  [[nodiscard]] std::size_t try_pop_bulk(std::size_t consumer, T* v, std::size_t max) noexcept HAL_NONBLOCKING {
+    const std::size_t n = queue_->try_dequeue_bulk(*consumers_[consumer], v, max);
+    if (n == 0) return 0;
+    std::atomic<std::int64_t>& c = taken_[consumer].n;
+    c.store(c.load(std::memory_order_relaxed) + static_cast<std::int64_t>(n), std::memory_order_release);
+    return n;
+  }
+
   // Items in the ring, places being filled included. RT: wait-free; one load per consumer.
   [[nodiscard]] std::int64_t depth() const noexcept HAL_NONBLOCKING {
     const std::int64_t d = reserved_.load(std::memory_order_seq_cst) - taken();

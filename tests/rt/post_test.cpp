@@ -88,6 +88,48 @@ TEST(Post, TakesTheHighestClassFirstAndTakesTurnsWithTasks) {
   }
 }
 
+// A worker streaming posts takes several at once from a deep ring; a higher class still
+// goes first: a CRITICAL task submitted by the second post runs before the posts the
+// worker took with it.
+TEST(Post, PostsTakenTogetherStillLetAHigherClassFirst) {
+  rt::EngineConfig c = post_config();
+  c.max_producers = 2;
+  rt::Engine e(c);
+  e.start();
+  rt::Producer p = e.make_producer();
+  rt::Producer from_worker = e.make_producer();  // used by the posts, on the worker's thread
+  Blocker b;
+  ASSERT_TRUE(b.hold(p, Priority::Critical));
+  std::mutex mu;
+  std::vector<int> order;  // post index, or -1 for the CRITICAL task
+  auto note = [&](int v) {
+    std::lock_guard lock(mu);
+    order.push_back(v);
+  };
+  std::atomic<int> refused{0};
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_EQ(p.try_post(
+                  [&, i] {
+                    note(i);
+                    if (i != 1) return;
+                    const SubmitStatus st = from_worker.try_submit([&] { note(-1); }, {.priority = Priority::Critical});
+                    if (st != SubmitStatus::Ok) refused = 10 + static_cast<int>(st);
+                  },
+                  Priority::Low),
+              SubmitStatus::Ok);
+  }
+  b.release();
+  ASSERT_TRUE(eventually([&] { return e.in_flight() == 0; }));  // before stop() refuses the CRITICAL task
+  ASSERT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+  EXPECT_EQ(refused.load(), 0);
+  ASSERT_EQ(order.size(), 41U);
+  EXPECT_EQ(order[0], 0);
+  EXPECT_EQ(order[1], 1);
+  EXPECT_EQ(order[2], -1) << "the CRITICAL task waited for posts taken before it came";
+  for (std::size_t i = 3; i < order.size(); ++i)
+    EXPECT_EQ(order[i], static_cast<int>(i) - 1);
+}
+
 TEST(Post, RefusesBeyondCapacityAndWhereNoRingIsConfigured) {
   rt::EngineConfig c = post_config(1, 8);
   c.post_capacity[static_cast<std::size_t>(Priority::Low)] = 0;

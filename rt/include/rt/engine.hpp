@@ -176,6 +176,8 @@ class Producer {
   // or cancelled), an exception it throws is caught and counted, stop(Drain) runs it,
   // stop(Cancel) drops it (cancelled; not recorded as an UnrunTask) and a running one
   // sees stop_requested(). Its TaskContext: no id, an empty context, release() 0.
+  // A worker streaming posts from a deep ring takes its share at once (up to 8): those
+  // are in_flight() but no longer in Stats::queue_depth, and run on that worker.
   // Ok, QueueFull (post_capacity[p] places taken), Invalid (post_capacity[p] is 0) or
   // Stopped. What it saves over try_submit, per task: the slot, its state transitions and
   // history, three clock reads, the retire.
