@@ -9,14 +9,16 @@
 //   any loaded latency (the LOW flood keeps the worker awake) would beat. So the figure
 //   is the class rule's cost: a CRITICAL task waits for the LOW task running, never for
 //   the LOW ring.
-// - The sampler, on side_cpu: stamps, submits one CRITICAL task that stamps its start,
-//   spins until it has, then leaves a 20 us gap (P2's take_samples); `samples` of these
-//   after 20 dropped. In the loaded contender the gap is spent submitting trivial LOW tasks
-//   (a relaxed counter increment, try_submit) through a second producer handle, the ring
-//   refusing whenever it holds its 1024: a 2-CPU machine has no third CPU for a separate
-//   LOW producer, and the worker drains ~100 LOW tasks in a gap. "full_gaps" is the share
-//   of samples whose gap saw the LOW ring refuse (full), "low_per_s" the LOW tasks run per
-//   second.
+// - The sampler, on side_cpu, per sample: holds the worker with a CRITICAL task and, in
+//   the loaded contender, fills the LOW ring with trivial tasks (a relaxed counter
+//   increment, try_submit, through a second producer handle) until it refuses: full,
+//   whatever the machine's speed (a producer alone on a 2-CPU VM cannot outpace the worker
+//   in its slow periods). It releases the worker and leaves a 20 us gap, topping the ring
+//   up meanwhile (the worker drains 35-100 LOW tasks in it); then it stamps, submits one
+//   CRITICAL task that stamps its start, and spins until it has (P2's hand-off). `samples`
+//   of these after 20 dropped; the idle contender holds and releases the worker alike.
+//   "full_gaps" is the share of gaps in which the ring refused a top-up (it was full),
+//   "low_per_s" the LOW tasks run per second.
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -37,8 +39,20 @@ constexpr ns_t kHot = hal::kNsPerSec;      // idle_spin of the measured worker
 
 struct alignas(hal::kCacheLine) Shared {
   std::atomic<ns_t> started{0};
+  alignas(hal::kCacheLine) std::atomic<bool> hold{false};
+  std::atomic<bool> held{false};
   alignas(hal::kCacheLine) std::atomic<std::uint64_t> low_done{0};
 };
+
+// Spins until `done()`; false when kStuck passed first.
+template <class Done>
+bool await(Done&& done) {
+  const ns_t t0 = hal::now_ns();
+  for (std::uint32_t spins = 1; !done(); ++spins) {
+    if (spins % 4096 == 0 && hal::now_ns() - t0 > kStuck) return false;
+  }
+  return true;
+}
 
 Block sample(const Settings& s, bool loaded) {
   EngineConfig c;
@@ -58,39 +72,54 @@ Block sample(const Settings& s, bool loaded) {
     std::vector<ns_t> lat;
     lat.reserve(static_cast<std::size_t>(n));
     std::uint64_t refusals = 0, full_gaps = 0;
-    bool refused = false;  // in the gap before this sample, the LOW ring refused a task: it was full
     Shared* shp = &sh;
+    auto submit_low = [&] {
+      return low.try_submit([shp] { shp->low_done.fetch_add(1, std::memory_order_relaxed); },
+                            {.priority = Priority::Low}) == SubmitStatus::Ok;
+    };
+    auto submit_critical = [&](auto fn) {
+      const SubmitStatus st = critical.try_submit(fn, {.priority = Priority::Critical});
+      if (st != SubmitStatus::Ok) b.error = "a CRITICAL submission was refused: " + std::string(to_string(st));
+      return st == SubmitStatus::Ok;
+    };
     const ns_t began = hal::now_ns();
     for (int i = 0; i < kWarmup + n; ++i) {
-      sh.started.store(0, std::memory_order_relaxed);
-      const bool full = refused;
-      refused = false;
-      const ns_t t0 = hal::now_ns();
-      const SubmitStatus st = critical.try_submit(
-          [shp] { shp->started.store(hal::now_ns(), std::memory_order_release); }, {.priority = Priority::Critical});
-      if (st != SubmitStatus::Ok) {
-        b.error = "a CRITICAL submission was refused: " + std::string(to_string(st));
+      // 1. Hold the worker with a CRITICAL task and, loaded, fill the LOW ring until it
+      //    refuses: full, however fast this machine's cores hand lines to each other.
+      sh.held.store(false, std::memory_order_relaxed);
+      sh.hold.store(true, std::memory_order_relaxed);
+      if (!submit_critical([shp] {
+            shp->held.store(true, std::memory_order_release);
+            while (shp->hold.load(std::memory_order_acquire)) {
+            }
+          }))
+        return;
+      if (!await([&] { return sh.held.load(std::memory_order_acquire); })) {
+        b.error = "a CRITICAL task did not start within 1 s";
         return;
       }
-      ns_t t1 = 0;
-      std::uint32_t spins = 0;
-      while ((t1 = sh.started.load(std::memory_order_acquire)) == 0) {
-        if (++spins % 4096 == 0 && hal::now_ns() - t0 > kStuck) {
-          b.error = "a CRITICAL task did not start within 1 s";
-          return;
-        }
+      while (loaded && submit_low()) {
       }
-      if (i >= kWarmup) {
-        lat.push_back(t1 - t0);
-        full_gaps += full ? 1 : 0;
-      }
+      sh.hold.store(false, std::memory_order_release);
+      // 2. The gap: the worker back on LOW tasks, the sampler topping the ring up.
+      bool full = false;
       for (const ns_t until = hal::now_ns() + kGap; hal::now_ns() < until;) {
-        if (!loaded) continue;
-        if (low.try_submit([shp] { shp->low_done.fetch_add(1, std::memory_order_relaxed); },
-                           {.priority = Priority::Low}) != SubmitStatus::Ok) {
-          refused = true;
+        if (loaded && !submit_low()) {
+          full = true;
           ++refusals;
         }
+      }
+      // 3. The sample.
+      sh.started.store(0, std::memory_order_relaxed);
+      const ns_t t0 = hal::now_ns();
+      if (!submit_critical([shp] { shp->started.store(hal::now_ns(), std::memory_order_release); })) return;
+      if (!await([&] { return sh.started.load(std::memory_order_acquire) != 0; })) {
+        b.error = "a CRITICAL task did not start within 1 s";
+        return;
+      }
+      if (i >= kWarmup) {
+        lat.push_back(sh.started.load(std::memory_order_relaxed) - t0);
+        full_gaps += full ? 1 : 0;
       }
     }
     const double secs = static_cast<double>(hal::now_ns() - began) / 1e9;
@@ -136,14 +165,15 @@ Group p5_critical(const Settings& /*s*/) {
        .limit = 0,  // reported
        .source = ""},
   };
-  // Two blocks of (warm-up + samples) x (gap + a hand-off), plus an engine start and stop each.
+  // Two blocks of (warm-up + samples) x (the hold, the refill, the gap, a hand-off), plus
+  // an engine start and stop each.
   g.rep_time = [](const Settings& st) {
-    return 2 * (static_cast<ns_t>(kWarmup + st.samples) * (kGap + 5 * hal::kNsPerUs) + 20 * hal::kNsPerMs);
+    return 2 * (static_cast<ns_t>(kWarmup + st.samples) * (kGap + 60 * hal::kNsPerUs) + 20 * hal::kNsPerMs);
   };
   g.notes = {
       "one worker on the measured CPU serving every class, kept spinning (idle_spin 1 s); CRITICAL tasks submitted "
-      "one at a time from the side CPU, 20 us apart; loaded: the gaps fill the LOW ring with trivial tasks until "
-      "it refuses, so it is full when a CRITICAL task comes (full_gaps: the share of samples it was)",
+      "one at a time from the side CPU; loaded: before each, the LOW ring is filled with trivial tasks until it "
+      "refuses, then topped up for 20 us while the worker runs them (full_gaps: the share of gaps it refused in)",
   };
   return g;
 }
