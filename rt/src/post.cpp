@@ -2,8 +2,9 @@
 // no task slot. What a submission costs beyond the ring is its slot: the producer writes
 // four of its lines and a worker reads and writes them back (state, history, times), with
 // three clock reads and the retire. For work that needs no id, the ring alone does: on a
-// 2-vCPU VM, trivial tasks ran at ~4.5 M/s through try_submit and ~13 M/s through
-// try_post_batch, beside 10-15 M/s for a bare moodycamel queue of the same 80-byte items.
+// 2-vCPU VM (P4, three runs' medians of 7 repetitions), trivial tasks ran at 1.6-4.7 M/s
+// through try_submit, 3.3-14 M/s through try_post and 14-29 M/s through try_post_batch,
+// beside 7-14 M/s for a bare moodycamel queue of the same 80-byte items (11-13 M/s in bulk).
 #include "engine_impl.hpp"
 
 namespace rt {
