@@ -168,6 +168,8 @@ class Producer {
     return n;
   }
 
+  [[nodiscard]] bool valid() const noexcept { return engine_ != nullptr; }
+
   // Fire and forget, for work that needs no id: `fn` runs once on a worker serving `p`,
   // under the class rule (the highest class waiting first; within a class, tasks and
   // posts take turns). No task slot and no options: it cannot be queried, cancelled,
