@@ -214,6 +214,7 @@ TEST(Post, RacingProducersGetExactlyTheCapacity) {
   ASSERT_TRUE(b.hold(main, Priority::Critical));
   std::atomic<std::size_t> ok{0};
   std::vector<std::thread> producers;
+  producers.reserve(4);
   for (int t = 0; t < 4; ++t) {
     producers.emplace_back([&, t, prod = e.make_producer()]() mutable {
       for (int i = 0; i < 40; ++i) {
@@ -293,6 +294,7 @@ TEST(Post, ManyProducersAndWorkersLoseNothing) {
   e.start();
   std::atomic<std::uint64_t> ran{0}, accepted{0};
   std::vector<std::thread> producers;
+  producers.reserve(3);
   for (int t = 0; t < 3; ++t) {
     producers.emplace_back([&, t, prod = e.make_producer()]() mutable {
       auto inc = [&ran] { ran++; };

@@ -37,7 +37,9 @@ constexpr ns_t kGap = 20 * hal::kNsPerUs;  // between samples, as P2's
 constexpr ns_t kStuck = hal::kNsPerSec;    // a CRITICAL task not started after this: broken
 constexpr ns_t kHot = hal::kNsPerSec;      // idle_spin of the measured worker
 
-struct alignas(hal::kCacheLine) Shared {
+// Padded on purpose: the line the sampler waits on, the hold flags and the LOW count stand
+// apart, so a LOW task's count never delays a CRITICAL start stamp.
+struct alignas(hal::kCacheLine) Shared {  // NOLINT(clang-analyzer-optin.performance.Padding)
   std::atomic<ns_t> started{0};
   alignas(hal::kCacheLine) std::atomic<bool> hold{false};
   std::atomic<bool> held{false};

@@ -392,7 +392,8 @@ SubmitStatus Producer::try_submit(F&& fn, const SubmitOptions& opts, TaskId* id)
 template <class F>
 SubmitStatus Producer::try_post(F&& fn, Priority p) noexcept {
   if (engine_ == nullptr) return SubmitStatus::Invalid;
-  detail::PostItem item;
+  // Left unset: emplace writes all that is read (the callable's bytes and the invoker).
+  detail::PostItem item;  // NOLINT(cppcoreguidelines-pro-type-member-init)
   item.emplace(std::forward<F>(fn));
   SubmitStatus status = SubmitStatus::Ok;
   (void)engine_->post(index_, p, &item, 1, status);
@@ -404,7 +405,8 @@ std::size_t Producer::try_post_batch(It first, It last, Priority p) noexcept {
   if (engine_ == nullptr) return 0;
   std::size_t total = 0;
   while (first != last) {
-    detail::PostItem items[kPostChunk];
+    // Left unset: emplace writes all that is read, and only the n filled go on.
+    detail::PostItem items[kPostChunk];  // NOLINT(cppcoreguidelines-pro-type-member-init)
     std::size_t n = 0;
     for (; n < kPostChunk && first != last; ++first, ++n)
       items[n].emplace(*first);
