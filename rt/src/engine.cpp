@@ -42,6 +42,12 @@ std::size_t estimate_arena(const EngineConfig& c) {
   std::size_t bytes = c.max_tasks * (sizeof(TaskSlot) + sizeof(std::uint32_t)) + std::size_t{64} * 1024;
   for (std::size_t cap : c.ring_capacity)
     bytes += ring(cap, c.max_producers + 1 + workers, sizeof(std::uint32_t));
+  // A post ring's items are 80 bytes, so its queue's slack (ring.hpp) is counted too:
+  // about (capacity + 192 x max_producers) x (max_producers + 1) x 80 bytes.
+  for (std::size_t cap : c.post_capacity) {
+    if (cap != 0)
+      bytes += ring(cap + c.max_producers * detail::kSlackPerProducer, c.max_producers, sizeof(detail::PostItem));
+  }
   bytes += ring(c.max_tasks, workers + 2, sizeof(std::uint32_t));                                       // retired
   bytes += ring(2 * c.max_tasks + c.max_graphs, c.max_producers + workers, sizeof(detail::Scheduled));  // scheduled
   bytes += c.max_producers * sizeof(detail::ProducerState) + hal::kCacheLine;
@@ -70,6 +76,10 @@ void validate(const EngineConfig& c) {
   for (std::size_t k = 0; k < kClassCount; ++k) {
     if (c.ring_capacity[k] == 0 || c.ring_capacity[k] > (1U << 20))
       bad("ring_capacity[" + std::string(to_string(static_cast<Priority>(k))) + "] must be 1..1048576");
+  }
+  for (std::size_t k = 0; k < kClassCount; ++k) {
+    if (c.post_capacity[k] > (1U << 20))
+      bad("post_capacity[" + std::string(to_string(static_cast<Priority>(k))) + "] must be 0..1048576");
   }
   if (c.max_tasks == 0 || c.max_tasks > (1U << 24)) bad("max_tasks must be 1..16777216");
   if (c.max_producers == 0 || c.max_producers > 1024) bad("max_producers must be 1..1024");
@@ -121,6 +131,10 @@ Engine::Impl::Impl(Engine& e, const EngineConfig& c)
   for (std::size_t k = 0; k < kClassCount; ++k) {
     rings[k] = std::make_unique<detail::Ring>(arena, c.ring_capacity[k], c.max_producers + 1 + c.workers.size(),
                                               c.workers.size());
+    if (c.post_capacity[k] != 0) {  // only producer handles post
+      posts[k] = std::make_unique<detail::BasicRing<detail::PostItem>>(arena, c.post_capacity[k], c.max_producers,
+                                                                       c.workers.size());
+    }
   }
   for (std::size_t i = 0; i < c.workers.size(); ++i) {
     auto w = std::make_unique<detail::Worker>(arena);
@@ -189,8 +203,8 @@ void Engine::Impl::hold_pm_qos() {
 }
 
 bool Engine::Impl::quiet() const noexcept {
-  for (const auto& r : rings) {
-    if (r->depth() != 0) return false;
+  for (std::size_t k = 0; k < kClassCount; ++k) {
+    if (class_depth(k) != 0) return false;
   }
   for (const auto& w : workers) {
     if (w->running.load(std::memory_order_acquire)) return false;
@@ -208,7 +222,7 @@ void Engine::Impl::sum_outcomes(Outcomes& into) const noexcept {
 std::uint64_t Engine::Impl::submitted() const noexcept HAL_NONBLOCKING {
   std::uint64_t n = 0;
   for (std::size_t i = 0; i < engine.cfg_.max_producers; ++i)
-    n += producers[i].submitted.get();
+    n += producers[i].submitted.get() + producers[i].posted.get();
   return n;
 }
 
@@ -238,6 +252,7 @@ void Engine::start() {
     m.start_worker(*m.workers[i]);
   m.active = cfg_.initial_workers;
   m.cancelling.store(false, std::memory_order_relaxed);
+  m.post_stop.store(0, std::memory_order_relaxed);
   accepting_.store(true, std::memory_order_seq_cst);
 }
 
@@ -276,7 +291,10 @@ StopReport Engine::stop(StopMode mode, std::vector<UnrunTask>* unrun) {
   }
   for (auto& p : m.periodic)
     (void)command_periodic(p->index, PeriodicState::Stopped);
-  if (mode == StopMode::Cancel) m.cancelling.store(true, std::memory_order_relaxed);  // queued graph nodes: skipped
+  if (mode == StopMode::Cancel) {
+    m.cancelling.store(true, std::memory_order_relaxed);  // queued graph nodes and posts: skipped
+    m.post_stop.store(1, std::memory_order_relaxed);      // a running post: stop_requested()
+  }
   // Tasks waiting for their start time (or for a retry) are cancelled in both modes:
   // running them early would break their start time, and a drain must not wait for a
   // start an hour away.

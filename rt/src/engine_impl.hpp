@@ -162,14 +162,33 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // RT: wait-free; stores only.
   static void reset_attempt(detail::TaskSlot& s, ns_t now) noexcept HAL_NONBLOCKING;
 
-  // What a ring item is: a task slot's index, or a graph node's reference (F18).
-  // RT: as execute and run_graph_item.
+  // What a ring item is: a task slot's index, or a graph node's reference (F18); or,
+  // from pop_any, kPostItem: the post it left in the worker.
+  // RT: as execute, run_graph_item and run_post.
+  static constexpr std::uint32_t kPostItem = 0x7FFFFFFFU;  // beyond max_tasks, not a node reference
   void run_item(detail::Worker& w, std::uint32_t item) noexcept {
+    if (item == kPostItem) {
+      run_post(w);
+      return;
+    }
+    end_posts(w);
     if (detail::is_node_ref(item)) {
       run_graph_item(w, item);
     } else {
       execute(w, item);
     }
+  }
+
+  // ---- posts (post.cpp) ----
+  // Runs (or, during stop(Cancel), drops) the post pop_any left in `w`, counting it.
+  // RT: no allocation by the engine; what the callable does.
+  void run_post(detail::Worker& w) noexcept;
+  // Ends the run of posts in progress, if any: its time counts as busy.
+  // RT: wait-free; one clock read when a run ends.
+  static void end_posts(detail::Worker& w) noexcept HAL_NONBLOCKING;
+  // Items (tasks and posts) waiting in class k. RT: wait-free; loads only.
+  [[nodiscard]] std::int64_t class_depth(std::size_t k) const noexcept HAL_NONBLOCKING {
+    return rings[k]->depth() + (posts[k] != nullptr ? posts[k]->depth() : 0);
   }
 
   // ---- graph runs (graph_run.cpp) ----
@@ -244,6 +263,10 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   void worker_loop(detail::Worker& w) noexcept;
   // RT: lock-free; no allocation, no syscall. Classes below `below` only.
   bool pop_any(detail::Worker& w, std::uint32_t& idx, std::size_t below) noexcept HAL_NONBLOCKING;
+  // One ring of class k (its posts, or its tasks). RT: lock-free; no allocation, no
+  // syscall; at most kAwaitVisible pauses for an item counted but not yet visible.
+  bool pop_from(detail::Worker& w, std::size_t k, bool post, std::uint32_t& idx) noexcept HAL_NONBLOCKING;
+  static constexpr int kAwaitVisible = 64;  // pauses: ~2-4 us on x86 (a pause is 40-140 cycles)
   // RT: wait-free; loads only.
   bool has_work(const detail::Worker& w) const noexcept HAL_NONBLOCKING;
 
@@ -343,6 +366,10 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   detail::ProducerState* producers;  // max_producers of them, from the arena
   detail::Ring retired;
   std::array<std::unique_ptr<detail::Ring>, kClassCount> rings;
+  // Producer::try_post's rings: nullptr for a class with post_capacity 0.
+  std::array<std::unique_ptr<detail::BasicRing<detail::PostItem>>, kClassCount> posts;
+  // What a running post's TaskContext::stop_requested() reads: 1 during stop(Cancel).
+  std::atomic<std::uint64_t> post_stop{0};
   // Producers -> the monitor: delayed starts to release and deadlines to watch for.
   detail::BasicRing<detail::Scheduled> scheduled_in;
   detail::BasicRing<Event> events;

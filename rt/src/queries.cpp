@@ -89,6 +89,8 @@ Stats Engine::stats() const {
   m.sum_outcomes(o);
   Stats s;
   s.submitted = m.submitted();
+  for (std::size_t i = 0; i < cfg_.max_producers; ++i)
+    s.posted += m.producers[i].posted.get();
   s.completed = o.completed.load(std::memory_order_relaxed);
   s.failed = o.failed.load(std::memory_order_relaxed);
   s.timed_out = o.timed_out.load(std::memory_order_relaxed);
@@ -123,7 +125,7 @@ Stats Engine::stats() const {
   s.ring_allocations_refused = detail::RingMemory::refused.load(std::memory_order_relaxed);
   for (std::size_t k = 0; k < kClassCount; ++k) {
     s.queue_full[k] = c.queue_full[k].get();
-    s.queue_depth[k] = m.rings[k]->depth();
+    s.queue_depth[k] = m.class_depth(k);
   }
   s.retained = static_cast<std::size_t>(std::max<std::int64_t>(0, m.retired.depth()));
   const ns_t now = hal::now_ns();

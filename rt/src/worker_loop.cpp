@@ -1,5 +1,7 @@
 // The worker thread's loop: one-shot tasks from the rings, highest class first; its own
 // periodic releases on their grid; between both a short spin, then sleep on a futex.
+#include <algorithm>
+
 #include "engine_impl.hpp"
 #include "hal/alloc_watch.hpp"
 #include "hal/futex.hpp"
@@ -27,17 +29,80 @@ void note_wake(const Worker& w, PeriodicTask& p, std::uint32_t s, ns_t asked) no
 
 }  // namespace
 
-bool Engine::Impl::pop_any(Worker& w, std::uint32_t& idx, std::size_t below) noexcept HAL_NONBLOCKING {
+// A ring's depth is a few loads of lines that change only when the ring does; a pop that
+// finds a ring empty walks the sub-queue of every producer token (eleven in a default
+// engine). So a ring is looked at by depth first -- except the one this worker took from
+// last, whose producers' counter changes with every submission: reading it would take
+// the line from under them (ring.hpp). Exact for the class rule: an item is counted
+// (reserved) before it can be dequeued.
+//
+// Counted but not visible yet: its producer is between the reservation and the enqueue
+// (submit.cpp writes the slot in between, 100-300 ns). Going on to a lower class would
+// make the item wait for a whole lower task (P5: a CRITICAL task behind a LOW one), so the
+// worker waits for it, boundedly: a producer preempted there must not hold the worker.
+bool Engine::Impl::pop_from(Worker& w, std::size_t k, bool post, std::uint32_t& idx) noexcept HAL_NONBLOCKING {
+  if (post && w.held_i < w.held_n) {  // posts taken earlier, all of one class
+    if (w.held_k != k) return false;
+    ++w.held_i;
+    idx = kPostItem;
+    w.post_turn &= ~(1U << k);
+    return true;
+  }
   const auto me = static_cast<std::size_t>(w.index);
+  const auto ring = static_cast<std::uint32_t>(2 * k + (post ? 1 : 0));
+  const bool hot = w.hot == ring;
+  auto depth = [&] { return post ? posts[k]->depth() : rings[k]->depth(); };
+  if (!hot && depth() <= 0) {
+    if (post) w.post_streak = false;
+    return false;
+  }
+  for (int spins = 0;; ++spins) {
+    if (post) {
+      // A worker streaming posts takes its share of a deep ring at once (one dequeue's
+      // shared-line traffic for up to kHold posts: P4's trivial posts ran ~40% faster),
+      // and one at a time from a shallow ring, so the other workers get theirs.
+      std::size_t want = 1;
+      if (w.post_streak) {
+        const auto share = depth() / static_cast<std::int64_t>(serving[k].size());
+        want = static_cast<std::size_t>(std::clamp<std::int64_t>(share, 1, Worker::kHold));
+      }
+      w.held_n = static_cast<std::uint32_t>(posts[k]->try_pop_bulk(me, w.held.data(), want));
+      w.post_streak = w.held_n > 0;
+      if (w.held_n > 0) {
+        w.held_i = 1;
+        w.held_k = k;
+        w.hot = ring;
+        w.post_turn &= ~(1U << k);
+        idx = kPostItem;
+        return true;
+      }
+    } else if (rings[k]->try_pop(me, idx)) {
+      w.hot = ring;
+      w.post_turn |= 1U << k;
+      return true;
+    }
+    if (hot || spins == kAwaitVisible || depth() <= 0) return false;
+    detail::cpu_relax();
+  }
+}
+
+bool Engine::Impl::pop_any(Worker& w, std::uint32_t& idx, std::size_t below) noexcept HAL_NONBLOCKING {
   for (std::size_t k = 0; k < below; ++k) {
-    if ((w.cfg.classes & (1U << k)) != 0 && rings[k]->try_pop(me, idx)) return true;
+    if ((w.cfg.classes & (1U << k)) == 0) continue;
+    if (posts[k] == nullptr) {
+      if (pop_from(w, k, false, idx)) return true;
+      continue;
+    }
+    // Tasks and posts of one class take turns, so neither starves the other.
+    const bool post_first = (w.post_turn >> k & 1U) != 0;
+    if (pop_from(w, k, post_first, idx) || pop_from(w, k, !post_first, idx)) return true;
   }
   return false;
 }
 
 bool Engine::Impl::has_work(const Worker& w) const noexcept HAL_NONBLOCKING {
   for (std::size_t k = 0; k < kClassCount; ++k) {
-    if ((w.cfg.classes & (1U << k)) != 0 && rings[k]->depth() > 0) return true;
+    if ((w.cfg.classes & (1U << k)) != 0 && class_depth(k) > 0) return true;
   }
   return false;
 }
@@ -82,6 +147,7 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
           }
           if (w.stop.load(std::memory_order_acquire)) break;
           if (interrupted) continue;
+          end_posts(w);
           run_release(w, *p);
           continue;
         }
@@ -93,6 +159,7 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
       run_item(w, idx);
       continue;
     }
+    end_posts(w);  // idle from here: a run of posts ends
     if (w.stop.load(std::memory_order_acquire)) break;
     bool got = false;
     // The clock is read once per 32 polls: a poll is a few loads, a clock read is not. A
@@ -146,6 +213,7 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
     }
     w.sleeping.store(false, std::memory_order_relaxed);
   }
+  end_posts(w);
   w.minor_faults.store(hal::minor_faults_this_thread(), std::memory_order_relaxed);  // on the way out
   w.stopped_at.store(hal::now_ns(), std::memory_order_relaxed);
   w.state.store(WorkerState::Stopped, std::memory_order_relaxed);

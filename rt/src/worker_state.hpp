@@ -95,6 +95,18 @@ struct Worker {  // NOLINT(clang-analyzer-optin.performance.Padding)
   Outcomes out;              // owned: plain tallies
   std::uint64_t ticket = 0;  // the worker thread's own run counter
   std::uint64_t rng = 0;     // retry jitter (xorshift state), the worker thread's own
+  // The worker thread's own pop state: the class ring it took from last (its emptiness is
+  // not checked first, see pop_from), and per class whether a post goes before a task next.
+  std::uint32_t hot = ~0U;
+  std::uint32_t post_turn = 0;
+  ns_t posts_since = 0;  // start of the run of posts in progress (busy time); 0 when none
+  // Posts taken from the ring of class `held_k` at once (pop_from), run in order; the one
+  // running is held[held_i - 1]. `post_streak`: the last look at a post ring found one.
+  static constexpr std::uint32_t kHold = 8;
+  std::array<PostItem, kHold> held{};
+  std::uint32_t held_n = 0, held_i = 0;
+  std::size_t held_k = 0;
+  bool post_streak = false;
   // What the last exception a task threw on this worker said (std::exception::what()),
   // for the dead-letter record; the worker thread's own.
   std::array<char, 96> error{};
@@ -125,6 +137,7 @@ struct Worker {  // NOLINT(clang-analyzer-optin.performance.Padding)
 struct alignas(hal::kCacheLine) ProducerState {
   std::atomic<bool> inside{false};  // in try_submit: stop() waits until it is out
   Tally submitted;                  // accepted tasks
+  Tally posted;                     // accepted posts (try_post)
   SlotCache slots;
 };
 

@@ -184,6 +184,47 @@ TEST(NoAllocation, MillionSubmitExecuteCyclesAfterStart) {
   }
 }
 
+// Producer::try_post and try_post_batch on the same proof: the post rings take their
+// memory from the arena at setup, and a post's run path allocates nothing.
+TEST(NoAllocation, PostsAfterStart) {
+  constexpr std::uint64_t kPosts = 200'000;
+  rt::EngineConfig c = testing_support::small_config(2);
+  c.lock_memory = true;
+  c.max_producers = 2;
+  c.post_capacity = {256, 256, 256, 256, 256};
+  rt::Engine e(c);
+  e.start();
+  std::atomic<std::uint64_t> done{0};
+  auto inc = [&done] { done.fetch_add(1, std::memory_order_relaxed); };
+  const std::array<decltype(inc), 8> batch{inc, inc, inc, inc, inc, inc, inc, inc};
+  rt::Producer p = e.make_producer();
+  auto post = [&](std::uint64_t n) {
+    std::uint64_t i = 0;
+    while (i < n) {
+      const auto pr = static_cast<rt::Priority>(i % rt::kClassCount);
+      const std::size_t got = i % 2 == 0 ? p.try_post_batch(batch.begin(), batch.end(), pr)
+                                         : (p.try_post(inc, pr) == rt::SubmitStatus::Ok ? 1 : 0);
+      if (got == 0) std::this_thread::yield();
+      i += got;
+    }
+    return i;
+  };
+  const std::uint64_t warm = post(10'000);
+  ASSERT_TRUE(eventually([&] { return done.load() == warm; }));
+  g_allocations = 0;
+  g_counting = true;
+  const std::uint64_t all = warm + post(kPosts);
+  while (done.load(std::memory_order_relaxed) < all)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  g_counting = false;
+  const std::uint64_t allocations = g_allocations.load();
+  const rt::StopReport r = e.stop(rt::StopMode::Drain);
+  EXPECT_EQ(allocations, 0u) << "the post path allocated";
+  EXPECT_TRUE(r.balanced);
+  EXPECT_EQ(r.stats.posted, r.stats.completed);
+  EXPECT_EQ(r.stats.ring_allocations_refused, 0u);
+}
+
 // F8-F12 on the same proof: the monitor's detections, rollbacks, gate violations,
 // delayed starts, periodic releases and events allocate nothing either. The one
 // allocation allowed is the exception object a throwing task allocates itself

@@ -18,6 +18,7 @@
 #include "rt/arena.hpp"
 #include "rt/breaker.hpp"
 #include "rt/dead_letter.hpp"
+#include "rt/detail/post.hpp"
 #include "rt/detail/slot.hpp"
 #include "rt/event.hpp"
 #include "rt/graph.hpp"
@@ -66,6 +67,9 @@ struct EngineConfig {
   std::vector<WorkerConfig> workers{WorkerConfig{}};  // the most workers scale_workers may run
   std::size_t initial_workers = 0;                    // started by start(); 0: all of them
   std::array<std::size_t, kClassCount> ring_capacity{1024, 1024, 1024, 1024, 1024};
+  // Producer::try_post: places per class for posted callables (80 bytes each, from the
+  // arena); 0: no post ring for that class, and try_post refuses it (Invalid).
+  std::array<std::size_t, kClassCount> post_capacity{0, 0, 0, 0, 0};
   std::size_t max_tasks = 4096;                 // task slots: queued + running + retained
   std::size_t retain_completed = 1024;          // finished tasks kept for queries, most recent first
   std::size_t max_producers = 8;                // make_producer() handles
@@ -165,6 +169,31 @@ class Producer {
   }
 
   [[nodiscard]] bool valid() const noexcept { return engine_ != nullptr; }
+
+  // Fire and forget, for work that needs no id: `fn` runs once on a worker serving `p`,
+  // under the class rule (the highest class waiting first; within a class, tasks and
+  // posts take turns). No task slot and no options: it cannot be queried, cancelled,
+  // delayed or given a deadline, publishes no event, has no type and is not in the
+  // latency histograms. It is counted (Stats::posted; in submitted, and completed, failed
+  // or cancelled), an exception it throws is caught and counted, stop(Drain) runs it,
+  // stop(Cancel) drops it (cancelled; not recorded as an UnrunTask) and a running one
+  // sees stop_requested(). Its TaskContext: no id, an empty context, release() 0.
+  // A worker streaming posts from a deep ring takes its share at once (up to 8): those
+  // are in_flight() but no longer in Stats::queue_depth, and run on that worker.
+  // Ok, QueueFull (post_capacity[p] places taken), Invalid (post_capacity[p] is 0) or
+  // Stopped. What it saves over try_submit, per task: the slot, its state transitions and
+  // history, three clock reads, the retire.
+  // RT: lock-free; no allocation; a futex wake only if a serving worker sleeps.
+  template <class F>
+  [[nodiscard]] SubmitStatus try_post(F&& fn, Priority p = Priority::Normal) noexcept;
+
+  // Posts fns in order until the ring refuses one; returns how many were accepted. Each
+  // chunk of up to kPostChunk takes its places with one atomic add, enqueues in one step
+  // and wakes a worker once: the way to submit many small tasks (P4).
+  // RT: as try_post, per chunk; kPostChunk callables on the stack (2.5 KiB).
+  static constexpr std::size_t kPostChunk = 32;
+  template <class It>
+  std::size_t try_post_batch(It first, It last, Priority p = Priority::Normal) noexcept;
 
  private:
   friend class Engine;
@@ -326,6 +355,11 @@ class Engine {
   // place (for a task ready now) and a slot from the producer's cache; refused, it says
   // why and takes nothing. RT: lock-free; no allocation, no syscall.
   detail::Claim acquire(std::size_t producer, const SubmitOptions& opts) noexcept HAL_NONBLOCKING;
+  // try_post's untemplated part: enqueues up to `n` items of class `p` in one step and
+  // wakes a worker; returns how many, `status` saying why not all.
+  // RT: lock-free; no allocation; a futex wake if a serving worker sleeps.
+  std::size_t post(std::size_t producer, Priority p, const detail::PostItem* items, std::size_t n,
+                   SubmitStatus& status) noexcept;
   // Fills the slot, makes it READY (enqueued) or SCHEDULED (to the monitor); refused, the
   // slot goes back. `notify`: a time the monitor must know of (a delayed start, a
   // deadline), else 0. RT: lock-free; no allocation, no syscall.
@@ -353,6 +387,35 @@ template <class F>
 SubmitStatus Producer::try_submit(F&& fn, const SubmitOptions& opts, TaskId* id) noexcept {
   // A byte copy (InlineFn).
   return submit_with([&fn](TaskFn& slot) { detail::emplace_task_fn(slot, std::forward<F>(fn)); }, opts, id);
+}
+
+template <class F>
+SubmitStatus Producer::try_post(F&& fn, Priority p) noexcept {
+  if (engine_ == nullptr) return SubmitStatus::Invalid;
+  // Left unset: emplace writes all that is read (the callable's bytes and the invoker).
+  detail::PostItem item;  // NOLINT(cppcoreguidelines-pro-type-member-init)
+  item.emplace(std::forward<F>(fn));
+  SubmitStatus status = SubmitStatus::Ok;
+  (void)engine_->post(index_, p, &item, 1, status);
+  return status;
+}
+
+template <class It>
+std::size_t Producer::try_post_batch(It first, It last, Priority p) noexcept {
+  if (engine_ == nullptr) return 0;
+  std::size_t total = 0;
+  while (first != last) {
+    // Left unset: emplace writes all that is read, and only the n filled go on.
+    detail::PostItem items[kPostChunk];  // NOLINT(cppcoreguidelines-pro-type-member-init)
+    std::size_t n = 0;
+    for (; n < kPostChunk && first != last; ++first, ++n)
+      items[n].emplace(*first);
+    SubmitStatus status = SubmitStatus::Ok;
+    const std::size_t got = engine_->post(index_, p, items, n, status);
+    total += got;
+    if (got < n) break;
+  }
+  return total;
 }
 
 template <class Fill>

@@ -34,7 +34,8 @@ struct TypeFailures {
 };
 
 struct Stats {
-  std::uint64_t submitted = 0;                                                         // accepted by try_submit
+  std::uint64_t submitted = 0;  // accepted by try_submit and try_post
+  std::uint64_t posted = 0;     // of those, by try_post (no slot: not in retained, the histograms or events)
   std::uint64_t completed = 0, failed = 0, timed_out = 0, cancelled = 0, skipped = 0;  // outcomes
   std::uint64_t gate_violations = 0, exceptions = 0;
   std::uint64_t rolled_back = 0;                 // F11: one-shot tasks restored after a violation
