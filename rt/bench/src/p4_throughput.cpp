@@ -361,7 +361,9 @@ Group p4_throughput(const Settings& s) {
           ", then waits for the last completion; a task is a relaxed counter increment in the engine's 80-byte "
           "inline callable; capacity 1024; full: the producer yields and retries (the pool's waits)",
       "targets on batches: one at a time, each engine submission pays a full barrier (the handshake that never "
-      "misses a sleeping worker), which waits for the previous submission's stores to reach the consumer's core",
+      "misses a sleeping worker), which waits for the previous submission's stores to reach the consumer's core. "
+      "The pool's baseline is its own faster way, one task per lock: pushing 32 under one lock measured slower "
+      "here (1.9 against 3.1 M/s). try_submit (tasks with ids, cancel, status) is shown beside, without a target",
   };
   return g;
 }
