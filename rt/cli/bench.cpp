@@ -11,13 +11,13 @@
 #include <ostream>
 
 #include "cli.hpp"
-#include "signals.hpp"
 #include "hal/clock.hpp"
 #include "hal/memory.hpp"
 #include "hal/thread.hpp"
 #include "rtbench/report.hpp"
 #include "rtbench/runner.hpp"
 #include "rtbench/tools.hpp"
+#include "signals.hpp"
 
 namespace rt::cli {
 
@@ -92,8 +92,8 @@ std::vector<std::string> write_artefacts(const bench::BenchRun& run, const Bench
       }
     }
     // The script names its files relative to the folder it is run in.
-    put("p1_release.gp", bench::gnuplot_script(lower + "_histogram.csv", labels, totals, g.title, "p1_release.png",
-                                               "p1_release.svg"));
+    put("p1_release.gp",
+        bench::gnuplot_script(lower + "_histogram.csv", labels, totals, g.title, "p1_release.png", "p1_release.svg"));
     if (const std::string why = bench::program_unavailable(o.gnuplot, "gnuplot-nox"); !why.empty()) {
       err << "rtengine bench: no plot: " << why << "\n";
       continue;
@@ -114,9 +114,8 @@ std::vector<std::string> write_artefacts(const bench::BenchRun& run, const Bench
 std::vector<Group> select_groups(const Settings& s, const std::vector<std::string>& only, std::string& error) {
   using Make = Group (*)(const Settings&);
   const std::vector<std::pair<std::string, Make>> all = {
-      {"P1", bench::p1_release},    {"P2", bench::p2_handoff}, {"P3", bench::p3_detection},
-      {"P4", bench::p4_throughput}, {"P5", bench::p5_critical}, {"P6", bench::p6_load},
-      {"P7", bench::p7_graph}};
+      {"P1", bench::p1_release},  {"P2", bench::p2_handoff}, {"P3", bench::p3_detection}, {"P4", bench::p4_throughput},
+      {"P5", bench::p5_critical}, {"P6", bench::p6_load},    {"P7", bench::p7_graph}};
   std::vector<Group> out;
   for (const auto& name : only) {
     std::string up = name;
@@ -127,10 +126,11 @@ std::vector<Group> select_groups(const Settings& s, const std::vector<std::strin
     }
   }
   for (const auto& [id, make] : all) {
-    const bool wanted = only.empty() || std::any_of(only.begin(), only.end(), [&](std::string n) {
-                          std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::toupper(c); });
-                          return n == id;
-                        });
+    const bool wanted =
+        only.empty() || std::any_of(only.begin(), only.end(), [&](std::string n) {
+          std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::toupper(c); });
+          return n == id;
+        });
     if (wanted) out.push_back(make(s));
   }
   return out;

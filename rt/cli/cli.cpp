@@ -1,14 +1,13 @@
 // The command tree (CLI11). Parsing only: each command lives in its own file.
 #include "cli.hpp"
 
-#include "bench.hpp"
-
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <ostream>
 
+#include "bench.hpp"
 #include "rt/version.hpp"
 #include "rtconfig/config.hpp"
 
@@ -69,22 +68,28 @@ int main(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
       "bench",
       "Measure the engine next to cyclictest, oslat, a mutex pool and a raw queue on this machine (SPEC P1-P7): a "
       "table of ratios against the targets, JSON, histogram CSV and plots");
-  bench_cmd->add_option("-d,--duration", bench_duration,
-                        "How long each release-latency contender is measured, over its repetitions")
+  bench_cmd
+      ->add_option("-d,--duration", bench_duration,
+                   "How long each release-latency contender is measured, over its repetitions")
       ->capture_default_str();
   bench_cmd->add_option("--period", bench_period, "Release period of the loops and cyclictest's interval")
       ->capture_default_str();
   bench_cmd->add_option("--cpu", bench_opts.settings.cpu, "The measured CPU (producers and monitors use another)")
       ->capture_default_str();
-  bench_cmd->add_option("--priority", bench_opts.settings.priority, "SCHED_FIFO priority of every measured thread; 0: SCHED_OTHER")
+  bench_cmd
+      ->add_option("--priority", bench_opts.settings.priority,
+                   "SCHED_FIFO priority of every measured thread; 0: SCHED_OTHER")
       ->check(CLI::Range(0, 99))
       ->capture_default_str();
   bench_cmd->add_option("--only", bench_only, "Only these targets, e.g. P1,P2");
-  bench_cmd->add_option("--reps", bench_opts.reps, "Repetitions of every group (default: 5, P2 20)")->check(CLI::Range(1, 1000));
-  bench_cmd->add_option("--samples", bench_opts.settings.samples, "Samples per block of the handoff and detection groups")
+  bench_cmd->add_option("--reps", bench_opts.reps, "Repetitions of every group (default: 5, P2 20)")
+      ->check(CLI::Range(1, 1000));
+  bench_cmd
+      ->add_option("--samples", bench_opts.settings.samples, "Samples per block of the handoff and detection groups")
       ->check(CLI::Range(10, 1000000))
       ->capture_default_str();
-  bench_cmd->add_option("--out", bench_opts.out_dir, "Write report.txt, bench.json, the histogram CSVs and the plots here");
+  bench_cmd->add_option("--out", bench_opts.out_dir,
+                        "Write report.txt, bench.json, the histogram CSVs and the plots here");
   bench_cmd->add_flag("--json", bench_opts.json, "Print every figure as one JSON object instead of the table");
   bench_cmd->add_flag("--strict", bench_opts.strict, "Exit 1 when a target is not met");
   bench_cmd->add_option("--load", bench_opts.load, "Run every group under this load (P6 always loads its own blocks)")
@@ -93,7 +98,8 @@ int main(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
                       "Hold no /dev/cpu_dma_latency request in any contender (as cyclictest --laptop)");
   bench_cmd->add_option("--cyclictest", bench_opts.settings.cyclictest, "cyclictest program (\"none\": skip it)")
       ->capture_default_str();
-  bench_cmd->add_option("--oslat", bench_opts.settings.oslat, "oslat program (\"none\": skip it)")->capture_default_str();
+  bench_cmd->add_option("--oslat", bench_opts.settings.oslat, "oslat program (\"none\": skip it)")
+      ->capture_default_str();
   bench_cmd->add_option("--stress-ng", bench_opts.settings.stress_ng, "stress-ng program (\"none\": skip P6's load)")
       ->capture_default_str();
   bench_cmd->add_option("--gnuplot", bench_opts.gnuplot, "gnuplot program for the plots")->capture_default_str();

@@ -2,9 +2,8 @@
 // SIGINT and SIGTERM end a long command (run, bench) cleanly instead of the process, for
 // as long as a SignalGuard lives; the previous handlers come back after it (tests run
 // the commands in-process). A second signal ends the process (SA_RESETHAND).
-#include <csignal>
-
 #include <atomic>
+#include <csignal>
 
 namespace rt::cli {
 

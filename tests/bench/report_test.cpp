@@ -87,7 +87,8 @@ TEST(BenchRatios, MedianOfPerRepetitionRatiosNotRatioOfMedians) {
   b.blocks = {flat(5), flat(10), flat(20)};
   a.blocks = {flat(10), flat(20), flat(40)};
   b.blocks[2] = flat(20);
-  const GroupRun g = group({a, b}, {{"a", "b", Stat::P50, 2.5, false, "SPEC"}, {"a", "b", Stat::P50, 1.5, false, "SPEC"}});
+  const GroupRun g =
+      group({a, b}, {{"a", "b", Stat::P50, 2.5, false, "SPEC"}, {"a", "b", Stat::P50, 1.5, false, "SPEC"}});
   const auto r = evaluate_ratios(g);
   ASSERT_EQ(r.size(), 2U);
   EXPECT_NEAR(r[0].median, 2.0, 0.02);
@@ -99,8 +100,9 @@ TEST(BenchRatios, MedianOfPerRepetitionRatiosNotRatioOfMedians) {
 TEST(BenchRatios, AtLeastTargetsAndInformationalOnes) {
   ContenderRun a{"a", "A", Kind::Rate, {}, {val(600), val(500), val(700)}};
   ContenderRun b{"b", "B", Kind::Rate, {}, {val(100), val(100), val(100)}};
-  const auto r = evaluate_ratios(group(
-      {a, b}, {{"a", "b", Stat::Value, 5, true, "P4"}, {"a", "b", Stat::Value, 7, true, "P4"}, {"a", "b", Stat::Value, 0, false, ""}}));
+  const auto r = evaluate_ratios(group({a, b}, {{"a", "b", Stat::Value, 5, true, "P4"},
+                                                {"a", "b", Stat::Value, 7, true, "P4"},
+                                                {"a", "b", Stat::Value, 0, false, ""}}));
   EXPECT_NEAR(r[0].median, 6, 1e-9);
   EXPECT_EQ(r[0].verdict, Verdict::Pass);
   EXPECT_EQ(r[1].verdict, Verdict::Fail);
@@ -112,8 +114,8 @@ TEST(BenchRatios, ASkippedOrFailedSideSaysWhy) {
   ContenderRun skipped{"c", "C", Kind::Latency, "cyclictest not found in PATH", {}};
   ContenderRun broken{"d", "D", Kind::Latency, {}, {failed("only 3 of 500 releases ran"), failed("x")}};
   const auto r = evaluate_ratios(group({a, skipped, broken}, {{"a", "c", Stat::P99, 1, false, ""},
-                                                             {"a", "d", Stat::P99, 1, false, ""},
-                                                             {"a", "zz", Stat::P99, 1, false, ""}}));
+                                                              {"a", "d", Stat::P99, 1, false, ""},
+                                                              {"a", "zz", Stat::P99, 1, false, ""}}));
   EXPECT_EQ(r[0].verdict, Verdict::Skipped);
   EXPECT_NE(r[0].why.find("cyclictest not found"), std::string::npos) << r[0].why;
   EXPECT_EQ(r[1].verdict, Verdict::Skipped);
@@ -211,12 +213,14 @@ TEST(BenchReport, AStrictRunNeedsEveryTargetJudged) {
 }
 
 TEST(BenchPlot, ScriptWritesBothFormatsOnLogAxes) {
-  const std::string gp = gnuplot_script("p1.csv", {"engine sleep", "cyclictest"}, {1000, 500}, "P1", "p1.png", "p1.svg");
+  const std::string gp =
+      gnuplot_script("p1.csv", {"engine sleep", "cyclictest"}, {1000, 500}, "P1", "p1.png", "p1.svg");
   EXPECT_NE(gp.find("set logscale xy"), std::string::npos);
   EXPECT_NE(gp.find("set output 'p1.png'"), std::string::npos);
   EXPECT_NE(gp.find("set output 'p1.svg'"), std::string::npos);
   EXPECT_NE(gp.find("using ($1 + 0.5):($3 > 0 ? $3 / 500 : 1/0)"), std::string::npos)
-      << "second contender: column 3, as a fraction of its 500 samples\n" << gp;
+      << "second contender: column 3, as a fraction of its 500 samples\n"
+      << gp;
   EXPECT_NE(gp.find("title 'cyclictest'"), std::string::npos);
 }
 

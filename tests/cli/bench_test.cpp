@@ -30,14 +30,11 @@ TEST(CliBench, BadOptionsAreUsageErrorsNamingTheProblem) {
     std::vector<std::string> args;
     const char* says;
   };
-  for (const Case& c : {Case{{"bench", "--only", "P1,P9"}, "unknown target \"P9\""},
-                        Case{{"bench", "--cpu", "4096"}, "--cpu 4096"},
-                        Case{{"bench", "--period", "fast"}, "--period"},
-                        Case{{"bench", "--period", "1us"}, "from 10us to 1s"},
-                        Case{{"bench", "--period", "10500ns"}, "whole microseconds"},
-                        Case{{"bench", "--duration", "0s"}, "--duration"},
-                        Case{{"bench", "--priority", "120"}, "--priority"},
-                        Case{{"bench", "--load", "yes"}, "--load"}}) {
+  for (const Case& c :
+       {Case{{"bench", "--only", "P1,P9"}, "unknown target \"P9\""}, Case{{"bench", "--cpu", "4096"}, "--cpu 4096"},
+        Case{{"bench", "--period", "fast"}, "--period"}, Case{{"bench", "--period", "1us"}, "from 10us to 1s"},
+        Case{{"bench", "--period", "10500ns"}, "whole microseconds"}, Case{{"bench", "--duration", "0s"}, "--duration"},
+        Case{{"bench", "--priority", "120"}, "--priority"}, Case{{"bench", "--load", "yes"}, "--load"}}) {
     const CliRun r = run(c.args);
     EXPECT_EQ(r.code, rt::cli::kExitUsage) << c.args.back();
     EXPECT_TRUE(has(r.err, c.says)) << r.err;
@@ -90,8 +87,9 @@ TEST(CliBench, EveryRatioAndCheckNamesAContenderOfItsGroup) {
 TEST(CliBench, AShortRunWritesEveryArtefact) {
   const auto dir = std::filesystem::temp_directory_path() / ("rtengine-bench-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
-  const CliRun r = run({"bench", "--only", "P2", "--priority", "0", "--reps", "2", "--samples", "20", "--period", "500us", "--out",
-                        dir.string(), "--cpu", std::to_string(std::min(1L, sysconf(_SC_NPROCESSORS_ONLN) - 1))});
+  const CliRun r =
+      run({"bench", "--only", "P2", "--priority", "0", "--reps", "2", "--samples", "20", "--period", "500us", "--out",
+           dir.string(), "--cpu", std::to_string(std::min(1L, sysconf(_SC_NPROCESSORS_ONLN) - 1))});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(has(r.out, "P2  Submit -> start latency")) << r.out;
   EXPECT_TRUE(has(r.err, "--reps 2") || has(r.out, "--reps 2")) << "fewer than 5 repetitions is flagged";

@@ -57,7 +57,8 @@ Group p1_release(const Settings& s) {
   g.id = "P1";
   g.title = "Periodic release latency (start - release), period " + std::to_string(s.period / hal::kNsPerUs) + " us";
   auto loop = [](Precision p, ns_t margin) {
-    return [p, margin](const Settings& st) { return engine_release_block(st, {.precision = p, .hybrid_margin = margin}); };
+    return
+        [p, margin](const Settings& st) { return engine_release_block(st, {.precision = p, .hybrid_margin = margin}); };
   };
   const ns_t fixed_margin = 150 * hal::kNsPerUs;
   g.contenders = {

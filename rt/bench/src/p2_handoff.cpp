@@ -156,10 +156,16 @@ Group p2_handoff(const Settings& s) {
   g.id = "P2";
   g.title = "Submit -> start latency, one task at a time";
   g.contenders = {
-      {"engine_hot", "engine hot (idle_spin 1s)", Kind::Latency,
-       [](const Settings& st) { return engine_block(st, hal::kNsPerSec); }, {}},
-      {"engine_idle", "engine idle (idle_spin 0)", Kind::Latency,
-       [](const Settings& st) { return engine_block(st, 0); }, {}},
+      {"engine_hot",
+       "engine hot (idle_spin 1s)",
+       Kind::Latency,
+       [](const Settings& st) { return engine_block(st, hal::kNsPerSec); },
+       {}},
+      {"engine_idle",
+       "engine idle (idle_spin 0)",
+       Kind::Latency,
+       [](const Settings& st) { return engine_block(st, 0); },
+       {}},
       {"condvar_pool", "condvar pool", Kind::Latency, condvar_pool_block, {}},
       {"raw_moodycamel", "raw moodycamel", Kind::Latency, raw_moodycamel_block, {}},
   };
@@ -171,11 +177,14 @@ Group p2_handoff(const Settings& s) {
   };
   // Blocks are short (samples x ~25 us): many repetitions make the paired ratios steady.
   g.min_reps = 20;
-  g.rep_time = [](const Settings& st) { return 4 * (ns_t{st.samples + kWarmup} * 40 * hal::kNsPerUs + 30 * hal::kNsPerMs); };
-  g.notes = {"condvar pool: mutex + condition_variable + priority_queue, one worker thread; raw moodycamel: "
-             "ConcurrentQueue with a spinning consumer",
-             "the engine's worker must claim the slot it is handed (a CAS on a line the producer wrote) where the "
-             "raw handoff moves one line: see the closing note of issue 14 for the hot/raw floor"};
+  g.rep_time = [](const Settings& st) {
+    return 4 * (ns_t{st.samples + kWarmup} * 40 * hal::kNsPerUs + 30 * hal::kNsPerMs);
+  };
+  g.notes = {
+      "condvar pool: mutex + condition_variable + priority_queue, one worker thread; raw moodycamel: "
+      "ConcurrentQueue with a spinning consumer",
+      "the engine's worker must claim the slot it is handed (a CAS on a line the producer wrote) where the "
+      "raw handoff moves one line: see the closing note of issue 14 for the hot/raw floor"};
   return g;
 }
 

@@ -60,23 +60,28 @@ Group p6_load(const Settings& s) {
   g.id = "P6";
   g.title = "Release latency under load, and the RT threads' allocations and page faults after start";
   g.contenders = {
-      {"engine_idle", "engine sleep, idle machine", Kind::Latency,
-       [](const Settings& st) { return engine_release_block(st, {.precision = Precision::Sleep, .count_rt_costs = true}); },
+      {"engine_idle",
+       "engine sleep, idle machine",
+       Kind::Latency,
+       [](const Settings& st) {
+         return engine_release_block(st, {.precision = Precision::Sleep, .count_rt_costs = true});
+       },
        {}},
-      {"engine_loaded", "engine sleep, under " + describe_load(s), Kind::Latency, loaded_block,
+      {"engine_loaded", "engine sleep, under stress-ng --vm", Kind::Latency, loaded_block,
        [](const Settings& st) { return program_unavailable(st.stress_ng, "stress-ng"); }},
   };
   g.ratios = {{"engine_loaded", "engine_idle", Stat::P999, 1.2, false, "SPEC P6"},
               {"engine_loaded", "engine_idle", Stat::P99, 0, false, ""}};
   for (const char* id : {"engine_idle", "engine_loaded"}) {
-    g.checks.push_back({id, Stat::Value, "rt_allocations", true, 0, "heap allocations on RT threads after start",
-                        "SPEC P6"});
-    g.checks.push_back({id, Stat::Value, "rt_page_faults", true, 0, "minor page faults of RT workers after start",
-                        "SPEC P6"});
+    g.checks.push_back(
+        {id, Stat::Value, "rt_allocations", true, 0, "heap allocations on RT threads after start", "SPEC P6"});
+    g.checks.push_back(
+        {id, Stat::Value, "rt_page_faults", true, 0, "minor page faults of RT workers after start", "SPEC P6"});
   }
   g.min_reps = 5;
   g.rep_time = [](const Settings& st) { return 2 * (st.block + 50 * hal::kNsPerMs) + kSettle + hal::kNsPerSec / 4; };
-  g.notes = {"allocations are counted by the rtengine binary's counting operator new (absent in sanitizer builds "
+  g.notes = {"the load: " + describe_load(s) + ", started before each loaded block and stopped after it",
+             "allocations are counted by the rtengine binary's counting operator new (absent in sanitizer builds "
              "and library use); page faults are the workers' own (/proc/self/task/TID/stat) from the first release "
              "to the last"};
   return g;

@@ -76,9 +76,8 @@ Block engine_release_block(const Settings& s, const LoopSpec& loop) {
   const ns_t margin = loop.precision != Precision::Hybrid ? 0
                       : loop.hybrid_margin == kAutoMargin ? ps.hybrid_margin
                                                           : loop.hybrid_margin;
-  const double share = loop.precision == Precision::Spin
-                           ? 1.0
-                           : static_cast<double>(margin) / static_cast<double>(s.period);
+  const double share =
+      loop.precision == Precision::Spin ? 1.0 : static_cast<double>(margin) / static_cast<double>(s.period);
   b.extra.emplace_back("spin_share", share);
   if (loop.precision == Precision::Hybrid) {
     b.extra.emplace_back("margin_us", static_cast<double>(margin) / 1000.0);

@@ -13,12 +13,18 @@ std::optional<double> stat_of(const Block& b, Stat s) {
   if (!b.latency || b.latency->count() == 0) return std::nullopt;
   const HistogramSnapshot& h = *b.latency;
   switch (s) {
-    case Stat::Min: return static_cast<double>(h.min());
-    case Stat::P50: return static_cast<double>(h.percentile(50));
-    case Stat::P99: return static_cast<double>(h.percentile(99));
-    case Stat::P999: return static_cast<double>(h.percentile(99.9));
-    case Stat::Max: return static_cast<double>(h.max());
-    case Stat::Value: break;
+    case Stat::Min:
+      return static_cast<double>(h.min());
+    case Stat::P50:
+      return static_cast<double>(h.percentile(50));
+    case Stat::P99:
+      return static_cast<double>(h.percentile(99));
+    case Stat::P999:
+      return static_cast<double>(h.percentile(99.9));
+    case Stat::Max:
+      return static_cast<double>(h.max());
+    case Stat::Value:
+      break;
   }
   return std::nullopt;
 }
@@ -32,22 +38,32 @@ std::optional<double> extra_of(const Block& b, const std::string& name) {
 
 const char* to_string(Stat s) noexcept {
   switch (s) {
-    case Stat::Min: return "min";
-    case Stat::P50: return "p50";
-    case Stat::P99: return "p99";
-    case Stat::P999: return "p99.9";
-    case Stat::Max: return "max";
-    case Stat::Value: return "value";
+    case Stat::Min:
+      return "min";
+    case Stat::P50:
+      return "p50";
+    case Stat::P99:
+      return "p99";
+    case Stat::P999:
+      return "p99.9";
+    case Stat::Max:
+      return "max";
+    case Stat::Value:
+      return "value";
   }
   return "?";
 }
 
 const char* to_string(Verdict v) noexcept {
   switch (v) {
-    case Verdict::Pass: return "PASS";
-    case Verdict::Fail: return "FAIL";
-    case Verdict::Info: return "info";
-    case Verdict::Skipped: return "skipped";
+    case Verdict::Pass:
+      return "PASS";
+    case Verdict::Fail:
+      return "FAIL";
+    case Verdict::Info:
+      return "info";
+    case Verdict::Skipped:
+      return "skipped";
   }
   return "?";
 }
@@ -177,12 +193,24 @@ std::vector<CheckOutcome> evaluate_checks(const GroupRun& g) {
       } else if (f.runs > 0 && (c.stat == Stat::Value || f.samples > 0)) {
         found = true;
         switch (c.stat) {
-          case Stat::Min: o.value = f.min; break;
-          case Stat::P50: o.value = f.p50; break;
-          case Stat::P99: o.value = f.p99; break;
-          case Stat::P999: o.value = f.p999; break;
-          case Stat::Max: o.value = f.max; break;
-          case Stat::Value: o.value = f.value; break;
+          case Stat::Min:
+            o.value = f.min;
+            break;
+          case Stat::P50:
+            o.value = f.p50;
+            break;
+          case Stat::P99:
+            o.value = f.p99;
+            break;
+          case Stat::P999:
+            o.value = f.p999;
+            break;
+          case Stat::Max:
+            o.value = f.max;
+            break;
+          case Stat::Value:
+            o.value = f.value;
+            break;
         }
       }
       if (!found)

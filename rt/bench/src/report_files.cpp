@@ -12,9 +12,12 @@ namespace {
 
 const char* to_string(Kind k) noexcept {
   switch (k) {
-    case Kind::Latency: return "latency_ns";
-    case Kind::Rate: return "per_second";
-    case Kind::Cost: return "ns_per_item";
+    case Kind::Latency:
+      return "latency_ns";
+    case Kind::Rate:
+      return "per_second";
+    case Kind::Cost:
+      return "ns_per_item";
   }
   return "?";
 }
@@ -68,17 +71,22 @@ nlohmann::json render_json(const BenchRun& run) {
   const Conditions& c = run.conditions;
   const Settings& s = c.settings;
   nlohmann::json j;
-  j["settings"] = {{"period_ns", s.period},     {"cpu", s.cpu},         {"side_cpu", s.side_cpu},
-                   {"priority", s.priority},    {"block_ns", s.block},  {"samples", s.samples},
-                   {"pm_qos", wants_pm_qos(s)}, {"cyclictest", s.cyclictest}, {"oslat", s.oslat},
-                   {"stress_ng", s.stress_ng}};
-  j["conditions"] = {{"machine", c.machine}, {"scheduling", c.scheduling}, {"memory", c.memory},
-                     {"load", c.load},       {"warnings", c.warnings}};
+  j["settings"] = {{"period_ns", s.period},     {"cpu", s.cpu},
+                   {"side_cpu", s.side_cpu},    {"priority", s.priority},
+                   {"block_ns", s.block},       {"samples", s.samples},
+                   {"pm_qos", wants_pm_qos(s)}, {"cyclictest", s.cyclictest},
+                   {"oslat", s.oslat},          {"stress_ng", s.stress_ng}};
+  j["conditions"] = {{"machine", c.machine},
+                     {"scheduling", c.scheduling},
+                     {"memory", c.memory},
+                     {"load", c.load},
+                     {"warnings", c.warnings}};
   j["elapsed_ns"] = run.elapsed;
   j["all_met"] = all_met(run);
   j["groups"] = nlohmann::json::array();
   for (const GroupRun& g : run.groups) {
-    nlohmann::json jg{{"id", g.id}, {"title", g.title}, {"reps", g.reps}, {"elapsed_ns", g.elapsed}, {"notes", g.notes}};
+    nlohmann::json jg{
+        {"id", g.id}, {"title", g.title}, {"reps", g.reps}, {"elapsed_ns", g.elapsed}, {"notes", g.notes}};
     jg["contenders"] = nlohmann::json::array();
     for (const ContenderRun& cr : g.contenders) {
       nlohmann::json jc{{"id", cr.id}, {"label", cr.label}, {"unit", to_string(cr.kind)}};
@@ -89,8 +97,8 @@ nlohmann::json render_json(const BenchRun& run) {
         jc["runs"] = f.runs;
         if (!f.error.empty()) jc["error"] = f.error;
         if (cr.kind == Kind::Latency)
-          jc["figures"] = {{"min", f.min}, {"p50", f.p50},   {"p99", f.p99},
-                          {"p999", f.p999}, {"max", f.max}, {"samples", f.samples}};
+          jc["figures"] = {{"min", f.min},   {"p50", f.p50}, {"p99", f.p99},
+                           {"p999", f.p999}, {"max", f.max}, {"samples", f.samples}};
         else
           jc["figures"] = {{"value", f.value}};
         jc["extra_median"] = pairs_json(f.extra);

@@ -96,19 +96,20 @@ std::string render_text(const BenchRun& run) {
          std::to_string(c.settings.cpu) + " (others on CPU " + std::to_string(c.settings.side_cpu) + "), " +
          c.scheduling + "\n";
   if (!c.machine.empty()) out += "  machine: " + c.machine + "\n";
-  out += "  memory: " + c.memory + "; PM QoS (/dev/cpu_dma_latency = 0): " +
-         (wants_pm_qos(c.settings) ? "held by every contender" : "off") + "\n";
+  out += "  memory: " + c.memory +
+         "; PM QoS (/dev/cpu_dma_latency = 0): " + (wants_pm_qos(c.settings) ? "held by every contender" : "off") +
+         "\n";
   out += "  load: " + (c.load.empty() ? std::string("none (idle machine)") : c.load) + "\n";
   for (const auto& w : c.warnings)
     out += "  WARNING: " + w + "\n";
-  out += "  figures: medians over repetitions of each repetition's percentile (min and max: extremes of all);\n"
-         "  ratios: median over repetitions of the per-repetition ratio [interquartile range]\n";
+  out +=
+      "  figures: medians over repetitions of each repetition's percentile (min and max: extremes of all);\n"
+      "  ratios: median over repetitions of the per-repetition ratio [interquartile range]\n";
   int pass = 0, fail = 0, skipped = 0;
   std::string failed;
   for (const GroupRun& g : run.groups) {
     out += "\n" + g.id + "  " + g.title + "  (" + (g.interrupted ? "interrupted, " : "") + std::to_string(g.reps) +
-           " repetitions, " +
-           fmt("%.1f", static_cast<double>(g.elapsed) / 1e9) + " s)\n";
+           " repetitions, " + fmt("%.1f", static_cast<double>(g.elapsed) / 1e9) + " s)\n";
     contender_rows(g, out);
     const auto ratios = evaluate_ratios(g);
     const auto checks = evaluate_checks(g);
@@ -119,21 +120,23 @@ std::string render_text(const BenchRun& run) {
     for (const auto& o : checks)
       nw = std::max(nw, label_of(g, o.check.contender).size() + o.check.what.size() + 4);
     for (const auto& o : ratios) {
-      std::string name = label_of(g, o.ratio.contender) + " / " + label_of(g, o.ratio.baseline) + " " +
-                         to_string(o.ratio.stat);
+      std::string name =
+          label_of(g, o.ratio.contender) + " / " + label_of(g, o.ratio.baseline) + " " + to_string(o.ratio.stat);
       std::string line = "  " + pad(name, nw);
       if (o.verdict == Verdict::Skipped) {
         line += pad("-", 22) + pad(target_text(o.ratio), 10) + "skipped: " + o.why;
       } else {
-        line += pad(fmt("%.3g", o.median), 7, true) + pad(" [" + fmt("%.3g", o.q1) + ", " + fmt("%.3g", o.q3) + "]", 15) +
-                pad(target_text(o.ratio), 10) + pad(to_string(o.verdict), 8) + o.ratio.source;
+        line += pad(fmt("%.3g", o.median), 7, true) +
+                pad(" [" + fmt("%.3g", o.q1) + ", " + fmt("%.3g", o.q3) + "]", 15) + pad(target_text(o.ratio), 10) +
+                pad(to_string(o.verdict), 8) + o.ratio.source;
       }
       out += line + "\n";
       if (o.verdict == Verdict::Pass) ++pass;
       if (o.verdict == Verdict::Skipped && o.ratio.limit > 0) ++skipped;
       if (o.verdict == Verdict::Fail) {
         ++fail;
-        failed += "  " + g.id + ": " + name + " = " + fmt("%.3g", o.median) + " (target " + target_text(o.ratio) + ")\n";
+        failed +=
+            "  " + g.id + ": " + name + " = " + fmt("%.3g", o.median) + " (target " + target_text(o.ratio) + ")\n";
       }
     }
     for (const auto& o : checks) {
@@ -156,8 +159,8 @@ std::string render_text(const BenchRun& run) {
       out += "  note: " + n + "\n";
   }
   out += "\nTargets: " + std::to_string(pass) + " met, " + std::to_string(fail) + " not met, " +
-         std::to_string(skipped) + " not judged (" +
-         fmt("%.0f", static_cast<double>(run.elapsed) / 1e9) + " s)\n" + failed;
+         std::to_string(skipped) + " not judged (" + fmt("%.0f", static_cast<double>(run.elapsed) / 1e9) + " s)\n" +
+         failed;
   return out;
 }
 

@@ -22,12 +22,12 @@ namespace rt::bench {
 
 // What every contender of every group runs with (the command line's options).
 struct Settings {
-  ns_t period = 1'000'000;  // --period: release period of P1/P6 loops and cyclictest's -i
-  int cpu = 1;              // --cpu: the measured CPU (loops, workers, cyclictest's thread, oslat)
-  int side_cpu = 0;         // the other CPU: producers, the monitor, the bench's own thread
-  int priority = 80;        // --priority: SCHED_FIFO priority of every measured thread; 0: SCHED_OTHER
-  ns_t block = 1'000'000'000;  // wall time of one block of a time-based contender (P1, P6)
-  int samples = 500;           // samples in one block of a count-based contender (P2, P3, P5)
+  ns_t period = 1'000'000;                // --period: release period of P1/P6 loops and cyclictest's -i
+  int cpu = 1;                            // --cpu: the measured CPU (loops, workers, cyclictest's thread, oslat)
+  int side_cpu = 0;                       // the other CPU: producers, the monitor, the bench's own thread
+  int priority = 80;                      // --priority: SCHED_FIFO priority of every measured thread; 0: SCHED_OTHER
+  ns_t block = 1'000'000'000;             // wall time of one block of a time-based contender (P1, P6)
+  int samples = 500;                      // samples in one block of a count-based contender (P2, P3, P5)
   std::string cyclictest = "cyclictest";  // program names (or paths); "none" turns one off
   std::string oslat = "oslat";
   std::string stress_ng = "stress-ng";

@@ -32,7 +32,7 @@ namespace rt::bench {
 struct Figures {
   int runs = 0;  // repetitions that measured something
   double min = 0, p50 = 0, p99 = 0, p999 = 0, max = 0, value = 0;
-  std::uint64_t samples = 0;  // latencies over all repetitions
+  std::uint64_t samples = 0;                          // latencies over all repetitions
   std::vector<std::pair<std::string, double>> extra;  // median over repetitions, by name
   std::vector<std::pair<std::string, double>> extra_sum;
   std::string error;  // the first block error (shown when runs == 0)
@@ -62,10 +62,10 @@ struct CheckOutcome {
 // How the whole bench ran: printed above the tables and kept in the JSON.
 struct Conditions {
   Settings settings;
-  std::string machine;        // uname: kernel, architecture
-  std::string scheduling;     // "SCHED_FIFO 80" or what was refused and what runs instead
-  std::string memory;         // "locked" or why not
-  std::string load;           // "" or "stress-ng --vm 1 ..." for the whole bench
+  std::string machine;     // uname: kernel, architecture
+  std::string scheduling;  // "SCHED_FIFO 80" or what was refused and what runs instead
+  std::string memory;      // "locked" or why not
+  std::string load;        // "" or "stress-ng --vm 1 ..." for the whole bench
   std::vector<std::string> warnings;
 };
 

@@ -15,7 +15,7 @@ namespace rt::bench {
 struct ContenderRun {
   std::string id, label;
   Kind kind = Kind::Latency;
-  std::string skipped;       // not empty: never ran (Contender::unavailable said why)
+  std::string skipped;        // not empty: never ran (Contender::unavailable said why)
   std::vector<Block> blocks;  // one per repetition, in order; a Block may carry an error
 };
 
