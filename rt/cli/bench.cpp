@@ -98,7 +98,8 @@ std::vector<std::string> write_artefacts(const bench::BenchRun& run, const Bench
       err << "rtengine bench: no plot: " << why << "\n";
       continue;
     }
-    const std::string why = bench::run_gnuplot(o.gnuplot, (dir / "p1_release.gp").string(), dir.string());
+    // The script's path is relative to the folder gnuplot runs in.
+    const std::string why = bench::run_gnuplot(o.gnuplot, "p1_release.gp", dir.string());
     if (why.empty()) {
       files.emplace_back("p1_release.png");
       files.emplace_back("p1_release.svg");
@@ -125,13 +126,14 @@ std::vector<Group> select_groups(const Settings& s, const std::vector<std::strin
       return {};
     }
   }
-  for (const auto& [id, make] : all) {
+  for (const auto& entry : all) {
+    const std::string& id = entry.first;
     const bool wanted =
-        only.empty() || std::any_of(only.begin(), only.end(), [&](std::string n) {
+        only.empty() || std::any_of(only.begin(), only.end(), [&id](std::string n) {
           std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::toupper(c); });
           return n == id;
         });
-    if (wanted) out.push_back(make(s));
+    if (wanted) out.push_back(entry.second(s));
   }
   return out;
 }

@@ -1,6 +1,7 @@
 // F18 setup and queries: adding a graph (validated, compiled, its run state built), the
 // producer's entry point that starts a run, a periodic task that starts one per release,
 // stop()'s cleanup of runs left unfinished, and the results.
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -55,7 +56,7 @@ DurationStats detail::Durations::summary(double ns_per_unit) const noexcept {
   DurationStats d;
   d.count = count.get();
   if (d.count == 0) return d;
-  auto ns = [ns_per_unit](ns_t v) { return static_cast<ns_t>(static_cast<double>(v) * ns_per_unit + 0.5); };
+  auto ns = [ns_per_unit](ns_t v) { return static_cast<ns_t>(std::llround(static_cast<double>(v) * ns_per_unit)); };
   d.last = ns(last.load(std::memory_order_relaxed));
   d.min = ns(min.load(std::memory_order_relaxed));
   d.max = ns(max.load(std::memory_order_relaxed));

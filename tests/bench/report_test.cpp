@@ -13,7 +13,7 @@
 namespace rt::bench {
 namespace {
 
-Block lat(std::vector<ns_t> v) {
+Block lat(const std::vector<ns_t>& v) {
   Block b;
   b.latency = snapshot_of(v);
   return b;
@@ -229,7 +229,7 @@ TEST(BenchRunner, InterleavesForwardThenBackwardAndKeepsErrors) {
   Group g;
   g.id = "PT";
   g.min_reps = 3;
-  auto record = [&order](std::string id) {
+  auto record = [&order](const std::string& id) {
     return [&order, id](const Settings&) {
       order.push_back(id);
       if (id == "c") throw std::runtime_error("c broke");

@@ -187,7 +187,10 @@ Block frame_block(const Settings& s, ns_t idle_spin) {
     e2e.push_back(log.end[i] - point);
     duration.push_back(log.end[i] - log.release[i]);
     // A release that found the previous run going started none (and left no sample).
-    if (previous != 0 && point - previous > p) missed += static_cast<double>((point - previous) / p - 1);
+    if (previous != 0 && point - previous > p) {
+      const ns_t whole_periods = (point - previous) / p;  // whole grid points in between: truncation meant
+      missed += static_cast<double>(whole_periods - 1);
+    }
     previous = point;
   }
   Block b;

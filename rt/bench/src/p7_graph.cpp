@@ -98,8 +98,8 @@ Group p7_graph(const Settings& s) {
   // The frames dominate: four blocks of samples + warm-up periods each; the rest is
   // milliseconds (samples runs of 1,000 nodes) plus the engines' start and stop.
   g.rep_time = [](const Settings& x) {
-    const ns_t frames = 4 * (std::max(10, x.samples) + 20) * x.period;
-    return frames + 20 * hal::kNsPerMs * 9;
+    const ns_t frames = ns_t{4} * (std::max(10, x.samples) + 20) * x.period;
+    return frames + ns_t{20} * hal::kNsPerMs * 9;
   };
   g.notes = {
       "Chain: " + n_nodes(kChainNodes) + " on one worker (CPU " + std::to_string(s.cpu) +
@@ -115,6 +115,7 @@ Group p7_graph(const Settings& s) {
       "runs the successor without a queue; each run first resets every node (_set_up_graph). Left out, in "
       "Taskflow's favour: the run's allocation, promise and mutexes, and the handoff to a worker. The engine "
       "also times every node (GraphStats per node), which Taskflow does only with an observer.",
+      // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one note, split for the line length
       "direct_chain: SPEC's words for Taskflow's chain, a call plus one atomic per node: the floor no runtime "
       "reaches, reported without a target.",
       "frame: sense -> 4 x estimate -> control -> actuate released every " + std::to_string(s.period / hal::kNsPerUs) +

@@ -25,8 +25,6 @@
 #include "output.hpp"
 #include "rtbench/tools.hpp"
 
-extern char** environ;
-
 namespace rt::bench {
 
 namespace detail {

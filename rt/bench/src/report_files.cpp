@@ -216,8 +216,17 @@ std::string gnuplot_script(const std::string& csv, const std::vector<std::string
     std::snprintf(total, sizeof total, "%.17g", i < totals.size() && totals[i] > 0 ? totals[i] : 1.0);
     // Fractions, so contenders with different sample counts share the axis; a zero is
     // undefined on a log axis: 1/0 tells gnuplot to leave the point out.
-    plot += "'" + csv + "' using ($1 + 0.5):(" + col + " > 0 ? " + col + " / " + total +
-            " : 1/0) with steps lw 2 title '" + labels[i] + "'";
+    plot += "'";
+    plot += csv;
+    plot += "' using ($1 + 0.5):(";
+    plot += col;
+    plot += " > 0 ? ";
+    plot += col;
+    plot += " / ";
+    plot += total;
+    plot += " : 1/0) with steps lw 2 title '";
+    plot += labels[i];
+    plot += "'";
   }
   std::string s;
   s += "# rtengine bench: latency distributions (gnuplot " + std::string("script; run: gnuplot THIS_FILE)\n");

@@ -27,7 +27,7 @@ std::string rate(double per_s) {
   return fmt("%.0f /s", per_s);
 }
 
-std::string pad(std::string s, std::size_t w, bool right = false) {
+std::string pad(const std::string& s, std::size_t w, bool right = false) {
   if (s.size() >= w) return s + " ";
   return right ? std::string(w - s.size(), ' ') + s : s + std::string(w - s.size(), ' ');
 }
