@@ -68,12 +68,14 @@ Block take_samples(const Settings& s, std::atomic<ns_t>& started, HandOff&& hand
 }
 
 // A fresh engine per block: one worker on the measured CPU; `idle_spin` keeps it hot
-// between tasks (a second) or lets it block at once (0).
-Block engine_block(const Settings& s, ns_t idle_spin) {
+// between tasks (a second) or lets it block at once (0). `post`: the task goes through
+// Producer::try_post (no slot, no id: what work that needs no status or cancel uses).
+Block engine_block(const Settings& s, ns_t idle_spin, bool post = false) {
   EngineConfig c;
   c.workers = {WorkerConfig{.cpu = s.cpu, .priority = s.priority, .classes = kAllClasses}};
   c.idle_spin = idle_spin;
   c.pm_qos.enabled = s.pm_qos;
+  if (post) c.post_capacity[static_cast<std::size_t>(Priority::Critical)] = 1024;
   // Finished tasks stay queryable (retain_completed): the engine's default keeps a block's
   // worth of them in their slots.
   Engine e(c);
@@ -81,7 +83,12 @@ Block engine_block(const Settings& s, ns_t idle_spin) {
   Producer producer = e.make_producer();
   std::atomic<ns_t> started{0};
   std::atomic<ns_t>* st = &started;
-  Block b = take_samples(s, started, [&producer, st](ns_t) {
+  Block b = take_samples(s, started, [&producer, st, post](ns_t) {
+    if (post) {
+      const SubmitStatus r =
+          producer.try_post([st] { st->store(hal::now_ns(), std::memory_order_release); }, Priority::Critical);
+      return r == SubmitStatus::Ok ? std::string() : std::string(to_string(r));
+    }
     const SubmitStatus r = producer.try_submit([st] { st->store(hal::now_ns(), std::memory_order_release); },
                                                {.priority = Priority::Critical});
     return r == SubmitStatus::Ok ? std::string() : std::string(to_string(r));
@@ -155,30 +162,39 @@ Group p2_handoff(const Settings& s) {
   Group g;
   g.id = "P2";
   g.title = "Submit -> start latency, one task at a time";
+  // In this order each compared pair is measured in adjacent blocks (a repetition runs
+  // the list forward or backward).
   g.contenders = {
-      {"engine_hot",
-       "engine hot (idle_spin 1s)",
-       Kind::Latency,
-       [](const Settings& st) { return engine_block(st, hal::kNsPerSec); },
-       {}},
       {"engine_idle",
        "engine idle (idle_spin 0)",
        Kind::Latency,
        [](const Settings& st) { return engine_block(st, 0); },
        {}},
       {"condvar_pool", "condvar pool", Kind::Latency, condvar_pool_block, {}},
+      {"engine_hot",
+       "engine hot (idle_spin 1s)",
+       Kind::Latency,
+       [](const Settings& st) { return engine_block(st, hal::kNsPerSec); },
+       {}},
       {"raw_moodycamel", "raw moodycamel", Kind::Latency, raw_moodycamel_block, {}},
+      {"engine_hot_post",
+       "engine hot, try_post",
+       Kind::Latency,
+       [](const Settings& st) { return engine_block(st, hal::kNsPerSec, true); },
+       {}},
   };
   g.ratios = {
       {"engine_hot", "condvar_pool", Stat::P50, 0.1, false, "SPEC P2"},
       {"engine_hot", "condvar_pool", Stat::P99, 0.2, false, "SPEC P2"},
       {"engine_hot", "raw_moodycamel", Stat::P50, 2.0, false, "SPEC P2"},
       {"engine_idle", "condvar_pool", Stat::P50, 1.0, false, "SPEC P2"},
+      {"engine_hot_post", "raw_moodycamel", Stat::P50, 0, false, "no-slot path"},
+      {"engine_hot_post", "condvar_pool", Stat::P50, 0, false, "no-slot path"},
   };
   // Blocks are short (samples x ~25 us): many repetitions make the paired ratios steady.
   g.min_reps = 20;
   g.rep_time = [](const Settings& st) {
-    return 4 * (ns_t{st.samples + kWarmup} * 40 * hal::kNsPerUs + 30 * hal::kNsPerMs);
+    return 5 * (ns_t{st.samples + kWarmup} * 40 * hal::kNsPerUs + 30 * hal::kNsPerMs);
   };
   g.notes = {
       "condvar pool: mutex + condition_variable + priority_queue, one worker thread; raw moodycamel: "
