@@ -106,6 +106,13 @@ pid_t spawn(const std::vector<std::string>& argv, int out_fd, std::string& error
     error = "no program to run";
     return -1;
   }
+  // Found out before the spawn: under qemu-user a failed exec in posix_spawn's child is
+  // not reported to the parent (the child exits 127, as if the program had).
+  if (!program_unavailable(argv[0], "").empty()) {
+    const bool exists = argv[0].find('/') != std::string::npos && access(argv[0].c_str(), F_OK) == 0;
+    error = "cannot run " + argv[0] + ": " + std::strerror(exists ? EACCES : ENOENT);
+    return -1;
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
