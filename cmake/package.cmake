@@ -39,7 +39,7 @@ foreach(_pkg_comp rtengine:runtime rtengine-dev:dev)
   install(FILES ${_rt_deb_doc}/${_pkg}/changelog.gz RENAME changelog.Debian.gz
           DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/${_pkg} COMPONENT ${_comp})
   install(FILES ${PROJECT_SOURCE_DIR}/packaging/deb/${_pkg}.lintian-overrides RENAME ${_pkg}
-          DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides COMPONENT ${_comp} OPTIONAL)
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides COMPONENT ${_comp})
 endforeach()
 
 # The maintainer scripts create the service's user and reload systemd when it runs;
@@ -64,6 +64,10 @@ set(CPACK_PACKAGE_NAME rtengine)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_VENDOR "rtengine")
 set(CPACK_PACKAGE_CONTACT "${RT_DEB_MAINTAINER}")
+# Equal to CPack's default summary, so that CPackDeb does not put the project's DESCRIPTION
+# above each component's own (whose first line is the synopsis): lintian's
+# description-synopsis-is-duplicated.
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${CMAKE_PROJECT_NAME} built using CMake")
 set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
 # The default config's absolute destination (/etc) lands in the package, not on this machine.
 set(CPACK_SET_DESTDIR ON)

@@ -63,8 +63,8 @@ run "$bin" --version
 run "$bin" doctor
 run "$bin" validate "$conf"
 for ex in /usr/share/rtengine/examples/*.toml; do run "$bin" validate "$ex"; done
-run "$bin" run --duration 2
-run "$bin" run "$conf" --duration 2
+run "$bin" run --duration 2s
+run "$bin" run "$conf" --duration 2s
 
 log "purging ${pkgs[*]}"
 sudo_ dpkg --purge "${pkgs[@]}" >"$work/purge.log" 2>&1 || { cat "$work/purge.log" >&2; fail "dpkg --purge"; }

@@ -1,14 +1,13 @@
 // The install test's control application: starts an engine, submits a task, waits for
 // it and checks what it did; parses the built-in config with the installed loader.
 // Exit 0 when all is well, 1 with a line on stderr when not.
-#include <rt/engine.hpp>
-#include <rt/version.hpp>
-#include <rtconfig/config.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <rt/engine.hpp>
+#include <rt/version.hpp>
+#include <rtconfig/config.hpp>
 #include <thread>
 
 namespace {
