@@ -45,10 +45,21 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/rtengineConfigVersion.cma
 install(FILES ${PROJECT_BINARY_DIR}/rtengineConfig.cmake ${PROJECT_BINARY_DIR}/rtengineConfigVersion.cmake
         DESTINATION ${RT_CMAKE_DIR} COMPONENT dev)
 
-# The runtime's files: the built-in config as the editable default (the service runs it),
-# the examples, and the systemd unit and sysusers.d file when config/systemd has them.
-install(FILES ${PROJECT_SOURCE_DIR}/config/default.toml RENAME rtengine.toml
-        DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/rtengine COMPONENT runtime)
+# The runtime's files: the built-in config as the editable default that the service runs,
+# the examples, README.md (the unit's Documentation=), and the systemd unit and sysusers.d
+# file when config/systemd has them. The built-in config is the 30 s demo; the service's
+# copy runs until systemd stops it, or the service would end (cleanly, so not restarted)
+# after 30 s.
+file(READ ${PROJECT_SOURCE_DIR}/config/default.toml _rt_toml)
+string(REGEX REPLACE "\nduration = \"[^\"]*\"[^\n]*"
+       "\nduration = \"0\"          # the service runs until systemd stops it (SIGTERM drains); the built-in demo sets \"30s\""
+       _rt_etc_toml "${_rt_toml}")
+if(_rt_etc_toml STREQUAL _rt_toml)
+  message(FATAL_ERROR "config/default.toml has no [run] duration line to turn into the service's")
+endif()
+file(WRITE ${PROJECT_BINARY_DIR}/etc/rtengine.toml "${_rt_etc_toml}")
+install(FILES ${PROJECT_BINARY_DIR}/etc/rtengine.toml DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/rtengine COMPONENT runtime)
+install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/config/examples/
         DESTINATION ${CMAKE_INSTALL_DATADIR}/rtengine/examples COMPONENT runtime)
 if(EXISTS ${PROJECT_SOURCE_DIR}/config/systemd/rtengine.service)

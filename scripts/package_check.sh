@@ -37,6 +37,14 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# What of the packages' paths is there before the install (/usr, /lib, /usr/share/doc...)
+# is not theirs to remove; all else must be gone after the purge.
+for deb in "${debs[@]}"; do
+  dpkg-deb --fsys-tarfile "$deb" | tar -t | sed 's|^\./|/|; s|/$||' | grep -v '^/$'
+done | sort -u >"$work/paths"
+while IFS= read -r path; do
+  if [ -e "$path" ] || [ -L "$path" ]; then printf '%s\n' "$path"; fi
+done <"$work/paths" >"$work/before"
 
 # apt-get resolves the Depends of local .deb files from the archive; a mirror mid-sync may
 # fail once, so a second try follows an update.
@@ -74,15 +82,13 @@ for p in "${pkgs[@]}"; do
     fail "$p is still known to dpkg after the purge"
   fi
 done
-# Every path the packages held: a file left is theirs; a folder left is theirs unless
-# another package owns it too (/usr/bin, /usr/share/doc, ...).
+# Every path dpkg listed for the packages, and every path of their .deb files: what is
+# there now and was not before the install is left over.
 left=()
 while IFS= read -r path; do
   [ -e "$path" ] || [ -L "$path" ] || continue
-  if [ -d "$path" ] && [ ! -L "$path" ]; then
-    dpkg -S "$path" >/dev/null 2>&1 && continue
-  fi
+  grep -qxF -- "$path" "$work/before" && continue
   left+=("$path")
-done < <(sort -u "$work/files" | grep -vx '/\.')
+done < <(sort -u "$work/files" "$work/paths" | grep -vx '/\.')
 [ ${#left[@]} -eq 0 ] || fail "left after the purge: ${left[*]}"
-log "ok: installed, ran doctor and run from $bin, purged with nothing left ($(sort -u "$work/files" | wc -l) paths checked)"
+log "ok: installed, ran doctor and run from $bin, purged with nothing left ($(sort -u "$work/files" "$work/paths" | wc -l) paths checked)"
