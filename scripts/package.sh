@@ -36,12 +36,12 @@ cmake --build "$build" -- -j"${RT_JOBS:-$(nproc)}"
 # The runtime's Depends. Native: dpkg-shlibdeps (cmake/package.cmake turns it on). Cross:
 # dpkg-shlibdeps looks libraries up in this machine's dpkg database, which does not hold the
 # target's, so each NEEDED library of the binary is mapped to the target package that ships
-# it: a .deb of the sysroot (build/sysroot/<arch>, `dpkg-deb -c`) or, failing that, a
+# it: a .deb of the sysroot (build/sysroot/**/*_<arch>.deb, `dpkg-deb -c`) or, failing that, a
 # multiarch-installed package (`dpkg -S`). The minimum version is the one built against.
 cross_depends() {
   local bin=$1 so pkg ver deb found
   local -a debs=()
-  [ -d "build/sysroot/$arch" ] && mapfile -t debs < <(find "build/sysroot/$arch" -name '*.deb' | sort)
+  [ -d build/sysroot ] && mapfile -t debs < <(find build/sysroot -name "*_$arch.deb" | sort)
   for so in $("$triple-objdump" -p "$bin" | awk '$1 == "NEEDED" { print $2 }'); do
     found=""
     for deb in "${debs[@]}"; do
