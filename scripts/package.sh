@@ -28,7 +28,9 @@ werror=OFF
 # Full RELRO and BIND_NOW, as Debian builds its programs: every symbol is bound at start,
 # so no lazy PLT resolution happens on an RT thread's first call into a library.
 ldflags="-Wl,-z,relro -Wl,-z,now"
+# The multiarch library folder by name: GNUInstallDirs only derives it when not cross-compiling.
 cmake --preset "$preset" -B "$build" -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_INSTALL_SYSCONFDIR=/etc \
+  -DCMAKE_INSTALL_LIBDIR="lib/$triple" \
   -DRT_SYSTEMD_UNITDIR=/lib/systemd/system -DCMAKE_EXE_LINKER_FLAGS="$ldflags" \
   -DRT_BUILD_TESTS=OFF -DRT_BUILD_BENCH=OFF -DRT_WERROR="$werror" >/dev/null
 cmake --build "$build" -- -j"${RT_JOBS:-$(nproc)}"
