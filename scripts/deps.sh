@@ -4,6 +4,7 @@
 #   scripts/deps.sh rtsan           + clang-22 and its RealtimeSanitizer runtime
 #   scripts/deps.sh lint            + clang-format and clang-tidy
 #   scripts/deps.sh bench           + what rtengine bench runs beside the engine
+#   scripts/deps.sh package         + what scripts/package.sh needs (dpkg-shlibdeps, lintian)
 #   scripts/deps.sh aarch64|armhf   + multiarch, the cross compiler, the target's -dev packages, qemu-user
 # Every other script calls this one; package names live here only.
 set -euo pipefail
@@ -18,6 +19,8 @@ NATIVE=(build-essential cmake ninja-build pkg-config git ca-certificates
         prometheus-cpp-dev prometheus curl)  # prometheus: promtool and the server (scrape_check.sh)
 RTSAN=(clang-22 libclang-rt-22-dev)
 LINT=(clang-format clang-tidy)
+# scripts/package.sh: cpack's Depends (dpkg-shlibdeps), the package checker.
+PACKAGE=(dpkg-dev file lintian)
 # rtengine bench's contenders and plots: cyclictest and oslat, the load, the plotter.
 BENCH=(rt-tests stress-ng gnuplot-nox)
 # Arch-all headers (concurrentqueue, nlohmann) come with the native set.
@@ -92,6 +95,7 @@ for what in "$@"; do
     native) ;;
     rtsan) install "${RTSAN[@]}" || status=1 ;;
     lint) install "${LINT[@]}" || status=1 ;;
+    package) install "${PACKAGE[@]}" || status=1 ;;
     bench) install "${BENCH[@]}" || status=1 ;;
     aarch64|armhf)
       read -r arch triple qemu < <(triple_of "$what")
@@ -101,7 +105,7 @@ for what in "$@"; do
       pkgs=("g++-$triple" "$qemu")
       for p in "${TARGET_DEV[@]}" "${TARGET_RUNTIME[@]}"; do pkgs+=("$p:$arch"); done
       install "${pkgs[@]}" || status=1 ;;
-    *) log "unknown target '$what' (native, rtsan, lint, bench, aarch64, armhf)"; exit 2 ;;
+    *) log "unknown target '$what' (native, rtsan, lint, bench, package, aarch64, armhf)"; exit 2 ;;
   esac
 done
 exit $status
