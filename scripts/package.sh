@@ -35,7 +35,7 @@ cmake --preset "$preset" -B "$build" -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_INSTALL
   -DRT_BUILD_TESTS=OFF -DRT_BUILD_BENCH=OFF -DRT_WERROR="$werror" >/dev/null
 cmake --build "$build" -- -j"${RT_JOBS:-$(nproc)}"
 
-# The runtime's Depends. Native: dpkg-shlibdeps (cmake/package.cmake turns it on). Cross:
+# The runtime's Depends. Native: dpkg-shlibdeps (config/deploy/package.cmake turns it on). Cross:
 # dpkg-shlibdeps looks libraries up in this machine's dpkg database, which does not hold the
 # target's, so each NEEDED library of the binary is mapped to the target package that ships
 # it: a .deb of the sysroot (build/sysroot/**/*_<arch>.deb, `dpkg-deb -c`) or, failing that, a
@@ -86,7 +86,7 @@ for deb in "$out"/*.deb; do
   dpkg-deb -f "$deb" Package Version Architecture Depends | sed 's/^/   /'
 done
 # Errors fail the script; warnings and infos are shown. Tags we accept on purpose are
-# overridden inside the packages (packaging/deb/*.lintian-overrides), each with its reason.
+# overridden inside the packages (config/deploy/deb/*.lintian-overrides), each with its reason.
 echo "== lintian"
 lintian --fail-on error --show-overrides "$out"/*.deb
 

@@ -24,7 +24,7 @@ set(_rt_deb_doc ${PROJECT_BINARY_DIR}/deb)
 string(TIMESTAMP _rt_deb_date "%a, %d %b %Y %H:%M:%S +0000" UTC)
 foreach(_pkg rtengine rtengine-dev)
   file(MAKE_DIRECTORY ${_rt_deb_doc}/${_pkg})
-  configure_file(${PROJECT_SOURCE_DIR}/packaging/deb/changelog.in ${_rt_deb_doc}/${_pkg}/changelog @ONLY)
+  configure_file(${PROJECT_SOURCE_DIR}/config/deploy/deb/changelog.in ${_rt_deb_doc}/${_pkg}/changelog @ONLY)
   execute_process(COMMAND gzip -9nf ${_rt_deb_doc}/${_pkg}/changelog RESULT_VARIABLE _rc)
   if(NOT _rc EQUAL 0)
     message(FATAL_ERROR "gzip ${_rt_deb_doc}/${_pkg}/changelog failed (${_rc})")
@@ -34,17 +34,17 @@ foreach(_pkg_comp rtengine:runtime rtengine-dev:dev)
   string(REPLACE ":" ";" _pc ${_pkg_comp})
   list(GET _pc 0 _pkg)
   list(GET _pc 1 _comp)
-  install(FILES ${PROJECT_SOURCE_DIR}/packaging/deb/copyright DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/${_pkg}
+  install(FILES ${PROJECT_SOURCE_DIR}/config/deploy/deb/copyright DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/${_pkg}
           COMPONENT ${_comp})
   install(FILES ${_rt_deb_doc}/${_pkg}/changelog.gz RENAME changelog.Debian.gz
           DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/${_pkg} COMPONENT ${_comp})
-  install(FILES ${PROJECT_SOURCE_DIR}/packaging/deb/${_pkg}.lintian-overrides RENAME ${_pkg}
+  install(FILES ${PROJECT_SOURCE_DIR}/config/deploy/deb/${_pkg}.lintian-overrides RENAME ${_pkg}
           DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides COMPONENT ${_comp})
 endforeach()
 
 # The maintainer scripts create the service's user and reload systemd when it runs;
 # conffiles names the default config so dpkg keeps a local edit on upgrade and purges it.
-configure_file(${PROJECT_SOURCE_DIR}/packaging/deb/conffiles.in ${_rt_deb_doc}/conffiles @ONLY)
+configure_file(${PROJECT_SOURCE_DIR}/config/deploy/deb/conffiles.in ${_rt_deb_doc}/conffiles @ONLY)
 # Absolute paths of the systemd files on the installed system.
 foreach(_v RT_SYSTEMD_UNITDIR RT_SYSUSERSDIR)
   if(IS_ABSOLUTE ${${_v}})
@@ -56,7 +56,7 @@ endforeach()
 set(RT_DEB_UNIT ${_RT_SYSTEMD_UNITDIR_full}/rtengine.service)
 set(RT_DEB_SYSUSERS ${_RT_SYSUSERSDIR_full}/rtengine.conf)
 foreach(_script postinst prerm postrm)
-  configure_file(${PROJECT_SOURCE_DIR}/packaging/deb/${_script}.in ${_rt_deb_doc}/${_script} @ONLY)
+  configure_file(${PROJECT_SOURCE_DIR}/config/deploy/deb/${_script}.in ${_rt_deb_doc}/${_script} @ONLY)
 endforeach()
 
 set(CPACK_GENERATOR DEB)

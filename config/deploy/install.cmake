@@ -37,7 +37,7 @@ install(EXPORT rtengineTargets NAMESPACE rtengine:: DESTINATION ${RT_CMAKE_DIR} 
 
 # What the exported archives link that a consumer must find again (see rtengineConfig.cmake.in).
 set(RT_PACKAGE_WITH_URING ${URING_FOUND})
-configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/rtengineConfig.cmake.in
+configure_package_config_file(${PROJECT_SOURCE_DIR}/config/deploy/rtengineConfig.cmake.in
                               ${PROJECT_BINARY_DIR}/rtengineConfig.cmake INSTALL_DESTINATION ${RT_CMAKE_DIR})
 # 0.x: a minor version may change the API, so only the same minor version is compatible.
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/rtengineConfigVersion.cmake
