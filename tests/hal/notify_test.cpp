@@ -4,17 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <string>
+#include <vector>
 
+#include "hal/report.hpp"
 #include "notify_socket.hpp"
 
 using namespace std::chrono_literals;
 using testing_support::FakeNotifySocket;
-
-namespace {
-
-constexpr const char* kNotBuilt = "rtengine was built without libsystemd (RT_WITH_SYSTEMD=OFF or no libsystemd-dev)";
-
-}  // namespace
 
 TEST(Notify, OutsideAServiceManagerNothingIsSentAndAllIsOk) {
   ::unsetenv("NOTIFY_SOCKET");
@@ -29,7 +26,8 @@ TEST(Notify, OutsideAServiceManagerNothingIsSentAndAllIsOk) {
 }
 
 TEST(Notify, SendsEachMessageToTheSocket) {
-  if (!hal::notify_built_in()) GTEST_SKIP() << kNotBuilt;
+  if (!hal::notify_built_in())
+    GTEST_SKIP() << "rtengine was built without libsystemd (RT_WITH_SYSTEMD=OFF or no libsystemd-dev)";
   FakeNotifySocket sock;
   ASSERT_TRUE(sock.ok());
   hal::Notifier n;
@@ -46,7 +44,8 @@ TEST(Notify, SendsEachMessageToTheSocket) {
 }
 
 TEST(Notify, WatchdogIntervalIsTheUnitsForThisProcessOnly) {
-  if (!hal::notify_built_in()) GTEST_SKIP() << kNotBuilt;
+  if (!hal::notify_built_in())
+    GTEST_SKIP() << "rtengine was built without libsystemd (RT_WITH_SYSTEMD=OFF or no libsystemd-dev)";
   {
     FakeNotifySocket sock(2'500'000);
     ASSERT_TRUE(sock.ok());
@@ -61,11 +60,31 @@ TEST(Notify, WatchdogIntervalIsTheUnitsForThisProcessOnly) {
 }
 
 TEST(Notify, AMissingSocketIsAnErrorWithTheCallsName) {
-  if (!hal::notify_built_in()) GTEST_SKIP() << kNotBuilt;
+  if (!hal::notify_built_in())
+    GTEST_SKIP() << "rtengine was built without libsystemd (RT_WITH_SYSTEMD=OFF or no libsystemd-dev)";
   ::setenv("NOTIFY_SOCKET", "/nonexistent/rtengine-notify", 1);
   hal::Notifier n;
   const hal::Status st = n.ready();
   ::unsetenv("NOTIFY_SOCKET");
   EXPECT_FALSE(st.ok());
   EXPECT_STREQ(st.op, "sd_notify");
+}
+
+TEST(Notify, BuiltWithoutLibsystemdSaysSoOnceWhenSystemdWaits) {
+  if (hal::notify_built_in()) GTEST_SKIP() << "built with libsystemd: there is nothing to say";
+  static std::vector<std::string> lines;
+  lines.clear();
+  hal::reset_reports();
+  const hal::ReportSink before = hal::set_report_sink([](std::string_view l) { lines.emplace_back(l); });
+  FakeNotifySocket sock;
+  ASSERT_TRUE(sock.ok());
+  hal::Notifier a;
+  hal::Notifier b;
+  (void)hal::set_report_sink(before);
+  EXPECT_TRUE(a.asked());
+  EXPECT_FALSE(a.active());
+  EXPECT_TRUE(a.ready().ok());
+  ASSERT_EQ(lines.size(), 1U);
+  EXPECT_NE(lines[0].find("built without libsystemd"), std::string::npos) << lines[0];
+  EXPECT_EQ(sock.next(200ms), std::nullopt);  // nothing reaches systemd
 }
