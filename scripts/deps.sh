@@ -16,7 +16,8 @@ readonly TRIES=${RT_APT_TRIES:-4}
 NATIVE=(build-essential cmake ninja-build pkg-config git ca-certificates
         libconcurrentqueue-dev libmimalloc-dev liburing-dev libgtest-dev libgmock-dev
         libbenchmark-dev libtomlplusplus-dev libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
-        prometheus-cpp-dev prometheus curl)  # prometheus: promtool and the server (scrape_check.sh)
+        prometheus-cpp-dev prometheus curl  # prometheus: promtool and the server (scrape_check.sh)
+        libsystemd-dev systemd)  # sd_notify (optional: CMake builds without it); systemd-analyze verify
 RTSAN=(clang-22 libclang-rt-22-dev)
 LINT=(clang-format clang-tidy)
 # scripts/package.sh: cpack's Depends (dpkg-shlibdeps), the package checker.

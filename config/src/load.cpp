@@ -297,8 +297,8 @@ LoadResult parse(std::string_view text, const std::string& file, const LoadOptio
   }
   if (detail::too_deep(r, root, 0, "")) return res;
   r.only(root, "",
-         {"engine", "monitor", "run", "logging", "tracing", "journal", "http", "metrics", "retry", "task", "periodic",
-          "graph", "pipeline", "saga"});
+         {"engine", "monitor", "run", "logging", "tracing", "journal", "http", "metrics", "service", "retry", "task",
+          "periodic", "graph", "pipeline", "saga"});
   detail::load_engine(r, root, res.config);
   detail::load_settings(r, root, res.config);
   detail::load_tasks(r, root, res.config, opts);

@@ -1,5 +1,5 @@
 // [engine], [monitor] and the settings sections ([run], [logging], [tracing], [journal],
-// [http], [metrics]).
+// [http], [metrics], [service]).
 #include "load_sections.hpp"
 
 namespace rt::config::detail {
@@ -189,6 +189,15 @@ void load_settings(Reader& r, const toml::table& root, AppConfig& app) {
     }
     r.number(*t, "burst", "http", 1, 1e6, app.http.burst);
     r.integer_as(*t, "max_connections", "http", 1, 256, app.http.max_connections);
+  }
+  if (const toml::table* t = r.table(root, "service", "")) {
+    r.only(*t, "service", {"watchdog", "hardware_watchdog"});
+    r.boolean(*t, "watchdog", "service", app.service.watchdog);
+    std::string& dev = app.service.hardware_watchdog;
+    // Relative to what? A service's working directory is /: a relative path is a mistake.
+    if (r.string(*t, "hardware_watchdog", "service", dev) && !dev.empty() && dev[0] != '/')
+      r.error(Reader::where(*t, "hardware_watchdog"), "service.hardware_watchdog",
+              "expected \"\" (none) or an absolute device path such as \"/dev/watchdog\", found \"" + dev + "\"");
   }
   if (const toml::table* t = r.table(root, "metrics", "")) {
     r.only(*t, "metrics", {"enabled", "path"});

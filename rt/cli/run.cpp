@@ -13,6 +13,7 @@
 #include "rt/event_bus.hpp"
 #include "rt/trace.hpp"
 #include "serve.hpp"
+#include "service.hpp"
 #include "signals.hpp"
 
 namespace rt::cli {
@@ -105,6 +106,11 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
                     if (ev.workflow >= 1 && ev.workflow <= frames.size()) frames[ev.workflow - 1]->record(ev.value);
                   });
 
+    // Under systemd: READY=1 and the watchdog rule (service.hpp). Its pets go from this
+    // thread's loop below, which wakes at least every 50 ms.
+    const auto health = [&engine] { return engine.health(); };
+    Service service(c.service, health, &log);
+
     std::unique_ptr<HttpFront> http;
     if (c.http.enabled) {
       http = std::make_unique<HttpFront>(c, engine, as, bus, log, frames);
@@ -142,6 +148,7 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
       http->start();  // its threads are not the engine's: they may take the run's signals
       if (o.on_listening) o.on_listening(http->port());
     }
+    service.ready("running, " + mode + (http ? ", HTTP API on port " + std::to_string(http->port()) : ""));
     if (o.on_started) o.on_started();
 
     const ns_t end = c.run.duration > 0 ? started + c.run.duration : INT64_MAX;
@@ -149,17 +156,22 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
     ns_t next_progress = started + every;
     for (ns_t now = started; caught_signal().load(std::memory_order_relaxed) == 0 && now < end; now = hal::now_ns()) {
       const ns_t due = as.submit_due(engine, producer, now);
+      const ns_t pet = service.tick(now);
       if (now >= next_progress) {
-        err << (o.live ? "\r\x1b[K" : "") << progress_line(progress(engine, as, started)) << (o.live ? "" : "\n")
-            << std::flush;
+        const std::string line = progress_line(progress(engine, as, started));
+        err << (o.live ? "\r\x1b[K" : "") << line << (o.live ? "" : "\n") << std::flush;
+        service.status(line);
         next_progress = now + every;
       }
-      // Wake for the next submission, the next line, the end, or a signal within 50 ms.
-      (void)hal::sleep_until(std::min({due, next_progress, end, now + 50 * hal::kNsPerMs}));
+      // Wake for the next submission, the next line, the next pet, the end, or a signal
+      // within 50 ms.
+      (void)hal::sleep_until(std::min({due, next_progress, pet, end, now + 50 * hal::kNsPerMs}));
     }
     if (o.live) err << "\n";
     const ns_t ran = hal::now_ns() - started;
 
+    service.stopping(caught_signal().load(std::memory_order_relaxed) != 0 ? "stopping: a signal came"
+                                                                          : "stopping: the run's duration is over");
     if (http) http->stopping();  // reads go on; changes get 503 while the engine stops
     std::vector<UnrunTask> unrun;
     const StopReport stop = engine.stop(c.run.stop, c.journal.path.empty() ? nullptr : &unrun);

@@ -402,6 +402,7 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   hal::TimerChoice timer;
   hal::Thread monitor_thread;
   std::atomic<bool> monitor_stop{false};
+  std::atomic<ns_t> monitor_beat{0};    // the monitor's last time round its loop (Engine::health)
   std::vector<detail::Scheduled> heap;  // reserved at setup (2 per slot): never grows
   Histogram detection;                  // single writer: the monitor
 };

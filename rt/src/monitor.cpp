@@ -2,7 +2,8 @@
 // the earliest of: a running task's deadline, a stall limit, the next periodic deadline
 // a worker announced (so a periodic run never has to wake it), the next delayed start,
 // and the next one-shot deadline its submitter announced (so a worker starting a task
-// never has to wake it). Workers never wait for it; it never waits for them.
+// never has to wake it); and never later than a beat (Engine::kMonitorBeat) from now, so a
+// watchdog can tell it is alive. Workers never wait for it; it never waits for them.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -39,6 +40,7 @@ int auto_priority(const EngineConfig& c) {
 
 void Engine::Impl::start_monitor() {
   monitor_stop.store(false, std::memory_order_relaxed);
+  monitor_beat.store(hal::now_ns(), std::memory_order_relaxed);  // alive from its start
   const MonitorConfig& c = engine.cfg_.monitor;
   hal::ThreadSpec spec;
   spec.name = "rt-monitor";
@@ -290,6 +292,7 @@ void Engine::Impl::monitor_loop() noexcept {
   while (!monitor_stop.load(std::memory_order_acquire)) {
     (void)take_new();
     ns_t now = hal::now_ns();
+    monitor_beat.store(now, std::memory_order_relaxed);
     while (!heap.empty() && heap.front().at <= now) {
       std::pop_heap(heap.begin(), heap.end(), std::greater<>());
       const Scheduled e = heap.back();
@@ -303,6 +306,10 @@ void Engine::Impl::monitor_loop() noexcept {
       heap.pop_back();
     }
     if (!heap.empty()) next = std::min(next, heap.front().at);
+    // Never asleep for longer than a beat, deadlines or none: a watchdog reads the beat to
+    // tell a stuck monitor from an idle one (Engine::health). One wake-up and one timer
+    // arming per kMonitorBeat at most.
+    next = std::min(next, now + Engine::kMonitorBeat);
     // Dekker with poke_monitor, all seq_cst: a worker that stored an earlier deadline
     // before this store is seen by the re-scan below; one that stores after it sees the
     // new arming and notifies if it is earlier.

@@ -185,6 +185,18 @@ HistogramSnapshot Engine::execution_time() const { return merged(impl_->workers,
 HistogramSnapshot Engine::detection_latency() const { return impl_->detection.snapshot(); }
 hal::TimerBackend Engine::monitor_backend() const noexcept { return impl_->timer.active; }
 
+Health Engine::health() const noexcept HAL_NONBLOCKING {
+  const Impl& m = *impl_;
+  Health h;
+  h.running = running();
+  for (const auto& w : m.workers) {
+    if (!w->watch.stalled()) continue;
+    if (h.stalled_workers++ == 0) h.first_stalled = w->index;
+  }
+  h.monitor_beat = m.monitor_beat.load(std::memory_order_relaxed);
+  return h;
+}
+
 std::size_t Engine::poll_events(Event* out, std::size_t max) noexcept HAL_NONBLOCKING {
   std::size_t n = 0;
   while (n < max && impl_->events.try_pop(0, out[n]))

@@ -97,8 +97,9 @@ TEST(Cli, DoctorJsonOnThisMachineParses) {
     EXPECT_TRUE(verdicts.count(c.at("verdict").get<std::string>())) << c.dump();
     EXPECT_FALSE(c.at("value").get<std::string>().empty()) << c.dump();
   }
-  for (const char* id : {"kernel_preemption", "rt_priority", "memlock", "cap_sys_nice", "rt_throttling", "io_uring",
-                         "timer_resolution", "timer_slack", "smt", "isolation", "cpu_governor", "cpu_dma_latency"}) {
+  for (const char* id :
+       {"kernel_preemption", "rt_priority", "memlock", "cap_sys_nice", "rt_throttling", "io_uring", "timer_resolution",
+        "timer_slack", "smt", "isolation", "cpu_governor", "cpu_dma_latency", "systemd_notify"}) {
     EXPECT_TRUE(ids.count(id)) << id;
   }
   const auto& s = doc.at("summary");

@@ -74,6 +74,8 @@ TEST(ConfigParse, EmptyFileIsTheBuiltInDefaults) {
   EXPECT_TRUE(c.metrics.enabled);
   EXPECT_EQ(c.metrics.path, "/metrics");
   EXPECT_TRUE(c.journal.path.empty());
+  EXPECT_TRUE(c.service.watchdog);
+  EXPECT_TRUE(c.service.hardware_watchdog.empty());  // off: a device that can reboot the machine is opt-in
   // Comments and blank lines are an empty file too.
   EXPECT_TRUE(parse("# nothing here\n\n   \n").ok());
 }
@@ -192,6 +194,20 @@ max_connections = 4
   EXPECT_DOUBLE_EQ(h.burst, 20);
   EXPECT_EQ(h.max_connections, 4U);
   EXPECT_EQ(h.bind, "127.0.0.1");  // loopback unless a config says otherwise (R8)
+}
+
+TEST(ConfigParse, Service) {
+  const LoadResult r = parse("[service]\nwatchdog = false\nhardware_watchdog = \"/dev/watchdog0\"\n");
+  ASSERT_TRUE(r.ok()) << dump(r);
+  EXPECT_FALSE(r.config.service.watchdog);
+  EXPECT_EQ(r.config.service.hardware_watchdog, "/dev/watchdog0");
+}
+
+TEST(ConfigErrors, ServiceWatchdogDeviceMustBeAnAbsolutePath) {
+  expect_one(parse("[service]\nhardware_watchdog = \"watchdog\"\n"), 2, 21, "service.hardware_watchdog",
+             {"absolute device path", "\"watchdog\""});
+  expect_one(parse("[service]\nwatchdog = \"yes\"\n"), 2, 12, "service.watchdog", {"expected true or false"});
+  expect_one(parse("[service]\nwatchdg = true\n"), 2, 1, "service.watchdg", {"did you mean 'watchdog'"});
 }
 
 TEST(ConfigErrors, HttpLimitsOutOfRange) {

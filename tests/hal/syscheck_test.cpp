@@ -6,6 +6,7 @@
 
 #include "fake_tree.hpp"
 #include "hal/memory.hpp"
+#include "hal/notify.hpp"
 
 namespace {
 
@@ -190,6 +191,28 @@ TEST(SysCheck, SlowClockSourceWarns) {
   FakeTree::make_rt_machine(t);
   t.write("sys/devices/system/clocksource/clocksource0/current_clocksource", "hpet\n");
   EXPECT_EQ(find(report_of(t), "clocksource").verdict, Verdict::Warn);
+}
+
+TEST(SysCheck, SystemdNotifyIsShownAndFailsOnlyWhenSystemdWaitsInVain) {
+  FakeTree t;
+  FakeTree::make_rt_machine(t);
+  hal::SystemFacts f = hal::read_system_facts(t.root());
+  EXPECT_EQ(f.notify_built_in, hal::notify_built_in());  // this binary's, whatever the tree
+  hal::LiveFacts live{1, true, "", true, ""};
+  live.notify_socket = true;
+  live.watchdog_ms = 10000;
+  f.notify_built_in = true;
+  hal::Check c = find(hal::evaluate(f, &live), "systemd_notify");
+  EXPECT_EQ(c.verdict, Verdict::Ok);
+  EXPECT_NE(c.value.find("WatchdogSec=10000 ms"), std::string::npos) << c.value;
+  f.notify_built_in = false;
+  c = find(hal::evaluate(f, &live), "systemd_notify");
+  EXPECT_EQ(c.verdict, Verdict::Fail);  // a Type=notify unit waits for a READY=1 that never comes
+  EXPECT_FALSE(c.advice.empty());
+  live.notify_socket = false;
+  c = find(hal::evaluate(f, &live), "systemd_notify");
+  EXPECT_EQ(c.verdict, Verdict::Info);
+  EXPECT_NE(c.value.find("built without libsystemd"), std::string::npos) << c.value;
 }
 
 TEST(SysCheck, ThisMachineIsReadable) {

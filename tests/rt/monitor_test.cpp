@@ -135,6 +135,8 @@ TEST(Monitor, HungTaskStallsItsWorkerWhichIsNoLongerFedAndRecovers) {
     ASSERT_TRUE(e.status(id, info));
     ASSERT_GE(info.worker, 0);
     EXPECT_EQ(e.stats().workers[static_cast<std::size_t>(info.worker)].state, rt::WorkerState::Stalled);
+    EXPECT_EQ(e.health().stalled_workers, 1);  // what a watchdog reads (rtengine run's service rule)
+    EXPECT_EQ(e.health().first_stalled, info.worker);
     EXPECT_EQ(info.state, rt::State::Timeout);
     // The other worker keeps the engine going.
     std::atomic<int> ran{0};
@@ -152,8 +154,26 @@ TEST(Monitor, HungTaskStallsItsWorkerWhichIsNoLongerFedAndRecovers) {
     EXPECT_EQ(stalled, 1U);
     EXPECT_EQ(recovered, 1U);
     EXPECT_NE(e.stats().workers[static_cast<std::size_t>(info.worker)].state, rt::WorkerState::Stalled);
+    EXPECT_EQ(e.health().stalled_workers, 0);
     EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
   });
+}
+
+// With nothing to watch the monitor still goes round its loop every kMonitorBeat, so a
+// watchdog can tell an idle monitor from a stuck one (Engine::health).
+TEST(Monitor, BeatsWhileIdleSoAWatchdogCanTellItIsAlive) {
+  rt::Engine e(small_config());
+  EXPECT_FALSE(e.health().running);
+  e.start();
+  const rt::Health first = e.health();
+  EXPECT_TRUE(first.running);
+  EXPECT_GT(first.monitor_beat, 0);
+  EXPECT_EQ(first.stalled_workers, 0);
+  EXPECT_EQ(first.first_stalled, -1);
+  // No task, no deadline, no periodic work: only the beat can wake it.
+  EXPECT_TRUE(eventually([&] { return e.health().monitor_beat >= first.monitor_beat + 2 * rt::Engine::kMonitorBeat; }));
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+  EXPECT_FALSE(e.health().running);
 }
 
 TEST(Monitor, ExitEscalationEndsTheProcessWithItsStatus) {

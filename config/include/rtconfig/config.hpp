@@ -119,6 +119,14 @@ struct MetricsSettings {
   std::string path = "/metrics";
 };
 
+// [service]: rtengine run under a service manager (config/systemd/rtengine.service). READY=1
+// once set up and STATUS= lines are sent whenever NOTIFY_SOCKET is set; the watchdogs are
+// petted only while the engine is healthy (no STALLED worker, the monitor alive).
+struct ServiceSettings {
+  bool watchdog = true;           // pet systemd's watchdog when the unit asks for one (WatchdogSec=)
+  std::string hardware_watchdog;  // a watchdog device (/dev/watchdog) to pet by the same rule; empty: none
+};
+
 struct AppConfig {
   std::string source = "<built-in>";  // the file it came from
   EngineConfig engine;                // task_types, gates and breakers filled from the declarations
@@ -132,6 +140,7 @@ struct AppConfig {
   JournalSettings journal;
   HttpSettings http;
   MetricsSettings metrics;
+  ServiceSettings service;
   std::map<std::string, RetryPolicy, std::less<>> retry_policies;  // the [retry.NAME] tables
 };
 

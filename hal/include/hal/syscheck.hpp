@@ -32,6 +32,7 @@ struct SystemFacts {
   int io_uring_disabled = -1;              // kernel.io_uring_disabled; -1 absent (before 6.6)
   std::int64_t timerslack_ns = -1;
   bool dma_latency_device = false;
+  bool notify_built_in = false;  // this binary, not the tree: it can send systemd READY=1 (hal/notify.hpp)
   CpuInfo cpu;
 };
 
@@ -44,6 +45,9 @@ struct LiveFacts {
   // A real PM QoS request (the engine holds one while RT workers run): held, or why not.
   bool dma_latency_held = false;
   std::string dma_latency_reason;
+  // Under a service manager: NOTIFY_SOCKET is set, and the WatchdogSec= it asks of us (0 none).
+  bool notify_socket = false;
+  std::int64_t watchdog_ms = 0;
 };
 
 // One clock_getres, one io_uring probe and one PM QoS request (dropped at once) on this machine.

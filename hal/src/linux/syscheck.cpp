@@ -6,6 +6,7 @@
 
 #include "hal/clock.hpp"
 #include "hal/memory.hpp"
+#include "hal/notify.hpp"
 #include "hal/timer.hpp"
 
 namespace hal {
@@ -123,6 +124,7 @@ SystemFacts read_system_facts(const fs::path& root) {
   std::error_code ec;
   f.dma_latency_device = fs::exists(root / "dev/cpu_dma_latency", ec);
   f.cpu = read_cpu_info(root);
+  f.notify_built_in = notify_built_in();
   return f;
 }
 
@@ -136,6 +138,9 @@ LiveFacts probe_live_facts() {
   const Status st = pm.request(0);
   live.dma_latency_held = st.ok();
   if (!st.ok()) live.dma_latency_reason = st.message();
+  const Notifier n;
+  live.notify_socket = n.asked();
+  live.watchdog_ms = n.watchdog_interval() / kNsPerMs;
   return live;
 }
 
@@ -410,13 +415,30 @@ Check clocksource_check(const SystemFacts& f) {
   return c;
 }
 
+// rtengine.service is Type=notify: systemd waits for READY=1, which needs libsystemd.
+Check service_check(const SystemFacts& f, const LiveFacts* live) {
+  Check c{"systemd_notify", "systemd notify (READY=1, watchdog)", "", Verdict::Info, ""};
+  c.value = f.notify_built_in ? "built in (libsystemd)" : "built without libsystemd";
+  if (live != nullptr && live->notify_socket) {
+    c.value += live->watchdog_ms > 0 ? "; under systemd, WatchdogSec=" + std::to_string(live->watchdog_ms) + " ms"
+                                     : "; under systemd, no watchdog";
+    c.verdict = f.notify_built_in ? Verdict::Ok : Verdict::Fail;
+  } else if (live != nullptr) {
+    c.value += "; not under a service manager (NOTIFY_SOCKET unset)";
+  }
+  if (!f.notify_built_in)
+    c.advice = "a Type=notify unit (config/systemd/rtengine.service) never sees READY=1: rebuild with libsystemd-dev";
+  return c;
+}
+
 }  // namespace
 
 Report evaluate(const SystemFacts& f, const LiveFacts* live) {
   Report r;
-  r.checks = {kernel_check(f), rtprio_check(f),      memlock_check(f),       cap_check(f),      throttling_check(f),
-              cgroup_check(f), uring_check(f, live), resolution_check(live), slack_check(f),    clocksource_check(f),
-              smt_check(f),    isolation_check(f),   governor_check(f),      dma_check(f, live)};
+  r.checks = {kernel_check(f),     rtprio_check(f),      memlock_check(f),      cap_check(f),
+              throttling_check(f), cgroup_check(f),      uring_check(f, live),  resolution_check(live),
+              slack_check(f),      clocksource_check(f), smt_check(f),          isolation_check(f),
+              governor_check(f),   dma_check(f, live),   service_check(f, live)};
   for (const Check& c : r.checks) {
     switch (c.verdict) {
       case Verdict::Ok:

@@ -341,6 +341,12 @@ class Engine {
   [[nodiscard]] HistogramSnapshot execution_time() const;
   [[nodiscard]] HistogramSnapshot detection_latency() const;
   [[nodiscard]] hal::TimerBackend monitor_backend() const noexcept;
+  // For a watchdog (rtengine run petting systemd): whether the engine runs, its STALLED
+  // workers, and the monitor's last beat. While the engine runs the monitor goes round
+  // its loop at least every kMonitorBeat, deadlines or none, so a beat older than a few
+  // of those means it is stuck (or starved). RT: wait-free; loads only.
+  [[nodiscard]] Health health() const noexcept HAL_NONBLOCKING;
+  static constexpr ns_t kMonitorBeat = 100 * hal::kNsPerMs;
 
   [[nodiscard]] bool running() const noexcept { return accepting_.load(std::memory_order_acquire); }
   [[nodiscard]] const EngineConfig& config() const noexcept { return cfg_; }

@@ -72,6 +72,14 @@ struct Stats {
   [[nodiscard]] std::uint64_t outcomes() const noexcept { return completed + failed + timed_out + cancelled + skipped; }
 };
 
+// What a watchdog asks of a running engine (Engine::health): cheap enough to ask often.
+struct Health {
+  bool running = false;     // started and not stopped
+  int stalled_workers = 0;  // workers whose run is STALLED (WorkerState::Stalled)
+  int first_stalled = -1;   // the lowest index among them; -1 none
+  ns_t monitor_beat = 0;    // when the deadline monitor last went round its loop; 0 never
+};
+
 struct StopReport {
   Stats stats;
   bool balanced = false;  // submitted == outcomes and nothing in flight

@@ -1,0 +1,95 @@
+#pragma once
+// `rtengine run` under a service manager (config/systemd/rtengine.service, Type=notify):
+// READY=1 once set up, WATCHDOG=1 to systemd and pets to a hardware watchdog only while
+// the engine is healthy, STATUS= lines, STOPPING=1 at the end. Driven from the run
+// loop's thread, never an engine thread: that thread also submits the config's timed
+// tasks and runs the clean stop, so a pet proves it is alive too, and a hung run loop
+// gets the service restarted like a hung worker. tick() says when it is next due, and
+// the loop sleeps no longer than that. Setup-phase code throughout: it may allocate.
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <string>
+
+#include "hal/notify.hpp"
+#include "hal/watchdog.hpp"
+#include "rt/engine.hpp"
+#include "rtconfig/config.hpp"
+
+namespace rt {
+class Logger;
+}
+
+namespace rt::cli {
+
+// The monitor counts as alive while its beat is at most this old: ten beats, so a monitor
+// preempted for a moment on a busy machine is not called dead, and a stuck one is found
+// within a second, well inside any sensible WatchdogSec=.
+inline constexpr ns_t kMonitorStale = 10 * Engine::kMonitorBeat;
+// A device whose driver does not say its timeout (a plain file standing in for it) is
+// petted this often.
+inline constexpr ns_t kDevicePetDefault = hal::kNsPerSec;
+inline constexpr ns_t kNotDue = std::numeric_limits<ns_t>::max();
+
+// The rule. Healthy: running, no worker STALLED, and the monitor's beat at most
+// kMonitorStale old. Otherwise what is wrong, and why in words (which change as it lasts).
+enum class Ailment : std::uint8_t { None, NotRunning, Stalled, MonitorStuck };
+struct Diagnosis {
+  Ailment what = Ailment::None;
+  std::string why;  // "" when healthy
+};
+[[nodiscard]] Diagnosis diagnose(const Health& h, ns_t now);
+
+// How often health is checked and the watchdogs petted: half of the shortest timeout among
+// those in use (systemd's WatchdogSec=, 0 none; the device's, kDevicePetDefault * 2 when it
+// cannot say); kNotDue when neither is.
+[[nodiscard]] ns_t pet_interval(ns_t systemd_watchdog, bool device_open, ns_t device_timeout) noexcept;
+
+class Service {
+ public:
+  using Probe = std::function<Health()>;
+
+  // Reads the notify environment (hal::Notifier). `probe` is the engine's health (tests
+  // hand in their own); `log` may be null.
+  Service(const config::ServiceSettings& s, Probe probe, Logger* log = nullptr);
+  // Without close_cleanly the hardware watchdog stays armed (hal::WatchdogDevice).
+  ~Service() = default;
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  // Set-up is done: opens the hardware watchdog (throws std::system_error naming it when it
+  // cannot), sends READY=1 and STATUS=`status`, and checks health and pets at once.
+  void ready(const std::string& status);
+  // Each time round the run loop: when due, checks health and pets both watchdogs if it is
+  // good; a change of health is logged and sent as STATUS=. Returns when it is next due.
+  ns_t tick(ns_t now);
+  // STATUS=`text` (the progress line), prefixed with why while unhealthy.
+  void status(const std::string& text);
+  // The run ends: STOPPING=1, STATUS=`status`, and the hardware watchdog's magic close
+  // (from here systemd's TimeoutStopSec= guards the stop).
+  void stopping(const std::string& status);
+
+  [[nodiscard]] bool healthy() const noexcept { return state_.what == Ailment::None; }
+  [[nodiscard]] const Diagnosis& diagnosis() const noexcept { return state_; }
+  [[nodiscard]] ns_t interval() const noexcept { return every_; }
+  [[nodiscard]] std::uint64_t pets() const noexcept { return pets_; }
+  [[nodiscard]] const hal::Notifier& notifier() const noexcept { return notify_; }
+
+ private:
+  void check_and_pet(ns_t now);
+  void say(const char* event, const std::string& message, bool warn);
+
+  config::ServiceSettings cfg_;
+  Probe probe_;
+  Logger* log_;
+  hal::Notifier notify_;
+  hal::WatchdogDevice device_;
+  ns_t systemd_wd_ = 0;  // the WatchdogSec= we pet, 0 none
+  ns_t every_ = kNotDue;
+  ns_t next_ = kNotDue;
+  Diagnosis state_;  // at the last check
+  std::uint64_t pets_ = 0;
+  bool ready_ = false;
+};
+
+}  // namespace rt::cli
