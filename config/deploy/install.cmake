@@ -37,6 +37,7 @@ install(EXPORT rtengineTargets NAMESPACE rtengine:: DESTINATION ${RT_CMAKE_DIR} 
 
 # What the exported archives link that a consumer must find again (see rtengineConfig.cmake.in).
 set(RT_PACKAGE_WITH_URING ${URING_FOUND})
+set(RT_PACKAGE_WITH_SYSTEMD ${SYSTEMD_FOUND})
 configure_package_config_file(${PROJECT_SOURCE_DIR}/config/deploy/rtengineConfig.cmake.in
                               ${PROJECT_BINARY_DIR}/rtengineConfig.cmake INSTALL_DESTINATION ${RT_CMAKE_DIR})
 # 0.x: a minor version may change the API, so only the same minor version is compatible.
