@@ -32,7 +32,7 @@ ldflags="-Wl,-z,relro -Wl,-z,now"
 cmake --preset "$preset" -B "$build" -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_INSTALL_SYSCONFDIR=/etc \
   -DCMAKE_INSTALL_LIBDIR="lib/$triple" \
   -DRT_SYSTEMD_UNITDIR=/lib/systemd/system -DCMAKE_EXE_LINKER_FLAGS="$ldflags" \
-  -DRT_BUILD_TESTS=OFF -DRT_BUILD_BENCH=OFF -DRT_WERROR="$werror" >/dev/null
+  -DRT_BUILD_TESTS=OFF -DRT_BUILD_BENCH=OFF -DRT_REQUIRE_SYSTEMD=ON -DRT_WERROR="$werror" >/dev/null
 cmake --build "$build" -- -j"${RT_JOBS:-$(nproc)}"
 
 # The runtime's Depends. Native: dpkg-shlibdeps (config/deploy/package.cmake turns it on). Cross:
@@ -47,7 +47,10 @@ cross_depends() {
   for so in $("$triple-objdump" -p "$bin" | awk '$1 == "NEEDED" { print $2 }'); do
     found=""
     for deb in "${debs[@]}"; do
-      if dpkg-deb -c "$deb" | grep -qE "/$so( |\$)"; then
+      # The path compared as a string ("libstdc++.so.6" is no regex; a soname is mostly a
+      # symlink, "path -> target"); awk reads the whole listing, so no SIGPIPE under pipefail.
+      if dpkg-deb -c "$deb" | awk -v a="./usr/lib/$triple/$so" -v b="./lib/$triple/$so" \
+          '{ p = ($(NF - 1) == "->") ? $(NF - 2) : $NF } p == a || p == b { hit = 1 } END { exit !hit }'; then
         pkg=$(dpkg-deb -f "$deb" Package); ver=$(dpkg-deb -f "$deb" Version); found=1; break
       fi
     done

@@ -110,6 +110,7 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
     // thread's loop below, which wakes at least every 50 ms.
     const auto health = [&engine] { return engine.health(); };
     Service service(c.service, health, &log);
+    service.preflight();
 
     std::unique_ptr<HttpFront> http;
     if (c.http.enabled) {

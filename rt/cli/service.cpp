@@ -1,7 +1,10 @@
 // The watchdog rule of `rtengine run` (service.hpp).
 #include "service.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <system_error>
 
@@ -40,7 +43,14 @@ Service::Service(const config::ServiceSettings& s, Probe probe, Logger* log)
         true);
 }
 
-void Service::ready(const std::string& status) {
+void Service::preflight() const {
+  if (cfg_.hardware_watchdog.empty()) return;
+  if (::access(cfg_.hardware_watchdog.c_str(), W_OK) != 0)
+    throw std::system_error(errno, std::generic_category(),
+                            "[service] hardware_watchdog " + cfg_.hardware_watchdog + ": cannot open it for writing");
+}
+
+void Service::ready(const std::string& status, ns_t now) {
   if (!cfg_.hardware_watchdog.empty()) {
     if (const hal::Status st = device_.open(cfg_.hardware_watchdog); !st.ok())
       throw std::system_error(st.err, std::generic_category(),
@@ -57,7 +67,7 @@ void Service::ready(const std::string& status) {
             " every " + std::to_string(every_ / hal::kNsPerMs) + " ms while the engine is healthy",
         false);
   }
-  check_and_pet(hal::now_ns());
+  check_and_pet(now);
 }
 
 ns_t Service::tick(ns_t now) {
@@ -68,8 +78,8 @@ ns_t Service::tick(ns_t now) {
 
 void Service::check_and_pet(ns_t now) {
   if (every_ == kNotDue) return;
-  next_ = now + every_;
   Diagnosis d = diagnose(probe_(), now);
+  next_ = now + (d.what == Ailment::None ? every_ : std::min(every_, kUnhealthyRecheck));
   // Said once per change of what is wrong; its words (how long, how many) are kept fresh
   // for the progress lines' STATUS=.
   if (d.what != state_.what) {
@@ -84,7 +94,13 @@ void Service::check_and_pet(ns_t now) {
   state_ = std::move(d);
   if (!healthy()) return;
   ++pets_;
-  if (systemd_wd_ > 0) (void)notify_.watchdog_ping();
+  if (systemd_wd_ > 0) {
+    // A pet that does not arrive gets the service killed: say why once, in the log.
+    if (const hal::Status st = notify_.watchdog_ping(); !st.ok() && !ping_failed_said_) {
+      ping_failed_said_ = true;
+      say("service_watchdog_ping_failed", st.message() + ": systemd will restart the service", true);
+    }
+  }
   if (device_.is_open()) {
     if (const hal::Status st = device_.pet(); !st.ok()) say("service_watchdog_pet_failed", st.message(), true);
   }

@@ -30,6 +30,10 @@ inline constexpr ns_t kMonitorStale = 10 * Engine::kMonitorBeat;
 // petted this often.
 inline constexpr ns_t kDevicePetDefault = hal::kNsPerSec;
 inline constexpr ns_t kNotDue = std::numeric_limits<ns_t>::max();
+// While unhealthy, health is checked again this often (not every WatchdogSec/2): a moment's
+// stall must not let the next pet come a whole WatchdogSec after the last one, when
+// systemd's timer would win the race.
+inline constexpr ns_t kUnhealthyRecheck = Engine::kMonitorBeat;
 
 // The rule. Healthy: running, no worker STALLED, and the monitor's beat at most
 // kMonitorStale old. Otherwise what is wrong, and why in words (which change as it lasts).
@@ -57,9 +61,13 @@ class Service {
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
+  // Before anything runs (before a journaled task runs again, whose journal a failed start
+  // would not rewrite): throws std::system_error naming the hardware watchdog when it is set
+  // and this process cannot open it for writing. Does not open it (that arms it).
+  void preflight() const;
   // Set-up is done: opens the hardware watchdog (throws std::system_error naming it when it
   // cannot), sends READY=1 and STATUS=`status`, and checks health and pets at once.
-  void ready(const std::string& status);
+  void ready(const std::string& status, ns_t now = hal::now_ns());
   // Each time round the run loop: when due, checks health and pets both watchdogs if it is
   // good; a change of health is logged and sent as STATUS=. Returns when it is next due.
   ns_t tick(ns_t now);
@@ -88,6 +96,7 @@ class Service {
   ns_t every_ = kNotDue;
   ns_t next_ = kNotDue;
   Diagnosis state_;  // at the last check
+  bool ping_failed_said_ = false;
   std::uint64_t pets_ = 0;
   bool ready_ = false;
 };

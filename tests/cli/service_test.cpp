@@ -90,13 +90,13 @@ TEST(Service, AStuckMonitorStopsTheSystemdPetsUntilItBeatsAgain) {
   const hal::ns_t t0 = hal::now_ns();
   fake.h.monitor_beat = t0;
   Service s({}, fake.probe());
-  s.ready("running");
+  s.ready("running", t0);
   EXPECT_EQ(s.interval(), kSec);
   EXPECT_EQ(sock.next(10s).value_or(""), "READY=1");
   EXPECT_EQ(sock.next(10s).value_or(""), "STATUS=running");
   EXPECT_EQ(sock.next(10s).value_or(""), "WATCHDOG=1");  // at once: healthy
   // Time as the rule sees it; the beat follows until the monitor "sticks" at t0 + 3 s.
-  // Each tick 300 ms past a whole second: due (ready() ran within 300 ms of t0).
+  // Each tick 300 ms past a whole second: due (ready() ran at t0).
   const hal::ns_t due = s.tick(t0 + 500 * kMs);  // not due yet: nothing sent
   EXPECT_GT(due, t0 + 500 * kMs);
   for (hal::ns_t t = t0 + kSec; t <= t0 + 3 * kSec; t += kSec) {
@@ -135,7 +135,7 @@ TEST(Service, WatchdogFalseSendsReadyButNeverPets) {
   const hal::ns_t t0 = hal::now_ns();
   fake.h.monitor_beat = t0;
   Service s({.watchdog = false, .hardware_watchdog = ""}, fake.probe());
-  s.ready("running");
+  s.ready("running", t0);
   EXPECT_EQ(s.tick(t0 + 5 * kSec), rt::cli::kNotDue);
   EXPECT_TRUE(sock.wait_for("READY=1", 10s));
   EXPECT_FALSE(sock.wait_for("WATCHDOG=1", 300ms));
@@ -148,11 +148,11 @@ TEST(Service, HardwareWatchdogIsPettedByTheSameRuleAndDisarmedAtACleanStop) {
   const hal::ns_t t0 = hal::now_ns();
   fake.h.monitor_beat = t0;
   Service s({.watchdog = true, .hardware_watchdog = dev.path.string()}, fake.probe());
-  s.ready("running");                                   // opens it and pets at once
+  s.ready("running", t0);                               // opens it and pets at once
   EXPECT_EQ(s.interval(), rt::cli::kDevicePetDefault);  // a plain file has no timeout to halve
   EXPECT_EQ(dev.content(), std::string(1, '\0'));
   fake.h.monitor_beat = t0 + kSec;
-  (void)s.tick(t0 + 1300 * kMs);  // due: ready() ran within 300 ms of t0
+  (void)s.tick(t0 + 1300 * kMs);  // due: ready() ran at t0
   EXPECT_EQ(dev.content(), std::string(2, '\0'));
   fake.h.stalled_workers = 1;
   fake.h.first_stalled = 0;
@@ -167,6 +167,45 @@ TEST(Service, HardwareWatchdogIsPettedByTheSameRuleAndDisarmedAtACleanStop) {
   EXPECT_EQ(dev.content(), std::string(3, '\0'));
   s.stopping("stopping");
   EXPECT_EQ(dev.content(), std::string(3, '\0') + "V");
+}
+
+// A moment's stall at a check must not cost the next pet a whole interval: systemd's timer
+// runs out at WatchdogSec after the last pet, the rule's next check would come exactly then.
+TEST(Service, AfterAnUnhealthyCheckHealthIsCheckedAgainSoon) {
+  if (!hal::notify_built_in()) GTEST_SKIP() << kNotBuilt;
+  FakeNotifySocket sock(2'000'000);  // a pet every second
+  ASSERT_TRUE(sock.ok());
+  FakeHealth fake;
+  const hal::ns_t t0 = hal::now_ns();
+  fake.h.monitor_beat = t0;
+  Service s({}, fake.probe());
+  s.ready("running", t0);
+  EXPECT_TRUE(sock.wait_for("WATCHDOG=1", 10s));
+  fake.h.stalled_workers = 1;
+  fake.h.monitor_beat = t0 + kSec;
+  const hal::ns_t again = s.tick(t0 + kSec);  // unhealthy at this check
+  EXPECT_FALSE(s.healthy());
+  EXPECT_LE(again, t0 + kSec + rt::cli::kUnhealthyRecheck);
+  fake.h.stalled_workers = 0;
+  (void)s.tick(again);  // the stall is over: a pet now, not at t0 + 2 s
+  EXPECT_TRUE(s.healthy());
+  EXPECT_TRUE(sock.wait_for("WATCHDOG=1", 10s));
+  EXPECT_EQ(s.tick(again), again + kSec);  // and back to the healthy cadence
+}
+
+TEST(Service, PreflightNamesAHardwareWatchdogItCannotOpen) {
+  TempPath dev("absent", false);
+  FakeHealth fake;
+  Service s({.watchdog = true, .hardware_watchdog = dev.path.string()}, fake.probe());
+  try {
+    s.preflight();
+    FAIL() << "preflight() accepted a device that does not exist";
+  } catch (const std::system_error& e) {
+    EXPECT_NE(std::string(e.what()).find(dev.path.string()), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dev.path));  // looked at, not created
+  Service none({}, fake.probe());
+  EXPECT_NO_THROW(none.preflight());  // no device configured: nothing to check
 }
 
 TEST(Service, AHardwareWatchdogLeftOpenStaysArmed) {
