@@ -78,6 +78,9 @@ int run(const RunOptions& o, std::ostream& out, std::ostream& err) {
 
   try {
     Assembly as(c);
+    // The monitor beats only under a watchdog that reads it: otherwise it sleeps until its
+    // next deadline, with no wake-up at the top RT priority that nobody asked for.
+    if (wants_monitor_beat(c.service)) c.engine.monitor.beat = Engine::kMonitorBeat;
     Engine engine(c.engine);
     as.install(engine);
 

@@ -26,6 +26,10 @@ namespace rt::cli {
 // preempted for a moment on a busy machine is not called dead, and a stuck one is found
 // within a second, well inside any sensible WatchdogSec=.
 inline constexpr ns_t kMonitorStale = 10 * Engine::kMonitorBeat;
+// Whether this configuration pets a watchdog (systemd asked for one and [service] watchdog,
+// or a hardware watchdog is set): then the monitor must beat (MonitorConfig::beat).
+// Setup only: reads the environment.
+[[nodiscard]] bool wants_monitor_beat(const config::ServiceSettings& s);
 // A device whose driver does not say its timeout (a plain file standing in for it) is
 // petted this often.
 inline constexpr ns_t kDevicePetDefault = hal::kNsPerSec;

@@ -2,8 +2,8 @@
 // the earliest of: a running task's deadline, a stall limit, the next periodic deadline
 // a worker announced (so a periodic run never has to wake it), the next delayed start,
 // and the next one-shot deadline its submitter announced (so a worker starting a task
-// never has to wake it); and never later than a beat (Engine::kMonitorBeat) from now, so a
-// watchdog can tell it is alive. Workers never wait for it; it never waits for them.
+// never has to wake it); and, when MonitorConfig::beat is set, never later than a beat
+// from now, so a watchdog can tell it is alive. Workers never wait for it; it never waits for them.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -283,6 +283,7 @@ void Engine::Impl::monitor_loop() noexcept {
   hal::mark_rt_thread();  // as the workers: it must not allocate either (alloc_watch.hpp)
   hal::Timer& t = *timer.timer;
   ns_t armed = kNever;  // what the timer is armed for now
+  const ns_t beat = engine.cfg_.monitor.beat;
   auto take_new = [&] {
     bool any = false;
     for (Scheduled e; scheduled_in.try_pop(0, e); any = true)
@@ -306,10 +307,10 @@ void Engine::Impl::monitor_loop() noexcept {
       heap.pop_back();
     }
     if (!heap.empty()) next = std::min(next, heap.front().at);
-    // Never asleep for longer than a beat, deadlines or none: a watchdog reads the beat to
+    // With a beat: never asleep for longer, deadlines or none: a watchdog reads the beat to
     // tell a stuck monitor from an idle one (Engine::health). One wake-up and one timer
-    // arming per kMonitorBeat at most.
-    next = std::min(next, now + Engine::kMonitorBeat);
+    // arming per beat at most; none without one.
+    if (beat > 0) next = std::min(next, now + beat);
     // Dekker with poke_monitor, all seq_cst: a worker that stored an earlier deadline
     // before this store is seen by the re-scan below; one that stores after it sees the
     // new arming and notifies if it is earlier.

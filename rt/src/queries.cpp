@@ -194,6 +194,7 @@ Health Engine::health() const noexcept HAL_NONBLOCKING {
     if (h.stalled_workers++ == 0) h.first_stalled = w->index;
   }
   h.monitor_beat = m.monitor_beat.load(std::memory_order_relaxed);
+  h.monitor_beat_every = cfg_.monitor.beat;
   return h;
 }
 

@@ -47,7 +47,11 @@ struct TempPath {
 
 // A health the test sets: running, no stall, and a monitor beat it moves or freezes.
 struct FakeHealth {
-  rt::Health h{.running = true, .stalled_workers = 0, .first_stalled = -1, .monitor_beat = 0};
+  rt::Health h{.running = true,
+               .stalled_workers = 0,
+               .first_stalled = -1,
+               .monitor_beat = 0,
+               .monitor_beat_every = rt::Engine::kMonitorBeat};
   Service::Probe probe() {
     return [this] { return h; };
   }
@@ -57,13 +61,20 @@ struct FakeHealth {
 
 TEST(ServiceRule, HealthyOnlyRunningWithNoStallAndAFreshMonitorBeat) {
   const hal::ns_t now = 100 * kSec;
-  rt::Health h{.running = true, .stalled_workers = 0, .first_stalled = -1, .monitor_beat = now - 50 * kMs};
+  rt::Health h{.running = true,
+               .stalled_workers = 0,
+               .first_stalled = -1,
+               .monitor_beat = now - 50 * kMs,
+               .monitor_beat_every = rt::Engine::kMonitorBeat};
   EXPECT_EQ(rt::cli::diagnose(h, now).what, rt::cli::Ailment::None);
   h.monitor_beat = now - rt::cli::kMonitorStale;
   EXPECT_EQ(rt::cli::diagnose(h, now).what, rt::cli::Ailment::None);  // at the limit: still alive
   h.monitor_beat = now - rt::cli::kMonitorStale - 1;
   EXPECT_EQ(rt::cli::diagnose(h, now).what, rt::cli::Ailment::MonitorStuck);
   EXPECT_NE(rt::cli::diagnose(h, now).why.find("monitor is stuck: no beat for 1000 ms"), std::string::npos);
+  h.monitor_beat_every = 0;  // no beat configured: an old beat is an idle monitor
+  EXPECT_EQ(rt::cli::diagnose(h, now).what, rt::cli::Ailment::None);
+  h.monitor_beat_every = rt::Engine::kMonitorBeat;
   h.monitor_beat = now;
   h.stalled_workers = 2;
   h.first_stalled = 1;
@@ -264,6 +275,7 @@ TEST(Service, AStalledWorkerStopsThePetsAndItsRecoveryResumesThem) {
   ASSERT_TRUE(sock.ok());
   std::atomic<bool> hang{true};
   rt::EngineConfig c = testing_support::small_config(2);
+  c.monitor.beat = rt::Engine::kMonitorBeat;  // as rtengine run sets it under a watchdog
   c.monitor.stall_after = 20 * kMs;
   rt::Engine e(c);
   const testing_support::SetOnExit unhang{hang, false};

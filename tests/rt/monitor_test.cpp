@@ -159,10 +159,12 @@ TEST(Monitor, HungTaskStallsItsWorkerWhichIsNoLongerFedAndRecovers) {
   });
 }
 
-// With nothing to watch the monitor still goes round its loop every kMonitorBeat, so a
+// With a beat, the monitor goes round its loop that often with nothing to watch, so a
 // watchdog can tell an idle monitor from a stuck one (Engine::health).
 TEST(Monitor, BeatsWhileIdleSoAWatchdogCanTellItIsAlive) {
-  rt::Engine e(small_config());
+  rt::EngineConfig c = small_config();
+  c.monitor.beat = rt::Engine::kMonitorBeat;
+  rt::Engine e(c);
   EXPECT_FALSE(e.health().running);
   e.start();
   const rt::Health first = e.health();
@@ -170,6 +172,7 @@ TEST(Monitor, BeatsWhileIdleSoAWatchdogCanTellItIsAlive) {
   EXPECT_GT(first.monitor_beat, 0);
   EXPECT_EQ(first.stalled_workers, 0);
   EXPECT_EQ(first.first_stalled, -1);
+  EXPECT_EQ(first.monitor_beat_every, rt::Engine::kMonitorBeat);
   // No task, no deadline, no periodic work: only the beat can wake it.
   EXPECT_TRUE(eventually([&] { return e.health().monitor_beat >= first.monitor_beat + 2 * rt::Engine::kMonitorBeat; }));
   EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);

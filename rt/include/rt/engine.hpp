@@ -53,6 +53,11 @@ struct MonitorConfig {
   ns_t stall_after = 100 * hal::kNsPerMs;  // past the deadline, a run that has not returned stalls its worker
   Escalation escalation = Escalation::Report;
   int exit_code = 70;  // Escalation::Exit's status (EX_SOFTWARE)
+  // > 0: the monitor goes round its loop at least this often, deadlines or none, so that a
+  // watchdog can tell a stuck monitor from an idle one (Engine::health). 0: it sleeps until
+  // its next deadline -- no wake-up at the top RT priority that nobody asked for (rtengine
+  // run sets Engine::kMonitorBeat when a watchdog is in use).
+  ns_t beat = 0;
 };
 
 // cyclictest holds /dev/cpu_dma_latency for its whole run (unless --laptop): CPUs then stay
@@ -342,9 +347,9 @@ class Engine {
   [[nodiscard]] HistogramSnapshot detection_latency() const;
   [[nodiscard]] hal::TimerBackend monitor_backend() const noexcept;
   // For a watchdog (rtengine run petting systemd): whether the engine runs, its STALLED
-  // workers, and the monitor's last beat. While the engine runs the monitor goes round
-  // its loop at least every kMonitorBeat, deadlines or none, so a beat older than a few
-  // of those means it is stuck (or starved). RT: wait-free; loads only.
+  // workers, and the monitor's last beat. With MonitorConfig::beat set the monitor goes
+  // round its loop at least that often, deadlines or none, so a beat older than a few of
+  // those means it is stuck (or starved). RT: wait-free; loads only.
   [[nodiscard]] Health health() const noexcept HAL_NONBLOCKING;
   static constexpr ns_t kMonitorBeat = 100 * hal::kNsPerMs;
 

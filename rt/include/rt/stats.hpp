@@ -74,10 +74,11 @@ struct Stats {
 
 // What a watchdog asks of a running engine (Engine::health): cheap enough to ask often.
 struct Health {
-  bool running = false;     // started and not stopped
-  int stalled_workers = 0;  // workers whose run is STALLED (WorkerState::Stalled)
-  int first_stalled = -1;   // the lowest index among them; -1 none
-  ns_t monitor_beat = 0;    // when the deadline monitor last went round its loop; 0 never
+  bool running = false;         // started and not stopped
+  int stalled_workers = 0;      // workers whose run is STALLED (WorkerState::Stalled)
+  int first_stalled = -1;       // the lowest index among them; -1 none
+  ns_t monitor_beat = 0;        // when the deadline monitor last went round its loop; 0 never
+  ns_t monitor_beat_every = 0;  // MonitorConfig::beat; 0: no beat, so the beat's age says nothing
 };
 
 struct StopReport {
