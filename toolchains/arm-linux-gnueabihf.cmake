@@ -2,5 +2,7 @@
 # a 32-bit OS, BeagleBone, i.MX6.
 set(RT_TARGET_TRIPLE arm-linux-gnueabihf)
 set(RT_TARGET_PROCESSOR arm)
+set(RT_TARGET_DEBARCH armhf)
+set(RT_TARGET_LOADER ld-linux-armhf.so.3)
 set(RT_QEMU qemu-arm)
 include(${CMAKE_CURRENT_LIST_DIR}/common.cmake)
