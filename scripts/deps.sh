@@ -83,6 +83,7 @@ install() {  # install "$@" (those missing), retrying; returns 1 naming what fai
 }
 
 # sysroot_build (the target's packages unpacked under build/sysroot/<arch>).
+# shellcheck source=scripts/sysroot.sh
 source "$(dirname "$0")/sysroot.sh"
 
 triple_of() {

@@ -12,7 +12,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   exec "$(dirname "$0")/deps.sh" "${1:?usage: scripts/sysroot.sh aarch64|armhf}"
 fi
 
-readonly SYSROOT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/sysroot
+SYSROOT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/sysroot
+readonly SYSROOT_TOP
 readonly APT_DEPENDS_ONLY=(--no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances)
 
 # apt-cache rebuilds its package cache on every call when the machine keeps none (Debian's
@@ -80,7 +81,7 @@ sysroot_closure() {
       }
     }' <(printf '%s\n' "$info") <(printf '%s\n' "$graph"))
   for name in "${TARGET_DEV[@]}" "${TARGET_OPTIONAL[@]}"; do
-    grep -q "^$name[ :]" <<<"$list" && continue
+    grep -q "^${name}[ :]" <<<"$list" && continue
     if [[ " ${TARGET_OPTIONAL[*]} " == *" $name "* ]]; then
       log "sysroot: no $arch candidate for $name (optional: the build goes on without it)"
     else
@@ -139,7 +140,10 @@ sysroot_build() {
   local root=$SYSROOT_TOP/$arch debs=$SYSROOT_TOP/debs-$arch
   if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
     # Gives apt the target's package indexes; nothing of $arch is installed.
-    sudo_ dpkg --add-architecture "$arch"; updated=0; apt_update
+    sudo_ dpkg --add-architecture "$arch"
+    # shellcheck disable=SC2034 # updated is deps.sh's: apt_update fetches again
+    updated=0
+    apt_update
   fi
   list=$(sysroot_closure "$arch") || return 1
   if [ -f "$root/.stamp" ] && [ "$(cat "$root/.stamp")" = "$list" ]; then
