@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One command for a cross target: installs the multiarch packages, the cross compiler and
-# qemu-user, cross-builds, and runs the test suite under qemu-user.
+# One command for a cross target: installs the cross compiler and qemu-user, builds the
+# target's sysroot (build/sysroot/<arch>, scripts/sysroot.sh), cross-builds against it, and
+# runs the whole test suite under qemu-user.
 #   scripts/cross.sh aarch64|armhf
 set -euo pipefail
 cd "$(dirname "$0")/.."

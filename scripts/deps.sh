@@ -5,7 +5,7 @@
 #   scripts/deps.sh lint            + clang-format and clang-tidy
 #   scripts/deps.sh bench           + what rtengine bench runs beside the engine
 #   scripts/deps.sh package         + what scripts/package.sh needs (dpkg-shlibdeps, lintian)
-#   scripts/deps.sh aarch64|armhf   + multiarch, the cross compiler, the target's -dev packages, qemu-user
+#   scripts/deps.sh aarch64|armhf   + the cross compiler, qemu-user, the target's sysroot (build/sysroot/<arch>)
 # Every other script calls this one; package names live here only.
 set -euo pipefail
 
@@ -24,13 +24,18 @@ LINT=(clang-format clang-tidy)
 PACKAGE=(dpkg-dev file lintian)
 # rtengine bench's contenders and plots: cyclictest and oslat, the load, the plotter.
 BENCH=(rt-tests stress-ng gnuplot-nox)
-# Arch-all headers (concurrentqueue, nlohmann) come with the native set.
-TARGET_DEV=(libmimalloc-dev liburing-dev libgtest-dev libgmock-dev libbenchmark-dev
-            libtomlplusplus-dev libcpp-httplib-dev)
-# The target's runtime libraries whose -dev package is not Multi-Arch: installing
-# prometheus-cpp-dev:$arch would remove the native one. The build takes the native headers
-# and links the target's .so (rt/http's CMake finds it).
-TARGET_RUNTIME=(libprometheus-cpp-core1.0)
+# A cross target's sysroot (scripts/sysroot.sh): these packages for the target's architecture
+# and the closure of their dependencies, downloaded and unpacked under build/sysroot/<arch>,
+# never installed. The arch-all headers too, so the build sees nothing of the build machine.
+TARGET_DEV=(libmimalloc-dev libgtest-dev libgmock-dev libbenchmark-dev libtomlplusplus-dev
+            libcpp-httplib-dev prometheus-cpp-dev libsystemd-dev libconcurrentqueue-dev libcli11-dev
+            nlohmann-json3-dev)
+# The build goes on without these (liburing: the timerfd backend alone).
+TARGET_OPTIONAL=(liburing-dev)
+# What the cross compiler brings with it (libc6-dev-<arch>-cross, libstdc++-12-dev-<arch>-cross,
+# linux-libc-dev-<arch>-cross): left out of the sysroot, and so are their dependencies.
+TOOLCHAIN_PROVIDES=(libc6 libc6-dev libc-dev-bin linux-libc-dev libgcc-s1 libstdc++6 gcc-12-base
+                    libgcc-12-dev libstdc++-12-dev)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 
@@ -81,6 +86,10 @@ install() {  # install "$@" (those missing), retrying; returns 1 naming what fai
   return 1
 }
 
+# sysroot_build (the target's packages unpacked under build/sysroot/<arch>).
+# shellcheck source=scripts/sysroot.sh
+source "$(dirname "$0")/sysroot.sh"
+
 triple_of() {
   case "$1" in
     aarch64) echo "arm64 aarch64-linux-gnu qemu-user" ;;
@@ -100,12 +109,9 @@ for what in "$@"; do
     bench) install "${BENCH[@]}" || status=1 ;;
     aarch64|armhf)
       read -r arch triple qemu < <(triple_of "$what")
-      if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
-        sudo_ dpkg --add-architecture "$arch"; updated=0
-      fi
-      pkgs=("g++-$triple" "$qemu")
-      for p in "${TARGET_DEV[@]}" "${TARGET_RUNTIME[@]}"; do pkgs+=("$p:$arch"); done
-      install "${pkgs[@]}" || status=1 ;;
+      # The cross compiler and qemu-user on the build machine, the target's libraries in
+      # its sysroot: nothing of the target's architecture is installed.
+      install "g++-$triple" "$qemu" && sysroot_build "$what" "$arch" || status=1 ;;
     *) log "unknown target '$what' (native, rtsan, lint, bench, package, aarch64, armhf)"; exit 2 ;;
   esac
 done

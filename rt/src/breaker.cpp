@@ -174,7 +174,9 @@ BreakerChange CircuitBreaker::on_failure(ns_t now) noexcept {
         // of failures racing each other the last to write sees all the others: a scan of
         // only "the slot N-1 failures ago" could read it before its writer stored it and
         // then nobody would open the circuit.
-        const std::uint64_t slot = next_slot_.fetch_add(1, std::memory_order_relaxed) % config_.failure_threshold;
+        // Below failure_threshold, a uint32_t: an index on 32-bit targets too.
+        const auto slot =
+            static_cast<std::size_t>(next_slot_.fetch_add(1, std::memory_order_relaxed) % config_.failure_threshold);
         ring_[slot].store(now, std::memory_order_seq_cst);
         if (!threshold_reached(now)) return BreakerChange::None;
         // Closed only ever becomes Open: if the CAS fails, another failure opened it.

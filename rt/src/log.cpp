@@ -366,7 +366,8 @@ std::string_view Logger::name_of(const Event& ev) {
       for (std::size_t i = periodic_names_.size(); i < engine_.periodic_count(); ++i)
         periodic_names_.push_back(engine_.periodic_stats(static_cast<int>(i)).name);
     }
-    return ev.id < periodic_names_.size() ? std::string_view{periodic_names_[ev.id]} : std::string_view{};
+    return ev.id < periodic_names_.size() ? std::string_view{periodic_names_[static_cast<std::size_t>(ev.id)]}
+                                          : std::string_view{};
   }
   if (ev.subject == Subject::Workflow && ev.workflow != 0) {
     const std::size_t g = ev.workflow - 1;

@@ -89,7 +89,7 @@ void append_arg_int(std::string& out, std::string_view key, std::int64_t value, 
 }
 
 std::string_view lookup(const std::vector<std::string>& names, std::uint64_t i, std::string_view fallback) noexcept {
-  return i < names.size() ? std::string_view{names[i]} : fallback;
+  return i < names.size() ? std::string_view{names[static_cast<std::size_t>(i)]} : fallback;
 }
 
 }  // namespace

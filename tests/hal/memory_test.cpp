@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <fstream>
+#include <limits>
 #include <string>
 #include <thread>
 
@@ -107,7 +108,7 @@ TEST(Memory, StackPrefaultStopsShortOfTheGuardPage) {
   std::size_t room = 0, touched = 0;
   std::thread th([&] {
     room = hal::stack_room();
-    touched = hal::prefault_stack(std::size_t{1} << 40);  // far more than any stack
+    touched = hal::prefault_stack(std::numeric_limits<std::size_t>::max());  // far more than any stack
   });
   th.join();
   ASSERT_GT(room, 64u * 1024);

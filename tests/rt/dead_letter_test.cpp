@@ -286,7 +286,7 @@ void race(std::size_t capacity) {
   };
   go.store(true, std::memory_order_release);
   DeadLetter out;
-  for (std::uint64_t round = 0; running.load(std::memory_order_acquire) != 0; ++round) {
+  for (std::size_t round = 0; running.load(std::memory_order_acquire) != 0; ++round) {
     const std::vector<DeadLetter> page = q.list(8, round % 3);
     check(page);
     if (!page.empty() && q.take(page[round % page.size()].seq, out)) {

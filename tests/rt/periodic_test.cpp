@@ -112,7 +112,7 @@ constexpr hal::ns_t kUnset = INT64_MIN;
 // first + k * period, with `first` taken from the first run (release - index * period) and
 // never again from the engine. One writer (the loop's worker); read after it stopped.
 struct LatenessLog {
-  LatenessLog(std::uint64_t points, hal::ns_t p) : late(points), period(p) {
+  LatenessLog(std::size_t points, hal::ns_t p) : late(points), period(p) {
     for (auto& l : late)
       l.store(kUnset, std::memory_order_relaxed);
   }
@@ -149,7 +149,7 @@ struct LatenessLog {
 struct DriftCase {
   rt::Precision precision;
   hal::ns_t period;
-  std::uint64_t points;  // grid points the run covers: K below
+  std::size_t points;  // grid points the run covers: K below
 };
 
 }  // namespace
@@ -336,9 +336,10 @@ TEST(Periodic, CatchUpRunsEveryReleaseAndReturnsToTheGrid) {
   // of them; a slow wake-up or two does not) must be under a quarter period, or 10x the
   // median lateness of the runs before the overrun if that is more.
   std::vector<hal::ns_t> before, after;
-  for (std::size_t i = 0; i < k; ++i)
+  const auto overran = static_cast<std::size_t>(k);  // an index of seen.index (asserted above)
+  for (std::size_t i = 0; i < overran; ++i)
     before.push_back(seen.late(i, kOverrunPeriod));
-  for (std::size_t i = k + 3; i < seen.index.size(); ++i)
+  for (std::size_t i = overran + 3; i < seen.index.size(); ++i)
     after.push_back(seen.late(i, kOverrunPeriod));
   const hal::ns_t pre = testing_support::quantile(before, 0.5), post = testing_support::quantile(after, 0.25);
   EXPECT_LE(post, std::max(kOverrunPeriod / 4, 10 * pre))

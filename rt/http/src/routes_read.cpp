@@ -295,7 +295,8 @@ Response get_events(Ctx& c, std::string_view query) {
   }
   json events = json::array();
   ns_t next = static_cast<ns_t>(since);
-  for (const Event& ev : c.history->recent(limit, static_cast<ns_t>(since), f)) {
+  // limit is at most max_list (parse_uint above): a size_t on 32-bit targets too.
+  for (const Event& ev : c.history->recent(static_cast<std::size_t>(limit), static_cast<ns_t>(since), f)) {
     events.push_back(json{{"kind", to_string(ev.kind)},
                           {"subject", to_string(ev.subject)},
                           {"id", std::to_string(ev.id)},
