@@ -17,6 +17,7 @@
 #include "cli_run.hpp"
 #include "engine_test_support.hpp"
 #include "notify_socket.hpp"
+#include "temp_file.hpp"
 
 using namespace std::chrono_literals;
 using rt::cli::Service;
@@ -29,21 +30,7 @@ constexpr hal::ns_t kMs = hal::kNsPerMs;
 constexpr hal::ns_t kSec = hal::kNsPerSec;
 constexpr const char* kNotBuilt = "rtengine was built without libsystemd: nothing reaches a notify socket";
 
-struct TempPath {
-  fs::path path;
-  explicit TempPath(const std::string& name, bool create = true)
-      : path(fs::temp_directory_path() / ("rtengine_service_test_" + std::to_string(::getpid()) + "_" + name)) {
-    if (create) std::ofstream(path).flush();
-  }
-  ~TempPath() {
-    std::error_code ec;
-    fs::remove(path, ec);
-  }
-  [[nodiscard]] std::string content() const {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  }
-};
+using testing_support::TempFile;
 
 // A health the test sets: running, no stall, and a monitor beat it moves or freezes.
 struct FakeHealth {
@@ -55,6 +42,16 @@ struct FakeHealth {
   Service::Probe probe() {
     return [this] { return h; };
   }
+};
+
+// A service on a fake systemd asking for WatchdogSec=2s (a pet every second), with a
+// health the test sets; its clock starts at t0, when the monitor last beat.
+struct OnFakeSystemd {
+  FakeNotifySocket sock{2'000'000};
+  FakeHealth fake;
+  const hal::ns_t t0 = hal::now_ns();
+  Service s;
+  explicit OnFakeSystemd(const rt::config::ServiceSettings& st = {}) : s(st, fake.probe()) { fake.h.monitor_beat = t0; }
 };
 
 }  // namespace
@@ -95,12 +92,9 @@ TEST(ServiceRule, PetsAtHalfTheShortestTimeout) {
 // A stuck monitor (its beat frozen) stops the pets; a beat again resumes them.
 TEST(Service, AStuckMonitorStopsTheSystemdPetsUntilItBeatsAgain) {
   if (!hal::notify_built_in()) GTEST_SKIP() << kNotBuilt;
-  FakeNotifySocket sock(2'000'000);  // WatchdogSec=2s: a pet every second
-  ASSERT_TRUE(sock.ok());
-  FakeHealth fake;
-  const hal::ns_t t0 = hal::now_ns();
-  fake.h.monitor_beat = t0;
-  Service s({}, fake.probe());
+  OnFakeSystemd f;
+  ASSERT_TRUE(f.sock.ok());
+  auto& [sock, fake, t0, s] = f;
   s.ready("running", t0);
   EXPECT_EQ(s.interval(), kSec);
   EXPECT_EQ(sock.next(10s).value_or(""), "READY=1");
@@ -140,12 +134,9 @@ TEST(Service, AStuckMonitorStopsTheSystemdPetsUntilItBeatsAgain) {
 
 TEST(Service, WatchdogFalseSendsReadyButNeverPets) {
   if (!hal::notify_built_in()) GTEST_SKIP() << kNotBuilt;
-  FakeNotifySocket sock(2'000'000);
-  ASSERT_TRUE(sock.ok());
-  FakeHealth fake;
-  const hal::ns_t t0 = hal::now_ns();
-  fake.h.monitor_beat = t0;
-  Service s({.watchdog = false, .hardware_watchdog = ""}, fake.probe());
+  OnFakeSystemd f({.watchdog = false, .hardware_watchdog = ""});
+  ASSERT_TRUE(f.sock.ok());
+  auto& [sock, fake, t0, s] = f;
   s.ready("running", t0);
   EXPECT_EQ(s.tick(t0 + 5 * kSec), rt::cli::kNotDue);
   EXPECT_TRUE(sock.wait_for("READY=1", 10s));
@@ -154,7 +145,7 @@ TEST(Service, WatchdogFalseSendsReadyButNeverPets) {
 
 // The same rule on a device: NUL bytes while healthy, none while not, 'V' at a clean stop.
 TEST(Service, HardwareWatchdogIsPettedByTheSameRuleAndDisarmedAtACleanStop) {
-  TempPath dev("watchdog");
+  TempFile dev("watchdog");
   FakeHealth fake;
   const hal::ns_t t0 = hal::now_ns();
   fake.h.monitor_beat = t0;
@@ -184,12 +175,9 @@ TEST(Service, HardwareWatchdogIsPettedByTheSameRuleAndDisarmedAtACleanStop) {
 // runs out at WatchdogSec after the last pet, the rule's next check would come exactly then.
 TEST(Service, AfterAnUnhealthyCheckHealthIsCheckedAgainSoon) {
   if (!hal::notify_built_in()) GTEST_SKIP() << kNotBuilt;
-  FakeNotifySocket sock(2'000'000);  // a pet every second
-  ASSERT_TRUE(sock.ok());
-  FakeHealth fake;
-  const hal::ns_t t0 = hal::now_ns();
-  fake.h.monitor_beat = t0;
-  Service s({}, fake.probe());
+  OnFakeSystemd f;
+  ASSERT_TRUE(f.sock.ok());
+  auto& [sock, fake, t0, s] = f;
   s.ready("running", t0);
   EXPECT_TRUE(sock.wait_for("WATCHDOG=1", 10s));
   fake.h.stalled_workers = 1;
@@ -205,7 +193,7 @@ TEST(Service, AfterAnUnhealthyCheckHealthIsCheckedAgainSoon) {
 }
 
 TEST(Service, PreflightNamesAHardwareWatchdogItCannotOpen) {
-  TempPath dev("absent", false);
+  const TempFile dev = TempFile::absent();
   FakeHealth fake;
   Service s({.watchdog = true, .hardware_watchdog = dev.path.string()}, fake.probe());
   try {
@@ -220,7 +208,7 @@ TEST(Service, PreflightNamesAHardwareWatchdogItCannotOpen) {
 }
 
 TEST(Service, AHardwareWatchdogLeftOpenStaysArmed) {
-  TempPath dev("armed");
+  TempFile dev("armed");
   FakeHealth fake;
   fake.h.monitor_beat = hal::now_ns();
   {
@@ -231,7 +219,7 @@ TEST(Service, AHardwareWatchdogLeftOpenStaysArmed) {
 }
 
 TEST(Service, AMissingHardwareWatchdogFailsReadyNamingIt) {
-  TempPath dev("missing", false);
+  const TempFile dev = TempFile::absent();
   FakeHealth fake;
   Service s({.watchdog = true, .hardware_watchdog = dev.path.string()}, fake.probe());
   try {
@@ -321,8 +309,8 @@ TEST(Service, RtengineRunIsReadyPetsBothWatchdogsAndStopsCleanly) {
   if (!hal::notify_built_in()) GTEST_SKIP() << kNotBuilt;
   FakeNotifySocket sock(400'000);  // a pet every 200 ms
   ASSERT_TRUE(sock.ok());
-  TempPath dev("run_watchdog");
-  TempPath cfg("run.toml", false);
+  TempFile dev("run_watchdog");
+  TempFile cfg("run_toml");
   std::ofstream(cfg.path) << "[[engine.worker]]\npriority = 0\nclasses = \"all\"\n[service]\nhardware_watchdog = \""
                           << dev.path.string() << "\"\n";
   testing_support::CliRun r{};

@@ -11,29 +11,10 @@
 #include <iterator>
 #include <string>
 
-namespace {
+#include "temp_file.hpp"
 
 namespace fs = std::filesystem;
-
-struct TempFile {
-  fs::path path;
-  TempFile() {
-    char tmpl[] = "/tmp/rtengine-watchdog-XXXXXX";
-    const int fd = ::mkstemp(tmpl);
-    if (fd >= 0) ::close(fd);
-    path = tmpl;
-  }
-  ~TempFile() {
-    std::error_code ec;
-    fs::remove(path, ec);
-  }
-  [[nodiscard]] std::string content() const {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  }
-};
-
-}  // namespace
+using testing_support::TempFile;
 
 TEST(WatchdogDevice, PetsAreBytesAndACleanCloseEndsWithTheMagicV) {
   TempFile f;
