@@ -113,7 +113,8 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // Keeps what an exception said for a dead-letter record. RT: wait-free; a bounded copy.
   static void note_error(detail::Worker& w, const char* what) noexcept HAL_NONBLOCKING;
   // RT: lock-free; no allocation, no syscall.
-  Begin begin_task(detail::Worker& w, std::uint32_t idx) noexcept HAL_NONBLOCKING;
+  // `now`: the start, read by the caller.
+  Begin begin_task(detail::Worker& w, std::uint32_t idx, ns_t now) noexcept HAL_NONBLOCKING;
   // Classifies the finished run; returns the violation to roll back (or None).
   // RT: lock-free; no allocation, no syscall.
   Reason end_task(detail::Worker& w, std::uint32_t idx, const Begin& b, bool threw, ns_t& end) noexcept HAL_NONBLOCKING;
