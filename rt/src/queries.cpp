@@ -218,11 +218,20 @@ std::uint64_t Engine::events_dropped() const noexcept HAL_NONBLOCKING { return i
 std::size_t Engine::clear_completed(std::size_t keep) {
   Impl& m = *impl_;
   const std::size_t me = m.setup_token();
-  std::size_t n = 0;
-  std::uint32_t idx = 0;
-  while (m.retired.depth() > static_cast<std::int64_t>(keep) && m.retired.try_pop(me, idx)) {
-    m.release(idx);
-    ++n;
+  // The ring keeps each worker's retirements in their order, not all of them in one (a
+  // pop rotates over the workers' sub-queues): the most recent are found by their end.
+  std::vector<std::uint32_t> held;
+  held.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, m.retired.depth())));
+  for (std::uint32_t idx = 0; m.retired.try_pop(me, idx);)
+    held.push_back(idx);
+  const std::size_t n = held.size() > keep ? held.size() - keep : 0;
+  std::stable_sort(held.begin(), held.end(), [&m](std::uint32_t a, std::uint32_t b) {
+    return m.slots[a].finished.load(std::memory_order_relaxed) < m.slots[b].finished.load(std::memory_order_relaxed);
+  });
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    // The ring holds every slot, so a push back cannot fail; if it did, the slot is freed
+    // rather than lost.
+    if (i < n || !m.retired.try_push(me, held[i])) m.release(held[i]);
   }
   return n;
 }

@@ -489,6 +489,31 @@ TEST(Engine, ListFiltersAndPages) {
   EXPECT_EQ(e.stats().retained, 3u);
 }
 
+// Each worker retires into its own sub-queue of the ring, and a pop takes one worker's
+// run before the next: "most recent" must be read from the tasks, not the pop order.
+TEST(Engine, ClearingKeepsTheMostRecentAcrossWorkers) {
+  rt::EngineConfig c = small_config(2);
+  c.workers[0].classes = 1U << static_cast<unsigned>(rt::Priority::Critical);
+  c.workers[1].classes = rt::kAllClasses & ~c.workers[0].classes;
+  rt::Engine e(c);
+  e.start();
+  rt::Producer p = e.make_producer();
+  std::vector<rt::TaskId> ids(5);
+  for (std::size_t i = 0; i < ids.size(); ++i) {  // alternating workers, one at a time
+    const rt::Priority on = i % 2 == 0 ? rt::Priority::Critical : rt::Priority::Normal;
+    ASSERT_EQ(p.try_submit([] {}, {.priority = on}, &ids[i]), SubmitStatus::Ok);
+    ASSERT_TRUE(eventually([&] { return state_is(e, ids[i], State::Completed); }));
+  }
+  EXPECT_EQ(e.clear_completed(2), 3u);
+  rt::TaskInfo info;
+  for (std::size_t i = 0; i < 3; ++i)
+    EXPECT_FALSE(e.status(ids[i], info)) << "task " << i << " is older than the two kept";
+  EXPECT_TRUE(e.status(ids[3], info));
+  EXPECT_TRUE(e.status(ids[4], info));
+  EXPECT_EQ(e.stats().retained, 2u);
+  EXPECT_EQ(e.clear_completed(0), 2u);
+  EXPECT_FALSE(e.status(ids[4], info));
+}
 TEST(Engine, RetainsOnlyTheMostRecentFinishedTasks) {
   rt::EngineConfig c = small_config();
   c.retain_completed = 10;
