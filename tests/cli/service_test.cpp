@@ -56,32 +56,6 @@ struct OnFakeSystemd {
 
 }  // namespace
 
-TEST(ServiceRule, HealthyOnlyRunningWithNoStallAndAFreshMonitorBeat) {
-  const hal::ns_t now = 100 * kSec;
-  rt::Health h{.running = true,
-               .stalled_workers = 0,
-               .first_stalled = -1,
-               .monitor_beat = now - 50 * kMs,
-               .monitor_beat_every = rt::Engine::kMonitorBeat};
-  EXPECT_EQ(rt::cli::diagnose(h, now).what, rt::cli::Ailment::None);
-  h.monitor_beat = now - rt::cli::kMonitorStale;
-  EXPECT_EQ(rt::cli::diagnose(h, now).what, rt::cli::Ailment::None);  // at the limit: still alive
-  h.monitor_beat = now - rt::cli::kMonitorStale - 1;
-  EXPECT_EQ(rt::cli::diagnose(h, now).what, rt::cli::Ailment::MonitorStuck);
-  EXPECT_NE(rt::cli::diagnose(h, now).why.find("monitor is stuck: no beat for 1000 ms"), std::string::npos);
-  h.monitor_beat_every = 0;  // no beat configured: an old beat is an idle monitor
-  EXPECT_EQ(rt::cli::diagnose(h, now).what, rt::cli::Ailment::None);
-  h.monitor_beat_every = rt::Engine::kMonitorBeat;
-  h.monitor_beat = now;
-  h.stalled_workers = 2;
-  h.first_stalled = 1;
-  EXPECT_EQ(rt::cli::diagnose(h, now).what, rt::cli::Ailment::Stalled);
-  EXPECT_NE(rt::cli::diagnose(h, now).why.find("worker 1 stalled (and 1 more)"), std::string::npos);
-  h.stalled_workers = 0;
-  h.running = false;
-  EXPECT_EQ(rt::cli::diagnose(h, now).what, rt::cli::Ailment::NotRunning);
-}
-
 TEST(ServiceRule, PetsAtHalfTheShortestTimeout) {
   EXPECT_EQ(rt::cli::pet_interval(0, false, 0), rt::cli::kNotDue);
   EXPECT_EQ(rt::cli::pet_interval(10 * kSec, false, 0), 5 * kSec);
