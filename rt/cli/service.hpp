@@ -5,7 +5,8 @@
 // loop's thread, never an engine thread: that thread also submits the config's timed
 // tasks and runs the clean stop, so a pet proves it is alive too, and a hung run loop
 // gets the service restarted like a hung worker. tick() says when it is next due, and
-// the loop sleeps no longer than that. Setup-phase code throughout: it may allocate.
+// the loop sleeps no longer than that. Healthy is rt::diagnose's rule (rt/health.hpp), the
+// one GET /health answers by. Setup-phase code throughout: it may allocate.
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -14,6 +15,7 @@
 #include "hal/notify.hpp"
 #include "hal/watchdog.hpp"
 #include "rt/engine.hpp"
+#include "rt/health.hpp"
 #include "rtconfig/config.hpp"
 
 namespace rt {
@@ -22,10 +24,6 @@ class Logger;
 
 namespace rt::cli {
 
-// The monitor counts as alive while its beat is at most this old: ten beats, so a monitor
-// preempted for a moment on a busy machine is not called dead, and a stuck one is found
-// within a second, well inside any sensible WatchdogSec=.
-inline constexpr ns_t kMonitorStale = 10 * Engine::kMonitorBeat;
 // Whether this configuration pets a watchdog (systemd asked for one and [service] watchdog,
 // or a hardware watchdog is set): then the monitor must beat (MonitorConfig::beat).
 // Setup only: reads the environment.
@@ -38,15 +36,6 @@ inline constexpr ns_t kNotDue = std::numeric_limits<ns_t>::max();
 // stall must not let the next pet come a whole WatchdogSec after the last one, when
 // systemd's timer would win the race.
 inline constexpr ns_t kUnhealthyRecheck = Engine::kMonitorBeat;
-
-// The rule. Healthy: running, no worker STALLED, and the monitor's beat at most
-// kMonitorStale old. Otherwise what is wrong, and why in words (which change as it lasts).
-enum class Ailment : std::uint8_t { None, NotRunning, Stalled, MonitorStuck };
-struct Diagnosis {
-  Ailment what = Ailment::None;
-  std::string why;  // "" when healthy
-};
-[[nodiscard]] Diagnosis diagnose(const Health& h, ns_t now);
 
 // How often health is checked and the watchdogs petted: half of the shortest timeout among
 // those in use (systemd's WatchdogSec=, 0 none; the device's, kDevicePetDefault * 2 when it

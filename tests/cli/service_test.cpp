@@ -56,32 +56,6 @@ struct OnFakeSystemd {
 
 }  // namespace
 
-TEST(ServiceRule, HealthyOnlyRunningWithNoStallAndAFreshMonitorBeat) {
-  const hal::ns_t now = 100 * kSec;
-  rt::Health h{.running = true,
-               .stalled_workers = 0,
-               .first_stalled = -1,
-               .monitor_beat = now - 50 * kMs,
-               .monitor_beat_every = rt::Engine::kMonitorBeat};
-  EXPECT_EQ(rt::cli::diagnose(h, now).what, rt::cli::Ailment::None);
-  h.monitor_beat = now - rt::cli::kMonitorStale;
-  EXPECT_EQ(rt::cli::diagnose(h, now).what, rt::cli::Ailment::None);  // at the limit: still alive
-  h.monitor_beat = now - rt::cli::kMonitorStale - 1;
-  EXPECT_EQ(rt::cli::diagnose(h, now).what, rt::cli::Ailment::MonitorStuck);
-  EXPECT_NE(rt::cli::diagnose(h, now).why.find("monitor is stuck: no beat for 1000 ms"), std::string::npos);
-  h.monitor_beat_every = 0;  // no beat configured: an old beat is an idle monitor
-  EXPECT_EQ(rt::cli::diagnose(h, now).what, rt::cli::Ailment::None);
-  h.monitor_beat_every = rt::Engine::kMonitorBeat;
-  h.monitor_beat = now;
-  h.stalled_workers = 2;
-  h.first_stalled = 1;
-  EXPECT_EQ(rt::cli::diagnose(h, now).what, rt::cli::Ailment::Stalled);
-  EXPECT_NE(rt::cli::diagnose(h, now).why.find("worker 1 stalled (and 1 more)"), std::string::npos);
-  h.stalled_workers = 0;
-  h.running = false;
-  EXPECT_EQ(rt::cli::diagnose(h, now).what, rt::cli::Ailment::NotRunning);
-}
-
 TEST(ServiceRule, PetsAtHalfTheShortestTimeout) {
   EXPECT_EQ(rt::cli::pet_interval(0, false, 0), rt::cli::kNotDue);
   EXPECT_EQ(rt::cli::pet_interval(10 * kSec, false, 0), 5 * kSec);
@@ -275,22 +249,7 @@ TEST(Service, AStalledWorkerStopsThePetsAndItsRecoveryResumesThem) {
     ASSERT_TRUE(sock.wait_for("READY=1", 30s));
     ASSERT_TRUE(sock.wait_for("WATCHDOG=1", 30s));
     rt::Producer p = e.make_producer();
-    const auto hung = [&hang] {  // ignores its stop flag: a real hang
-      while (hang.load())
-        std::this_thread::sleep_for(100us);
-    };
-    // The deadline must pass while it runs: a start later than that never runs it, and
-    // the margin doubles (testing_support::with_start_margin's rule).
-    bool stalled = false;
-    hal::ns_t margin = testing_support::kFirstStartMargin;
-    for (int i = 0; i < testing_support::kStartMarginAttempts && !stalled; ++i, margin *= 2) {
-      rt::TaskId id;
-      ASSERT_EQ(p.try_submit(hung, {.deadline_in = margin}, &id), rt::SubmitStatus::Ok);
-      ASSERT_TRUE(testing_support::eventually(
-          [&] { return e.health().stalled_workers == 1 || testing_support::missed_before_start(e, id); }));
-      stalled = e.health().stalled_workers == 1;
-    }
-    ASSERT_TRUE(stalled) << "the hung task never started before its deadline";
+    ASSERT_TRUE(testing_support::stall_a_worker(e, p, hang)) << "the hung task never started before its deadline";
     EXPECT_EQ(e.health().first_stalled, e.stats().workers[0].state == rt::WorkerState::Stalled ? 0 : 1);
     ASSERT_TRUE(sock.wait_for("STATUS=UNHEALTHY", 30s, true));
     // From that message on, the loop decides after it: not one pet in 20 intervals.

@@ -3,6 +3,7 @@
 // in api_control_test.cpp, the errors and limits in server_test.cpp.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@ namespace {
 
 using http_test::Client;
 using http_test::Harness;
+using http_test::HarnessOptions;
 using http_test::json;
 using http_test::reaches;
 using http_test::Reply;
@@ -47,6 +49,46 @@ TEST(HttpApi, HealthAndStatsDescribeTheRunningEngine) {
   EXPECT_EQ(stats.doc["workers"].size(), 2U);
   EXPECT_TRUE(stats.doc["queue_depth"].contains("normal")) << stats.body;
   EXPECT_TRUE(stats.doc["dispatch_latency"].contains("p99_ns")) << stats.body;
+}
+
+// /health answers by the rule `rtengine run` pets its watchdogs by (rt/health.hpp): a
+// worker STALLED for real (a task hung past its deadline + monitor.stall_after) makes it
+// 503 "stalled", naming the worker; once the task returns, 200 "ok" again.
+TEST(HttpApi, HealthIs503StalledWhileAWorkerIsStalledAndOkOnceItRecovers) {
+  HarnessOptions o;
+  o.periodic = false;
+  Harness h(o);
+  std::atomic<bool> hang{true};
+  const testing_support::SetOnExit unhang{hang, false};
+  Client c = h.client();
+  rt::Producer p = h.engine().make_producer();
+  ASSERT_TRUE(testing_support::stall_a_worker(h.engine(), p, hang))
+      << "the hung task never started before its deadline";
+  const int worker = h.engine().health().first_stalled;
+  Reply r = c.get("/health");
+  EXPECT_EQ(r.status, 503) << r.str();
+  EXPECT_EQ(r.doc.value("status", ""), "stalled") << r.body;
+  EXPECT_NE(r.doc.value("why", "").find("worker " + std::to_string(worker) + " stalled"), std::string::npos) << r.body;
+  EXPECT_EQ(r.doc.value("running", false), true) << r.body;  // the other fields stay
+  EXPECT_TRUE(r.doc.contains("queue_depth")) << r.body;
+  hang.store(false);
+  EXPECT_TRUE(eventually([&] { return c.get("/health").status == 200; }));
+  r = c.get("/health");
+  EXPECT_EQ(r.status, 200) << r.str();
+  EXPECT_EQ(r.doc.value("status", ""), "ok") << r.body;
+  EXPECT_FALSE(r.doc.contains("why")) << r.body;
+}
+
+// A stopped engine: 503 "stopped", and why.
+TEST(HttpApi, HealthIs503StoppedOnceTheEngineStops) {
+  Harness h;
+  Client c = h.client();
+  ASSERT_TRUE(h.engine().stop(rt::StopMode::Drain).balanced);
+  const Reply r = c.get("/health");
+  EXPECT_EQ(r.status, 503) << r.str();
+  EXPECT_EQ(r.doc.value("status", ""), "stopped") << r.body;
+  EXPECT_EQ(r.doc.value("running", true), false) << r.body;
+  EXPECT_NE(r.doc.value("why", "").find("not running"), std::string::npos) << r.body;
 }
 
 TEST(HttpApi, PostedTaskIsAcceptedThenCompletes) {

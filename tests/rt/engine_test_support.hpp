@@ -149,6 +149,30 @@ void with_start_margin(Scenario&& scenario, const char* what = "the task never s
   ADD_FAILURE() << what << ", even with a margin of " << margin / 2 / hal::kNsPerMs << " ms";
 }
 
+// A task that ignores its stop flag while `hang` holds: a real hang.
+inline auto hang_while(std::atomic<bool>& hang) {
+  return [&hang] {
+    while (hang.load())
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+  };
+}
+
+// Makes one worker of a started engine STALLED for real: submits hang_while(hang) through
+// `p` with a deadline that must pass while it runs (past it by monitor.stall_after, the
+// worker stalls), with_start_margin's doubling margin inside one engine (a start after
+// the deadline never runs it). True once a worker is STALLED; it stays so until `hang` is
+// cleared (declare a SetOnExit after the engine).
+inline bool stall_a_worker(rt::Engine& e, rt::Producer& p, std::atomic<bool>& hang) {
+  hal::ns_t margin = kFirstStartMargin;
+  for (int i = 0; i < kStartMarginAttempts; ++i, margin *= 2) {
+    rt::TaskId id;
+    if (p.try_submit(hang_while(hang), {.deadline_in = margin}, &id) != rt::SubmitStatus::Ok) return false;
+    if (!eventually([&] { return e.health().stalled_workers == 1 || missed_before_start(e, id); })) return false;
+    if (e.health().stalled_workers == 1) return true;
+  }
+  return false;
+}
+
 // The q-quantile of `v` (q in [0, 1]; the element at rank floor(q * (n - 1)) in order);
 // 0 when empty. A lateness that shifts a whole run (a drift, a loop stuck behind) moves its
 // low quantiles as much as its median, while a busy machine (a worker descheduled, then

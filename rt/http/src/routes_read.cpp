@@ -5,6 +5,7 @@
 
 #include "hal/clock.hpp"
 #include "routes.hpp"
+#include "rt/health.hpp"
 #include "rthttp/metrics.hpp"
 #include "rthttp/parse.hpp"
 
@@ -54,6 +55,25 @@ json task_json(const Engine& e, const TaskInfo& t) {
               {"attempts", t.attempts},        {"history", history}};
 }
 
+namespace {
+
+// GET /health's words for rt::diagnose's verdict ("ok" and "stopped" as before it had more).
+const char* health_status(Ailment a) {
+  switch (a) {
+    case Ailment::None:
+      return "ok";
+    case Ailment::NotRunning:
+      return "stopped";
+    case Ailment::Stalled:
+      return "stalled";
+    case Ailment::MonitorStuck:
+      return "monitor_stuck";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
 Response get_health(Ctx& c) {
   const Stats s = c.engine.stats();
   std::int64_t depth = 0;
@@ -61,9 +81,11 @@ Response get_health(Ctx& c) {
     depth += d;
   const double up = std::max(seconds(s.uptime_ns), 1e-9);
   const std::uint64_t outcomes = s.outcomes();
-  const bool running = c.engine.running();
-  json j{{"status", running ? "ok" : "stopped"},
-         {"running", running},
+  const Health h = c.engine.health();
+  // The rule `rtengine run` pets its watchdogs by: a load balancer and systemd agree.
+  const Diagnosis d = diagnose(h, hal::now_ns());
+  json j{{"status", health_status(d.what)},
+         {"running", h.running},
          {"uptime_s", seconds(s.uptime_ns)},
          {"queue_depth", depth},
          {"running_tasks", s.running},
@@ -73,8 +95,9 @@ Response get_health(Ctx& c) {
          {"failed_per_s", static_cast<double>(s.failed + s.timed_out) / up},
          {"failure_ratio",
           outcomes == 0 ? 0.0 : static_cast<double>(s.failed + s.timed_out) / static_cast<double>(outcomes)}};
-  // A load balancer or a watchdog reads the status code: 503 when the engine is not running.
-  return json_response(j, running ? 200 : 503);
+  if (d.what != Ailment::None) j["why"] = d.why;
+  // A load balancer or a watchdog reads the status code: 503 whenever not healthy.
+  return json_response(j, d.what == Ailment::None ? 200 : 503);
 }
 
 Response get_stats(Ctx& c) {
