@@ -52,6 +52,18 @@ void workers(Reader& r, const toml::table& e, EngineConfig& c) {
   if (ws.size() > 256) r.error(e.source(), "engine.worker", "at most 256 workers");
 }
 
+// [engine.<key>]: a capacity per priority class, each optional.
+void per_class(Reader& r, const toml::table& e, const std::string& key, std::int64_t min,
+               std::array<std::size_t, kClassCount>& out) {
+  const toml::table* t = r.table(e, key, "engine");
+  if (t == nullptr) return;
+  static constexpr std::string_view kNames[] = {"critical", "high", "normal", "low", "background"};
+  const std::string path = "engine." + key;
+  r.only(*t, path, {"critical", "high", "normal", "low", "background"});
+  for (std::size_t k = 0; k < kClassCount; ++k)
+    r.integer_as(*t, kNames[k], path, min, 1 << 20, out[k]);
+}
+
 }  // namespace
 
 int priority_index(std::string_view s) {
@@ -72,17 +84,14 @@ void load_engine(Reader& r, const toml::table& root, AppConfig& app) {
   EngineConfig& c = app.engine;
   if (const toml::table* e = r.table(root, "engine", "")) {
     r.only(*e, "engine",
-           {"worker", "initial_workers", "ring_capacity", "max_tasks", "retain_completed", "max_producers",
-            "arena_bytes", "lock_memory", "idle_spin", "gates", "event_capacity", "max_periodic", "max_graphs",
-            "max_sagas", "dead_letter_capacity", "pm_qos"});
+           {"worker", "initial_workers", "ring_capacity", "post_capacity", "max_tasks", "retain_completed",
+            "max_producers", "arena_bytes", "lock_memory", "idle_spin", "gates", "event_capacity", "max_periodic",
+            "max_graphs", "max_sagas", "dead_letter_capacity", "pm_qos"});
     workers(r, *e, c);
     r.integer_as(*e, "initial_workers", "engine", 0, 256, c.initial_workers);
-    if (const toml::table* rc = r.table(*e, "ring_capacity", "engine")) {
-      r.only(*rc, "engine.ring_capacity", {"critical", "high", "normal", "low", "background"});
-      static constexpr std::string_view kNames[] = {"critical", "high", "normal", "low", "background"};
-      for (std::size_t k = 0; k < kClassCount; ++k)
-        r.integer_as(*rc, kNames[k], "engine.ring_capacity", 1, 1 << 20, c.ring_capacity[k]);
-    }
+    per_class(r, *e, "ring_capacity", 1, c.ring_capacity);
+    // Producer::try_post's rings: 0 (the default) leaves a class without one.
+    per_class(r, *e, "post_capacity", 0, c.post_capacity);
     r.integer_as(*e, "max_tasks", "engine", 1, kMaxCount, c.max_tasks);
     r.integer_as(*e, "retain_completed", "engine", 0, kMaxCount, c.retain_completed);
     r.integer_as(*e, "max_producers", "engine", 1, 1024, c.max_producers);

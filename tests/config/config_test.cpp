@@ -196,6 +196,19 @@ max_connections = 4
   EXPECT_EQ(h.bind, "127.0.0.1");  // loopback unless a config says otherwise (R8)
 }
 
+TEST(ConfigParse, PostCapacityPerClass) {
+  const LoadResult r = parse("[engine.post_capacity]\ncritical = 256\nlow = 0\n");
+  ASSERT_TRUE(r.ok()) << dump(r);
+  const auto& pc = r.config.engine.post_capacity;
+  EXPECT_EQ(pc[static_cast<std::size_t>(rt::Priority::Critical)], 256U);
+  EXPECT_EQ(pc[static_cast<std::size_t>(rt::Priority::Low)], 0U);
+  EXPECT_EQ(pc[static_cast<std::size_t>(rt::Priority::Normal)], rt::EngineConfig{}.post_capacity[2]);
+}
+
+TEST(ConfigErrors, PostCapacityOutOfRange) {
+  const LoadResult r = parse("[engine.post_capacity]\nhigh = -1\n");
+  expect_one(r, 2, 8, "engine.post_capacity.high", {"expected an integer 0..1048576, found -1"});
+}
 TEST(ConfigParse, Service) {
   const LoadResult r = parse("[service]\nwatchdog = false\nhardware_watchdog = \"/dev/watchdog0\"\n");
   ASSERT_TRUE(r.ok()) << dump(r);

@@ -123,13 +123,14 @@ void collect_queries(const nlohmann::json& j, std::vector<std::string>& out) {
 bool have_promtool() { return access("/usr/bin/promtool", X_OK) == 0; }
 
 // An engine that has done a bit of everything the exposition reports: a periodic loop,
-// plain tasks, one that throws (type "flaky", which has a breaker), one that misses its
+// plain tasks and posts, one that throws (type "flaky", which has a breaker), one that misses its
 // deadline (type "task"), one graph run.
 struct Scene {
   static rt::EngineConfig config() {
     rt::EngineConfig c = testing_support::small_config(2);
     c.task_types = {"task", "flaky"};
     c.breakers = {rt::BreakerConfig{.type = "flaky"}};
+    c.post_capacity[static_cast<std::size_t>(rt::Priority::Normal)] = 16;
     return c;
   }
   rt::Engine e{config()};
@@ -146,6 +147,8 @@ struct Scene {
     EXPECT_TRUE(e.start_periodic(loop));
     for (int i = 0; i < 10; ++i)
       EXPECT_EQ(p.try_submit([] {}), rt::SubmitStatus::Ok);
+    for (int i = 0; i < 3; ++i)
+      EXPECT_EQ(p.try_post([] {}, rt::Priority::Normal), rt::SubmitStatus::Ok);
     EXPECT_EQ(p.try_submit([] { throw std::runtime_error("boom"); }, {.type = 1}), rt::SubmitStatus::Ok);
     // It times out whether it starts or not: the monitor stops it, or it is never started.
     static std::atomic<bool> saw_stop{false};
@@ -154,7 +157,7 @@ struct Scene {
     EXPECT_EQ(e.try_run_graph(p, graph), rt::GraphRunStatus::Started);
     EXPECT_TRUE(eventually([&] {
       const rt::Stats s = e.stats();
-      return s.completed == 10 && s.failed == 1 && s.timed_out == 1 && e.periodic_stats(loop).runs >= 20 &&
+      return s.completed == 13 && s.failed == 1 && s.timed_out == 1 && e.periodic_stats(loop).runs >= 20 &&
              e.graph_stats(graph).completed_runs == 1;
     })) << "completed "
         << e.stats().completed << " failed " << e.stats().failed << " timed out " << e.stats().timed_out
@@ -212,6 +215,8 @@ TEST(MetricsRender, EngineFamiliesLabelsAndHistogramInvariants) {
   EXPECT_EQ(value_of(all, "rtengine_task_failures_total", {{"type", "task"}, {"reason", "deadline_missed"}}), 1);
   EXPECT_EQ(value_of(all, "rtengine_task_failures_total", {{"type", "task"}, {"reason", "exception"}}), 0);
   EXPECT_EQ(value_of(all, "rtengine_task_outcomes_total", {{"outcome", "failed"}}), 1);
+  EXPECT_EQ(value_of(all, "rtengine_tasks_posted_total"), 3);
+  EXPECT_EQ(value_of(all, "rtengine_task_outcomes_total", {{"outcome", "completed"}}), 13);
   EXPECT_EQ(value_of(all, "rtengine_task_deadline_misses_total"), 1);
   EXPECT_EQ(value_of(all, "rtengine_rollback_operations_total", {{"type", "flaky"}}), 0);
   EXPECT_EQ(named(all, "rtengine_task_queue_depth").size(), rt::kClassCount);

@@ -74,7 +74,12 @@ void add_engine_totals(const Engine& e, const Stats& s, std::vector<MetricFamily
   gauge("rtengine_uptime_seconds", "Time since the engine started; 0 when stopped").add(seconds(s.uptime_ns)).into(out);
   gauge("rtengine_pm_qos_held", "1 while a /dev/cpu_dma_latency request is held").add(s.pm_qos_held ? 1 : 0).into(out);
 
-  counter("rtengine_tasks_submitted_total", "Tasks accepted by try_submit").add(num(s.submitted)).into(out);
+  counter("rtengine_tasks_submitted_total", "Tasks accepted by try_submit and try_post")
+      .add(num(s.submitted))
+      .into(out);
+  counter("rtengine_tasks_posted_total", "Of the submitted tasks, those accepted by try_post (no slot, not queryable)")
+      .add(num(s.posted))
+      .into(out);
   counter("rtengine_task_outcomes_total", "Accepted tasks by how they ended")
       .add(num(s.completed), {{"outcome", "completed"}})
       .add(num(s.failed), {{"outcome", "failed"}})
