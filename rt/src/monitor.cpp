@@ -128,7 +128,9 @@ void Engine::Impl::release_scheduled(const Scheduled& e, ns_t now) noexcept {
   if (e.kind == Scheduled::Kind::Deadline) {
     // A wake-up only: scan_watches does the work. But its task may have started just
     // before this deadline and not yet shown its watch (a worker preempted between its
-    // CAS and watch_begin): while it is RUNNING, look again shortly.
+    // CAS and watch_begin): while it is RUNNING, look again shortly. Still READY, it is
+    // dropped: a worker that starts it now finds the monitor armed later and wakes it
+    // (execute), or is seen by the re-scan after the arming (monitor_loop).
     const std::uint64_t w = slots[e.id.index].word.load(std::memory_order_acquire);
     if (detail::gen_of(w) == e.id.generation && state_of(w) == State::Running)
       push_heap_entry(Scheduled{now + kReleaseRetry, e.id, Scheduled::Kind::Deadline});

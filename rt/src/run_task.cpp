@@ -2,8 +2,11 @@
 // end_task, after_task: HAL_NONBLOCKING, checked by RealtimeSanitizer in the rtsan
 // preset) around the task's own code, its hooks and the user's snapshot and restore,
 // which run unchecked between them (mark your task function HAL_NONBLOCKING to have it
-// checked too). Starting a task makes no syscall: the monitor learned its deadline from
-// the submitter (but for a full monitor ring: then one eventfd write, before the task).
+// checked too). Starting a task makes no syscall in steady state: the monitor learned its
+// deadline from the submitter, and the start only looks at what the monitor is armed for
+// (one load); it writes the monitor's eventfd when that is later than the deadline: the
+// monitor's ring was full at submission, or the monitor dropped the deadline in the
+// instant the task was taken but not yet shown as running (poke_monitor, below).
 #include <exception>
 
 #include "engine_impl.hpp"
@@ -64,9 +67,16 @@ void Engine::Impl::execute(Worker& w, std::uint32_t idx) noexcept {
   Reason violation = b.violation;
   ns_t end = b.start;
   if (b.run) {
-    // Only when the monitor's ring was full at submission (publish): otherwise the
-    // monitor already knows this deadline and the start makes no syscall.
-    if (b.deadline != 0 && s.announce_at_start.load(std::memory_order_relaxed)) poke_monitor(b.deadline);
+    // The worker's half of the handshake with the monitor's arming (watch_begin stored
+    // the watch, seq_cst; this loads armed_for, seq_cst). Usually the monitor is armed for
+    // this deadline or earlier, and this is one load. It is armed later when it could not
+    // be told at submission (its ring was full), or when it met the deadline while the
+    // task was still READY: this worker had read its clock before the deadline but not
+    // yet made the task RUNNING, so the monitor dropped the deadline (release_scheduled)
+    // and saw no watch. Then either its re-scan after arming sees this watch, or this
+    // load sees the later arming and wakes it; without this, a task started in that
+    // instant ran unwatched and, overrunning, was never asked to stop.
+    if (b.deadline != 0) poke_monitor(b.deadline);
     TaskContext ctx(TaskId{idx, b.gen}, s.stop, b.gen, s.context, b.ready, b.deadline, 0, w.index);
     bool threw = false;
     if (s.pre != nullptr) s.pre(ctx);

@@ -96,6 +96,42 @@ TEST(Monitor, IoUringBackendCatchesTheSameMissOrFallsBackToTimerfd) {
   monitor_catches_a_running_miss(hal::TimerBackend::IoUring);
 }
 
+// A task the worker takes just before its deadline and makes RUNNING just after it: the
+// monitor, woken at the deadline, finds it still READY and drops the deadline; the
+// worker's start must then wake it (execute's poke_monitor), or the task overruns
+// unwatched and is never asked to stop. Deadlines swept across the start's latency, so
+// some starts land in that instant (before the fix, natively, a run of 1000 hit it about
+// every other time); the bound is only "never" (an unwatched overrun gives up after it),
+// not a timing.
+TEST(Monitor, OverrunStartedAsItsDeadlinePassesIsStillStopped) {
+  constexpr hal::ns_t kNever = 10 * hal::kNsPerSec;
+  rt::Engine e(small_config());
+  e.start();
+  rt::Producer p = e.make_producer();
+  int started = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::atomic<int> outcome{0};  // 1 stopped, 2 gave up unstopped
+    auto overrun = [&outcome](rt::TaskContext& ctx) {
+      const hal::ns_t until = hal::now_ns() + kNever;
+      while (!ctx.stop_requested() && hal::now_ns() < until) {
+      }
+      outcome.store(ctx.stop_requested() ? 1 : 2);
+    };
+    rt::TaskId id;
+    const hal::ns_t deadline_in = (1 + i % 64) * hal::kNsPerUs;
+    ASSERT_EQ(p.try_submit(overrun, {.deadline_in = deadline_in}, &id), rt::SubmitStatus::Ok);
+    rt::TaskInfo info;
+    ASSERT_TRUE(eventually([&] { return e.status(id, info) && rt::is_terminal(info.state); }, 2 * kNever));
+    if (info.started == 0) continue;  // taken after its deadline: dropped unrun
+    ++started;
+    ASSERT_TRUE(eventually([&] { return outcome.load() != 0; }));
+    ASSERT_EQ(outcome.load(), 1) << "task " << i << " (deadline_in " << deadline_in / hal::kNsPerUs
+                                 << " us) ran unwatched past its deadline";
+  }
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+  RecordProperty("started", started);
+}
+
 TEST(Monitor, TaskThatMeetsItsDeadlineIsNotFlagged) {
   rt::Engine e(small_config());
   e.start();

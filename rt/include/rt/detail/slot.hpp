@@ -42,9 +42,6 @@ struct alignas(hal::kCacheLine) TaskSlot {
   std::atomic<ns_t> finished{0};       // written with the outcome
   std::atomic<std::int16_t> worker{-1};
   std::atomic<Reason> reason{Reason::None};
-  // The monitor could not be told of the deadline at submission (its ring was full):
-  // the worker that starts the task tells it instead.
-  std::atomic<bool> announce_at_start{false};
   // F13: retries already scheduled, and whether `retry` below holds a policy; the worker
   // that ends an attempt reads both, so they sit on the line it has anyway.
   std::atomic<std::uint16_t> retries_used{0};
