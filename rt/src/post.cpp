@@ -35,9 +35,6 @@ std::size_t Engine::post(std::size_t producer, Priority p, const detail::PostIte
     // The reservation is also this side of the sleep handshake (ring.hpp): a worker going
     // to sleep sees it, or wake_one below sees the worker asleep.
     got = m.posts[k]->try_reserve_n(n);
-    // A sleeping worker is woken before the enqueue, as try_submit does (engine.hpp); the
-    // wake below stays the handshake's half.
-    if (got > 0) m.wake_one(k);
     if (got > 0 && !m.posts[k]->push_reserved_bulk(producer, items, got)) {
       m.counters.ring_push_refusals.add();  // moodycamel refused below capacity (ring.hpp)
       got = 0;

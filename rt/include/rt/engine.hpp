@@ -434,11 +434,6 @@ SubmitStatus Producer::submit_with(Fill&& fill, const SubmitOptions& opts, TaskI
   if (engine_ == nullptr) return SubmitStatus::Invalid;
   detail::Claim c = engine_->acquire(index_, opts);
   if (c.slot == nullptr) return c.status;
-  // A sleeping worker is woken now, before the slot is filled: its wake-up (microseconds)
-  // then overlaps the filling (~100 ns) instead of following it, and it finds the place
-  // reserved (the ring's depth) and the task visible by the time it runs. The wake after
-  // the publish stays the sleep handshake's half (ring.hpp); it then finds it awake.
-  engine_->wake(opts.priority, c, 0);
   fill(c.slot->fn);
   ns_t notify = 0;
   const SubmitStatus status = engine_->publish(index_, c, opts, notify);
