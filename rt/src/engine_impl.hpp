@@ -99,9 +99,9 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
 
   // ---- a worker's one-shot runs (run_task.cpp) ----
   // One dequeued task: the checked begin/end around the unchecked user code.
-  // RT: no allocation; no syscall by the engine, but one eventfd write when the monitor is
-  // armed later than the task's deadline (its ring was full at submission, or it dropped
-  // the deadline as the task was being started).
+  // RT: no allocation; no syscall by the engine, but one eventfd write when the task's
+  // announce_at_start is set and the monitor is armed later than its deadline (its ring was
+  // full at submission, or it dropped the deadline as the task was being started).
   void execute(detail::Worker& w, std::uint32_t idx) noexcept;
   struct Begin {
     bool run = false;

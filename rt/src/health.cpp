@@ -16,8 +16,10 @@ Diagnosis diagnose(const Health& h, ns_t now) {
                 ": a task hung past its deadline + monitor.stall_after"};
   // Without a beat an idle monitor sleeps until its next deadline: its age says nothing.
   if (h.monitor_beat_every > 0 && (h.monitor_beat <= 0 || now - h.monitor_beat > kMonitorStale))
-    return {Ailment::MonitorStuck, "the deadline monitor is stuck: no beat for " +
-                                       std::to_string((now - h.monitor_beat) / hal::kNsPerMs) + " ms"};
+    return {Ailment::MonitorStuck, h.monitor_beat <= 0
+                                       ? std::string("the deadline monitor is stuck: it never beat")
+                                       : "the deadline monitor is stuck: no beat for " +
+                                             std::to_string((now - h.monitor_beat) / hal::kNsPerMs) + " ms"};
   return {};
 }
 

@@ -128,12 +128,20 @@ void Engine::Impl::release_scheduled(const Scheduled& e, ns_t now) noexcept {
   if (e.kind == Scheduled::Kind::Deadline) {
     // A wake-up only: scan_watches does the work. But its task may have started just
     // before this deadline and not yet shown its watch (a worker preempted between its
-    // CAS and watch_begin): while it is RUNNING, look again shortly. Still READY, it is
-    // dropped: a worker that starts it now finds the monitor armed later and wakes it
-    // (execute), or is seen by the re-scan after the arming (monitor_loop).
-    const std::uint64_t w = slots[e.id.index].word.load(std::memory_order_acquire);
-    if (detail::gen_of(w) == e.id.generation && state_of(w) == State::Running)
+    // CAS and watch_begin): while it is RUNNING, look again shortly. Not started yet
+    // (PENDING, READY), it is dropped, and the worker that starts it is asked to tell this
+    // thread (announce_at_start, seq_cst): either that worker sees the flag and wakes it,
+    // or it read the flag before this store, so its watch is seen by the re-scan after the
+    // arming (monitor_loop). Without the flag, a task started in that instant overran
+    // unwatched and was never asked to stop.
+    TaskSlot& s = slots[e.id.index];
+    const std::uint64_t w = s.word.load(std::memory_order_acquire);
+    if (detail::gen_of(w) != e.id.generation) return;
+    if (state_of(w) == State::Running) {
       push_heap_entry(Scheduled{now + kReleaseRetry, e.id, Scheduled::Kind::Deadline});
+    } else if (state_of(w) == State::Pending || state_of(w) == State::Ready) {
+      s.announce_at_start.store(true, std::memory_order_seq_cst);
+    }
     return;
   }
   TaskSlot& s = slots[e.id.index];

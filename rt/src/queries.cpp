@@ -220,6 +220,7 @@ std::size_t Engine::clear_completed(std::size_t keep) {
   const std::size_t me = m.setup_token();
   // The ring keeps each worker's retirements in their order, not all of them in one (a
   // pop rotates over the workers' sub-queues): the most recent are found by their end.
+  if (m.retired.depth() <= static_cast<std::int64_t>(keep)) return 0;
   std::vector<std::uint32_t> held;
   held.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, m.retired.depth())));
   for (std::uint32_t idx = 0; m.retired.try_pop(me, idx);)

@@ -3,10 +3,10 @@
 // preset) around the task's own code, its hooks and the user's snapshot and restore,
 // which run unchecked between them (mark your task function HAL_NONBLOCKING to have it
 // checked too). Starting a task makes no syscall in steady state: the monitor learned its
-// deadline from the submitter, and the start only looks at what the monitor is armed for
-// (one load); it writes the monitor's eventfd when that is later than the deadline: the
-// monitor's ring was full at submission, or the monitor dropped the deadline in the
-// instant the task was taken but not yet shown as running (poke_monitor, below).
+// deadline from the submitter, and the start only loads a flag (announce_at_start); it
+// writes the monitor's eventfd when the flag is set and the monitor is armed later than the
+// deadline: the monitor's ring was full at submission, or the monitor dropped the deadline
+// in the instant the task was taken but not yet shown as running.
 #include <exception>
 
 #include "engine_impl.hpp"
@@ -59,24 +59,25 @@ void Engine::Impl::execute(Worker& w, std::uint32_t idx) noexcept {
   detail::prefetch_slot(s);
   // The start is read while the slot's lines are on their way from the producer's core: the
   // clock (~30 ns through the vDSO on a VM) overlaps their transfer instead of following it.
-  const ns_t now = hal::now_ns();
+  ns_t now = hal::now_ns();
   const bool bound = s.state.bound();
-  // Before the checks, so that a violation found at the start restores exactly this.
-  if (bound && state_of(s.word.load(std::memory_order_acquire)) == State::Ready) s.state.take();
+  // Before the checks, so that a violation found at the start restores exactly this. The
+  // snapshot is the user's code: the start (and the too-late check) comes after it.
+  if (bound && state_of(s.word.load(std::memory_order_acquire)) == State::Ready) {
+    s.state.take();
+    now = hal::now_ns();
+  }
   const Begin b = begin_task(w, idx, now);
   Reason violation = b.violation;
   ns_t end = b.start;
   if (b.run) {
-    // The worker's half of the handshake with the monitor's arming (watch_begin stored
-    // the watch, seq_cst; this loads armed_for, seq_cst). Usually the monitor is armed for
-    // this deadline or earlier, and this is one load. It is armed later when it could not
-    // be told at submission (its ring was full), or when it met the deadline while the
-    // task was still READY: this worker had read its clock before the deadline but not
-    // yet made the task RUNNING, so the monitor dropped the deadline (release_scheduled)
-    // and saw no watch. Then either its re-scan after arming sees this watch, or this
-    // load sees the later arming and wakes it; without this, a task started in that
-    // instant ran unwatched and, overrunning, was never asked to stop.
-    if (b.deadline != 0) poke_monitor(b.deadline);
+    // The worker's half of the handshake with the monitor's arming: watch_begin stored the
+    // watch (seq_cst); the flag is loaded after it (seq_cst). Set when the monitor's ring
+    // was full at submission, or when the monitor met the deadline while the task was not
+    // yet RUNNING and dropped it (release_scheduled): then this worker wakes it, unless it
+    // is armed for this deadline or earlier. Usually clear: one load, no syscall (the
+    // monitor learned the deadline from the submitter).
+    if (b.deadline != 0 && s.announce_at_start.load(std::memory_order_seq_cst)) poke_monitor(b.deadline);
     TaskContext ctx(TaskId{idx, b.gen}, s.stop, b.gen, s.context, b.ready, b.deadline, 0, w.index);
     bool threw = false;
     if (s.pre != nullptr) s.pre(ctx);

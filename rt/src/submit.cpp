@@ -149,6 +149,7 @@ SubmitStatus Engine::publish(std::size_t producer, detail::Claim& c, const Submi
   if (c.start != 0) {
     // F2/F3: delayed start. The monitor keeps it (SCHEDULED) and releases it to its ring
     // at `start`. Its ring is woken before it fills (above); still full, it is QueueFull.
+    s.announce_at_start.store(false, std::memory_order_relaxed);  // the monitor releases it: it knows
     m.owner_transition(s, pending, State::Scheduled, c.now);
     std::int64_t seen = 0;
     if (!m.scheduled_in.try_push(producer, detail::Scheduled{c.start, c.id, detail::Scheduled::Kind::Start}, &seen)) {
@@ -168,12 +169,16 @@ SubmitStatus Engine::publish(std::size_t producer, detail::Claim& c, const Submi
     // The monitor learns every one-shot deadline from the submitter, not from the worker
     // that starts the task: the start then needs no syscall. The monitor drains its ring
     // only when it wakes, so a ring half full of deadlines (far ones, of tasks that ended
-    // early) wakes it now; a full one leaves the telling to the worker (execute: it finds the
-    // monitor armed later than the deadline).
+    // early) wakes it now; a full one leaves the telling to the worker (announce_at_start).
+    // Cleared before the push: once the entry is in, the monitor may set it (release_scheduled).
+    s.announce_at_start.store(false, std::memory_order_relaxed);
     std::int64_t seen = 0;
     const bool told =
         m.scheduled_in.try_push(producer, detail::Scheduled{deadline, c.id, detail::Scheduled::Kind::Deadline}, &seen);
+    if (!told) s.announce_at_start.store(true, std::memory_order_relaxed);
     notify = !told || m.monitor_ring_filling(seen) ? c.now : deadline;
+  } else {
+    s.announce_at_start.store(false, std::memory_order_relaxed);
   }
   m.owner_transition(s, pending, State::Ready, c.now);
   if (!m.rings[k]->push_reserved(producer, c.id.index)) {

@@ -209,6 +209,7 @@ TEST(ConfigErrors, PostCapacityOutOfRange) {
   const LoadResult r = parse("[engine.post_capacity]\nhigh = -1\n");
   expect_one(r, 2, 8, "engine.post_capacity.high", {"expected an integer 0..1048576, found -1"});
 }
+
 TEST(ConfigParse, Service) {
   const LoadResult r = parse("[service]\nwatchdog = false\nhardware_watchdog = \"/dev/watchdog0\"\n");
   ASSERT_TRUE(r.ok()) << dump(r);

@@ -504,6 +504,8 @@ TEST(Engine, ClearingKeepsTheMostRecentAcrossWorkers) {
     ASSERT_EQ(p.try_submit([] {}, {.priority = on}, &ids[i]), SubmitStatus::Ok);
     ASSERT_TRUE(eventually([&] { return state_is(e, ids[i], State::Completed); }));
   }
+  // COMPLETED comes before the worker retires the slot (after_task): wait for all five.
+  ASSERT_TRUE(eventually([&] { return e.stats().retained == ids.size(); }));
   EXPECT_EQ(e.clear_completed(2), 3u);
   rt::TaskInfo info;
   for (std::size_t i = 0; i < 3; ++i)
@@ -514,6 +516,7 @@ TEST(Engine, ClearingKeepsTheMostRecentAcrossWorkers) {
   EXPECT_EQ(e.clear_completed(0), 2u);
   EXPECT_FALSE(e.status(ids[4], info));
 }
+
 TEST(Engine, RetainsOnlyTheMostRecentFinishedTasks) {
   rt::EngineConfig c = small_config();
   c.retain_completed = 10;

@@ -63,7 +63,9 @@ TEST(Health, TheMonitorIsStuckOnlyPastKMonitorStaleAndOnlyWhenItBeats) {
   EXPECT_EQ(d.what, rt::Ailment::MonitorStuck);
   EXPECT_TRUE(says(d, "monitor is stuck: no beat for 1000 ms")) << d.why;
   h.monitor_beat = 0;  // never beat
-  EXPECT_EQ(rt::diagnose(h, kNow).what, rt::Ailment::MonitorStuck);
+  const rt::Diagnosis never = rt::diagnose(h, kNow);
+  EXPECT_EQ(never.what, rt::Ailment::MonitorStuck);
+  EXPECT_TRUE(says(never, "monitor is stuck: it never beat")) << never.why;
   h.monitor_beat_every = 0;  // no beat configured: an old beat (or none) is an idle monitor
   EXPECT_EQ(rt::diagnose(h, kNow).what, rt::Ailment::None);
   h.monitor_beat = kNow - rt::kMonitorStale - 1;

@@ -130,6 +130,9 @@ TEST(Monitor, OverrunStartedAsItsDeadlinePassesIsStillStopped) {
   }
   EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
   RecordProperty("started", started);
+  // Under an emulator or a sanitizer most starts come after 1-64 us: then the window was
+  // hardly reached, and passing says little.
+  if (started < 300) GTEST_SKIP() << "only " << started << " of 3000 tasks started before their deadline";
 }
 
 TEST(Monitor, TaskThatMeetsItsDeadlineIsNotFlagged) {

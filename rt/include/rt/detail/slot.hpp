@@ -42,6 +42,11 @@ struct alignas(hal::kCacheLine) TaskSlot {
   std::atomic<ns_t> finished{0};       // written with the outcome
   std::atomic<std::int16_t> worker{-1};
   std::atomic<Reason> reason{Reason::None};
+  // The worker that starts it must tell the monitor of its deadline: the monitor's ring was
+  // full at submission, or the monitor met the deadline while the task was still READY and
+  // dropped it (release_scheduled). The monitor's store and the starting worker's load are
+  // seq_cst: half of the handshake with the monitor's arming (run_task.cpp, execute).
+  std::atomic<bool> announce_at_start{false};
   // F13: retries already scheduled, and whether `retry` below holds a policy; the worker
   // that ends an attempt reads both, so they sit on the line it has anyway.
   std::atomic<std::uint16_t> retries_used{0};
