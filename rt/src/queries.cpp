@@ -226,8 +226,12 @@ std::size_t Engine::clear_completed(std::size_t keep) {
   for (std::uint32_t idx = 0; m.retired.try_pop(me, idx);)
     held.push_back(idx);
   const std::size_t n = held.size() > keep ? held.size() - keep : 0;
-  std::stable_sort(held.begin(), held.end(), [&m](std::uint32_t a, std::uint32_t b) {
-    return m.slots[a].finished.load(std::memory_order_relaxed) < m.slots[b].finished.load(std::memory_order_relaxed);
+  // std::sort, not stable_sort: libstdc++ 12's stable_sort uses get_temporary_buffer, which
+  // clang 22 calls deprecated (the fuzz and rtsan presets). Ties go by slot, which is stable enough.
+  std::sort(held.begin(), held.end(), [&m](std::uint32_t a, std::uint32_t b) {
+    const ns_t fa = m.slots[a].finished.load(std::memory_order_relaxed);
+    const ns_t fb = m.slots[b].finished.load(std::memory_order_relaxed);
+    return fa != fb ? fa < fb : a < b;
   });
   for (std::size_t i = 0; i < held.size(); ++i) {
     // The ring holds every slot, so a push back cannot fail; if it did, the slot is freed
