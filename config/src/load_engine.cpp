@@ -57,19 +57,18 @@ void per_class(Reader& r, const toml::table& e, const std::string& key, std::int
                std::array<std::size_t, kClassCount>& out) {
   const toml::table* t = r.table(e, key, "engine");
   if (t == nullptr) return;
-  static constexpr std::string_view kNames[] = {"critical", "high", "normal", "low", "background"};
   const std::string path = "engine." + key;
   r.only(*t, path, {"critical", "high", "normal", "low", "background"});
   for (std::size_t k = 0; k < kClassCount; ++k)
-    r.integer_as(*t, kNames[k], path, min, 1 << 20, out[k]);
+    r.integer_as(*t, to_string(static_cast<Priority>(k)), path, min, 1 << 20, out[k]);
 }
 
 }  // namespace
 
 int priority_index(std::string_view s) {
-  static constexpr std::string_view kNames[] = {"critical", "high", "normal", "low", "background"};
-  for (int i = 0; i < 5; ++i)
-    if (kNames[i] == s) return i;
+  // The engine's own names (rt::to_string), so config and engine never disagree.
+  for (std::size_t k = 0; k < kClassCount; ++k)
+    if (to_string(static_cast<Priority>(k)) == s) return static_cast<int>(k);
   return -1;
 }
 
