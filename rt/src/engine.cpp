@@ -142,6 +142,7 @@ Engine::Impl::Impl(Engine& e, const EngineConfig& c)
     w->rng = 0x9E3779B97F4A7C15ULL * (i + 1);  // distinct per worker, never 0
     w->cfg = c.workers[i];
     w->periodic = std::make_unique<detail::PeriodicTask*[]>(std::max<std::size_t>(c.max_periodic, 1));
+    w->feeders = std::make_unique<detail::PeriodicTask*[]>(std::max<std::size_t>(c.max_periodic, 1));
     for (std::size_t k = 0; k < kClassCount; ++k) {
       if ((w->cfg.classes & (1U << k)) != 0) serving[k].push_back(w.get());
     }

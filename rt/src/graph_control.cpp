@@ -155,6 +155,16 @@ int Engine::add_periodic_graph(const PeriodicSpec& spec, int graph) {
   const int worker = m.periodic[static_cast<std::size_t>(id)]->worker->index;
   periodic_fn(id).emplace(GraphRelease{&Impl::periodic_graph_release, &m, static_cast<std::uint32_t>(graph), worker});
   commit_periodic(id);
+  // The other workers that run its nodes wake for its releases too (worker_loop): the
+  // first nodes are queued at the release, and a futex wake-up on a VM costs as much as
+  // the release's own timer wake-up (P7's frame paid both).
+  detail::PeriodicTask* p = m.periodic[static_cast<std::size_t>(id)].get();
+  for (detail::Worker* w : m.serving[m.graphs[static_cast<std::size_t>(graph)]->ring]) {
+    if (w->index == worker) continue;
+    const std::size_t n = w->feeder_count.load(std::memory_order_relaxed);
+    w->feeders[n] = p;
+    w->feeder_count.store(n + 1, std::memory_order_release);  // the worker may look from now on
+  }
   return id;
 }
 

@@ -92,6 +92,7 @@ struct Worker {  // NOLINT(clang-analyzer-optin.performance.Padding)
   alignas(hal::kCacheLine) std::atomic<WorkerState> state{WorkerState::Stopped};
   std::atomic<bool> running{false};  // inside a one-shot task (stop() waits for none)
   Tally tasks_done, busy_ns;
+  Tally prewakes;            // sleeps ended by its own timer for a feeder's release (next_feed)
   Outcomes out;              // owned: plain tallies
   std::uint64_t ticket = 0;  // the worker thread's own run counter
   std::uint64_t rng = 0;     // retry jitter (xorshift state), the worker thread's own
@@ -127,6 +128,11 @@ struct Worker {  // NOLINT(clang-analyzer-optin.performance.Padding)
   std::unique_ptr<PeriodicTask*[]> periodic;
   std::atomic<std::size_t> periodic_count{0};
   std::uint32_t periodic_seen = 0;  // worker thread only
+  // Periodic graphs another worker releases whose nodes this worker runs: it wakes for
+  // their releases as well, so a frame's first node does not wait for a futex wake-up
+  // (P7). Entries are published by `feeder_count` (add_periodic_graph).
+  std::unique_ptr<PeriodicTask*[]> feeders;
+  std::atomic<std::size_t> feeder_count{0};
 
   Watch watch;                    // its own line: the monitor CASes it
   Histogram dispatch, execution;  // single writer: this worker

@@ -164,16 +164,19 @@ void add_workers(const Engine& e, const Stats& s, std::vector<MetricFamily>& out
   Family done = counter("rtengine_worker_tasks_done_total", "Tasks and periodic runs a worker ran");
   Family busy = counter("rtengine_worker_busy_seconds_total", "Time a worker spent running tasks");
   Family faults = counter("rtengine_worker_minor_faults_total", "Minor page faults of the worker's thread");
+  Family prewakes = counter("rtengine_worker_prewakes_total",
+                            "Sleeps a worker ended by its own timer for a periodic graph's release");
   for (const WorkerStats& w : s.workers) {
     const std::string id = std::to_string(w.index);
     for (const WorkerState st : {WorkerState::Idle, WorkerState::Busy, WorkerState::Stalled, WorkerState::Stopped})
       state.add(w.state == st ? 1 : 0, {{"worker", id}, {"state", std::string(to_string(st))}});
     util.add(w.utilization, {{"worker", id}});
     done.add(num(w.tasks_done), {{"worker", id}});
+    prewakes.add(num(w.prewakes), {{"worker", id}});
     busy.add(seconds(w.busy_ns), {{"worker", id}});
     if (w.minor_faults >= 0) faults.add(static_cast<double>(w.minor_faults), {{"worker", id}});  // -1: unknown
   }
-  for (Family* f : {&state, &util, &done, &busy, &faults})
+  for (Family* f : {&state, &util, &done, &busy, &faults, &prewakes})
     f->into(out);
   counter("rtengine_worker_stalls_total", "Workers marked STALLED by the monitor").add(num(s.stalls)).into(out);
 }

@@ -117,6 +117,7 @@ Response get_stats(Ctx& c) {
                            {"cpu", w.applied.cpu},
                            {"degraded", w.applied.degraded()},
                            {"tasks_done", w.tasks_done},
+                           {"prewakes", w.prewakes},
                            {"utilization", w.utilization}});
   }
   json rollbacks = json::object();

@@ -306,7 +306,11 @@ class Engine {
   GraphRunStatus try_run_graph(Producer& p, int graph, const Context* ctx = nullptr) noexcept;
   // F18 + F9: a periodic task (as add_periodic, `spec`'s callable is the graph) that
   // starts a run of `graph` at each release, on the absolute grid; a release that finds
-  // the previous run still going counts as `busy` in the graph's stats. Setup only.
+  // the previous run still going counts as `busy` in the graph's stats. The other workers
+  // serving the graph's class wake for each release by their own timer (a hybrid loop's
+  // margin before it, else idle_spin before it) and spin until its first nodes come, at
+  // most 1/8 of the period after it: the nodes then start as from a hot worker instead
+  // of after a futex wake-up (WorkerStats::prewakes counts these wake-ups). Setup only.
   int add_periodic_graph(const PeriodicSpec& spec, int graph);
   [[nodiscard]] int graph_index(std::string_view name) const noexcept;
   [[nodiscard]] std::size_t graph_count() const noexcept;
