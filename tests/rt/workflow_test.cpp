@@ -402,6 +402,8 @@ TEST(Workflow, ConcurrentStartersNeverOverlapASagasRuns) {
   static std::atomic<int> inside{0};
   static std::atomic<int> overlaps{0};
   static std::atomic<int> done{0};
+  done = 0;  // --gtest_repeat runs the test again in this process
+  overlaps = 0;
   rt::HandlerRegistry h;
   h.add("step", [] {
     if (inside.fetch_add(1) != 0) overlaps.fetch_add(1);
