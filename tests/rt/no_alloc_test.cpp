@@ -255,6 +255,18 @@ TEST(NoAllocation, TimeAndViolationPathsAfterStart) {
                                       }
                                     }
                                   });
+  // A periodic graph released by worker 0: worker 1 wakes for its releases, its margin
+  // (far above a wake-up's lateness) ahead (prewakes).
+  static std::atomic<std::uint64_t> frames{0};
+  rt::HandlerRegistry h;
+  h.add("node", [] { frames.fetch_add(1); });
+  const int g = e.add_graph(rt::pipeline("frame", {{"sense", "node"}, {"actuate", "node"}}), h);
+  const int frame_loop = e.add_periodic_graph({.name = "frame-loop",
+                                               .period = 2 * hal::kNsPerMs,
+                                               .worker = 0,
+                                               .precision = rt::Precision::Hybrid,
+                                               .hybrid_margin = hal::kNsPerMs / 2},
+                                              g);
   e.start();
   e.set_gate(0, false);
   rt::Producer p = e.make_producer();
@@ -296,6 +308,7 @@ TEST(NoAllocation, TimeAndViolationPathsAfterStart) {
     }
   };
   ASSERT_TRUE(e.start_periodic(loop));
+  ASSERT_TRUE(e.start_periodic(frame_loop));
   run(2'000);  // warm-up: every path once, the unwinder's caches filled
   // in_flight(), not running and scheduled: a queued task is in neither, and a warm-up task
   // throwing after throws_before is read would count a throw but not its allocation.
@@ -333,6 +346,9 @@ TEST(NoAllocation, TimeAndViolationPathsAfterStart) {
   EXPECT_GT(after.detected_by_monitor, before.detected_by_monitor);
   EXPECT_GT(after.exceptions, before.exceptions);
   EXPECT_GT(e.periodic_stats(loop).rollbacks, 0U);
+  // The periodic graph ran, and worker 1 woke for its releases, while counting.
+  EXPECT_GT(after.workers.at(1).prewakes, before.workers.at(1).prewakes);
+  EXPECT_GT(e.graph_stats(g).completed_runs, 0U);
 }
 
 // F13-F18 on the same proof: 10^5 runs of a 7-node control frame, and tasks that fail
@@ -346,7 +362,10 @@ TEST(NoAllocation, GraphRunsRetriesDeadLettersAndBreakersAfterStart) {
                                   .window = hal::kNsPerSec,
                                   .cool_down = 2 * hal::kNsPerMs,
                                   .half_open_trials = 2}};
-  c.dead_letter_capacity = 64;  // overflows on purpose: the oldest are dropped, not allocated
+  // Overflows on purpose: the oldest are dropped, not allocated. Small: once the breaker
+  // opens, only its half-open trials reach the dead letters (2 per 2 ms cool-down), and a
+  // fast run of the loop below lasts ~50 ms (64 overflowed only in slower runs).
+  c.dead_letter_capacity = 16;
   rt::Engine e(c);
   static std::atomic<std::uint64_t> frames{0};
   rt::HandlerRegistry h;
