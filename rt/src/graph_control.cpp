@@ -155,15 +155,22 @@ int Engine::add_periodic_graph(const PeriodicSpec& spec, int graph) {
   const int worker = m.periodic[static_cast<std::size_t>(id)]->worker->index;
   periodic_fn(id).emplace(GraphRelease{&Impl::periodic_graph_release, &m, static_cast<std::uint32_t>(graph), worker});
   commit_periodic(id);
-  // The other workers that run its nodes wake for its releases too (worker_loop): the
-  // first nodes are queued at the release, and a futex wake-up on a VM costs as much as
-  // the release's own timer wake-up (P7's frame paid both).
+  // One other worker that runs its nodes wakes for its releases too (worker_loop.cpp,
+  // next_feed): a run starts with one item, queued at the release, and behind a futex
+  // wake-up on a VM it waits as long as for the release's own timer (P7's frame paid
+  // both). One: a second would spin in every period for an item the first one takes.
+  // Both pinned, to different CPUs: a worker spinning for the release on the releasing
+  // worker's CPU would hold the release back (unpinned, the scheduler put them together
+  // and the releases came when the spin ended).
   detail::PeriodicTask* p = m.periodic[static_cast<std::size_t>(id)].get();
+  const int releaser_cpu = m.workers[static_cast<std::size_t>(worker)]->cfg.cpu;
   for (detail::Worker* w : m.serving[m.graphs[static_cast<std::size_t>(graph)]->ring]) {
-    if (w->index == worker) continue;
+    if (w->index == worker || w->cfg.cpu == hal::kNoCpu || releaser_cpu == hal::kNoCpu || w->cfg.cpu == releaser_cpu)
+      continue;
     const std::size_t n = w->feeder_count.load(std::memory_order_relaxed);
     w->feeders[n] = p;
     w->feeder_count.store(n + 1, std::memory_order_release);  // the worker may look from now on
+    break;
   }
   return id;
 }

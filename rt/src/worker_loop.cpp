@@ -28,39 +28,50 @@ void note_wake(const Worker& w, PeriodicTask& p, std::uint32_t s, ns_t asked) no
 }
 
 // A release of a periodic graph another worker releases and this worker runs nodes of
-// (Worker::feeders): when it is due, how long before it this worker wakes, and until when
-// after it this worker waits for its nodes. The lead: the releasing worker's own hybrid
-// margin (it spins from then), else idle_spin: both workers' timers are late by a wake-up
-// lateness each, and a lead keeps this one ahead of the other -- behind it, the nodes
-// wait for a futex wake-up (P7's default frame: p99 of run start -> last node 14 us
-// without a lead, 3.3 us with one, as with a worker kept hot).
+// (Worker::feeders): when it is due, and the window around it in which this worker is
+// awake for the run's start item -- from `lead` before it (its own timer) until
+// `wait_until` after it (a spin, ended by the item or any other work).
+//
+// The lead keeps this worker's wake-up ahead of the releasing worker's: both timers are
+// late by a wake-up lateness each, and behind it the start item waits for a futex
+// wake-up (P7's default frame, run start -> last node p99: 14 us without a lead, 3.3 us
+// with one, as with a worker kept hot). Sleep and spin loops: idle_spin. Hybrid loops
+// are released on time (their worker spins from its margin): the lateness its worker
+// measures plus idle_spin, never more than its margin.
+// The wait: the start item comes when the releasing worker's wake-up does, within a
+// timer's jitter of this one's (tens of us on a VM, a few on RT hardware): max(idle_spin,
+// period / 8) bounds the spin when that worker is held up.
 struct Feed {
   ns_t at = kNever;
   ns_t lead = 0;
   ns_t wait_until = 0;
 };
-
-// After the release, this worker spins for its first nodes up to 1/8 of the period: they
-// come when the releasing worker's own wake-up does, within a timer's jitter (tens of us
-// on a VM, at most a few us on RT hardware), so the spin is as long as the two wake-ups
-// are apart, and its cap bounds it when the releasing worker is held up.
 constexpr ns_t kFeedWaitShare = 8;
 
-// The feeder due first after `now`, by when its worker wakes. A stopped or paused feeder
-// publishes 0 and is passed over. RT: wait-free; two loads per feeder.
-Feed next_feed(const Worker& w, ns_t now, ns_t spin) noexcept HAL_NONBLOCKING {
+// The feed due first, by when this worker wakes for it, whose window has not ended; kNever
+// when none (or idle_spin is 0: no spin at all). A stopped or paused feeder publishes 0;
+// one whose release is more than a period overdue is held up (an overrun, a stall), and
+// its worker's wake_one will say when it releases: both are passed over. Its worker
+// publishes the next release after the run's start is queued; until then the grid says,
+// and a feed this worker met (`fed`: work came in its window) is not waited for again.
+// RT: wait-free; three loads per feeder.
+Feed next_feed(const Worker& w, ns_t now, ns_t spin, ns_t fed) noexcept HAL_NONBLOCKING {
   Feed best;
+  if (spin == 0) return best;
   const std::size_t n = w.feeder_count.load(std::memory_order_acquire);
   for (std::size_t i = 0; i < n; ++i) {
     const PeriodicTask& p = *w.feeders[i];
+    const ns_t period = p.spec.period;
+    const ns_t wait = std::max(spin, period / kFeedWaitShare);
     ns_t at = p.next_release.load(std::memory_order_relaxed);
-    if (at == 0) continue;
-    // Not yet moved on: its worker is still in the release this worker just ran nodes
-    // of. The grid says when the next one is.
-    if (at <= now) at += ((now - at) / p.spec.period + 1) * p.spec.period;
-    const ns_t lead = p.spec.precision == Precision::Hybrid ? p.margin_published.load(std::memory_order_relaxed) : spin;
-    if (best.at == kNever || at - lead < best.at - best.lead)
-      best = {at, lead, at + std::max(spin, p.spec.period / kFeedWaitShare)};
+    if (at == 0 || at + period <= now) continue;
+    if (at + wait <= now || at <= fed) at += period;  // released, late, or met: the next grid point
+    ns_t lead = spin;
+    if (p.spec.precision == Precision::Hybrid)
+      lead = std::min(p.margin_published.load(std::memory_order_relaxed),
+                      p.wake_lateness.load(std::memory_order_relaxed) + spin);
+    lead = std::max<ns_t>(0, std::min(lead, period - wait));  // it sleeps in every period (unless idle_spin >= it)
+    if (best.at == kNever || at - lead < best.at - best.lead) best = {at, lead, at + wait};
   }
   return best;
 }
@@ -162,7 +173,7 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
   // on must see a running worker (not Stopped) to read its faults from /proc.
   w.tid.store(hal::current_tid(), std::memory_order_release);
   const ns_t spin = engine.cfg_.idle_spin;
-  ns_t feed_wait = 0;  // after a wake-up for a feeder: spin for its nodes until then (next_feed)
+  ns_t fed = 0;  // the last feed met (next_feed)
   std::uint32_t idx = 0;
   for (;;) {
     ns_t wake_at = kNever;
@@ -202,12 +213,12 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
     if (w.stop.load(std::memory_order_acquire)) break;
     bool got = false;
     ns_t now = hal::now_ns();
-    // A feeder (a periodic graph another worker releases) brings its first nodes at its
-    // release: this worker sleeps until its lead before it at most, and from then spins
-    // until the nodes come, up to feed.wait_until (kFeedWaitShare).
-    const Feed feed = next_feed(w, now, spin);
-    if (feed.at != kNever && now >= feed.at - feed.lead) feed_wait = std::max(feed_wait, feed.wait_until);
-    const ns_t until = std::min(std::max(now + spin, feed_wait), wake_at);
+    // A feed (the start of a periodic graph's run, queued by another worker at its
+    // release): this worker sleeps until its lead before it at most, and from then spins
+    // until work comes or its window ends (next_feed).
+    Feed feed = next_feed(w, now, spin, fed);
+    const bool feeding = feed.at != kNever && now >= feed.at - feed.lead;
+    const ns_t until = std::min(feeding ? std::max(now + spin, feed.wait_until) : now + spin, wake_at);
     // The clock is read once per 32 polls: a poll is a few loads, a clock read is not. A
     // stop or a periodic command ends the spin (stop() must not wait out idle_spin).
     while (!got && (now = hal::now_ns()) < until) {
@@ -220,15 +231,18 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
         break;
     }
     if (got) {
-      feed_wait = 0;  // the nodes came (or other work): no wait after them
+      if (feeding) {
+        w.feeds_met.add();
+        fed = feed.at;
+      }
       run_item(w, idx);
       continue;
     }
-    feed_wait = 0;
     if (wake_at != kNever && now >= wake_at) continue;
-    bool prewake = false;  // the sleep ends at a feeder's release (or its margin) at the latest
+    if (feeding) feed = next_feed(w, now, spin, fed);  // its window ended: the next one
+    bool prewake = false;                              // the sleep ends at a feed's lead at the latest
     if (feed.at != kNever && feed.at - feed.lead < wake_at) {
-      if (now >= feed.at - feed.lead) continue;  // its margin began during the spin: spin on
+      if (now >= feed.at - feed.lead) continue;  // its lead began during the spin: spin on
       wake_at = feed.at - feed.lead;
       prewake = true;
     }
@@ -264,8 +278,7 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
     } else {
       (void)hal::futex_wait_until(w.seq, s, wake_at);
       if (prewake && wake_at == feed.at - feed.lead) {
-        feed_wait = feed.wait_until;
-        if (w.seq.load(std::memory_order_relaxed) == s) w.prewakes.add();  // its own timer, not work
+        if (w.seq.load(std::memory_order_relaxed) == s) w.prewakes.add();  // its own timer (or a spurious return)
       } else if (hybrid != nullptr && wake_at == hybrid->next - hybrid->margin) {
         note_wake(w, *hybrid, s, wake_at);
       }

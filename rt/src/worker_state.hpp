@@ -92,7 +92,9 @@ struct Worker {  // NOLINT(clang-analyzer-optin.performance.Padding)
   alignas(hal::kCacheLine) std::atomic<WorkerState> state{WorkerState::Stopped};
   std::atomic<bool> running{false};  // inside a one-shot task (stop() waits for none)
   Tally tasks_done, busy_ns;
-  Tally prewakes;            // sleeps ended by its own timer for a feeder's release (next_feed)
+  // For the feeds of periodic graphs (worker_loop.cpp, next_feed): sleeps ended by its own
+  // timer ahead of one, and windows in which work came while it waited.
+  Tally prewakes, feeds_met;
   Outcomes out;              // owned: plain tallies
   std::uint64_t ticket = 0;  // the worker thread's own run counter
   std::uint64_t rng = 0;     // retry jitter (xorshift state), the worker thread's own

@@ -165,7 +165,9 @@ void add_workers(const Engine& e, const Stats& s, std::vector<MetricFamily>& out
   Family busy = counter("rtengine_worker_busy_seconds_total", "Time a worker spent running tasks");
   Family faults = counter("rtengine_worker_minor_faults_total", "Minor page faults of the worker's thread");
   Family prewakes = counter("rtengine_worker_prewakes_total",
-                            "Sleeps a worker ended by its own timer for a periodic graph's release");
+                            "Sleeps a worker ended by its own timer ahead of a periodic graph's release");
+  Family met = counter("rtengine_worker_feeds_met_total",
+                       "Periodic graph releases whose start a worker took while it waited awake");
   for (const WorkerStats& w : s.workers) {
     const std::string id = std::to_string(w.index);
     for (const WorkerState st : {WorkerState::Idle, WorkerState::Busy, WorkerState::Stalled, WorkerState::Stopped})
@@ -173,10 +175,11 @@ void add_workers(const Engine& e, const Stats& s, std::vector<MetricFamily>& out
     util.add(w.utilization, {{"worker", id}});
     done.add(num(w.tasks_done), {{"worker", id}});
     prewakes.add(num(w.prewakes), {{"worker", id}});
+    met.add(num(w.feeds_met), {{"worker", id}});
     busy.add(seconds(w.busy_ns), {{"worker", id}});
     if (w.minor_faults >= 0) faults.add(static_cast<double>(w.minor_faults), {{"worker", id}});  // -1: unknown
   }
-  for (Family* f : {&state, &util, &done, &busy, &faults, &prewakes})
+  for (Family* f : {&state, &util, &done, &busy, &faults, &prewakes, &met})
     f->into(out);
   counter("rtengine_worker_stalls_total", "Workers marked STALLED by the monitor").add(num(s.stalls)).into(out);
 }

@@ -118,6 +118,7 @@ Response get_stats(Ctx& c) {
                            {"degraded", w.applied.degraded()},
                            {"tasks_done", w.tasks_done},
                            {"prewakes", w.prewakes},
+                           {"feeds_met", w.feeds_met},
                            {"utilization", w.utilization}});
   }
   json rollbacks = json::object();

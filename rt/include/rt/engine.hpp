@@ -306,11 +306,16 @@ class Engine {
   GraphRunStatus try_run_graph(Producer& p, int graph, const Context* ctx = nullptr) noexcept;
   // F18 + F9: a periodic task (as add_periodic, `spec`'s callable is the graph) that
   // starts a run of `graph` at each release, on the absolute grid; a release that finds
-  // the previous run still going counts as `busy` in the graph's stats. The other workers
-  // serving the graph's class wake for each release by their own timer (a hybrid loop's
-  // margin before it, else idle_spin before it) and spin until its first nodes come, at
-  // most 1/8 of the period after it: the nodes then start as from a hot worker instead
-  // of after a futex wake-up (WorkerStats::prewakes counts these wake-ups). Setup only.
+  // the previous run still going counts as `busy` in the graph's stats. Setup only.
+  // One other worker serving the graph's class (the first pinned to a CPU other than the
+  // releasing worker's; none when that one is unpinned) wakes for each release by its
+  // own timer and spins until the run's start comes or max(idle_spin, period / 8) after
+  // the release: the run then starts as on a hot worker, not after a futex wake-up
+  // behind the release's own timer. It wakes idle_spin before a sleep or spin loop's
+  // release, and a hybrid loop's measured wake-up lateness + idle_spin before (at most
+  // its margin): about (idle_spin + the two timers' jitter) / period of that worker's
+  // CPU (~3 % at 1 kHz on a VM). idle_spin 0 turns it off. WorkerStats::prewakes and
+  // feeds_met count it.
   int add_periodic_graph(const PeriodicSpec& spec, int graph);
   [[nodiscard]] int graph_index(std::string_view name) const noexcept;
   [[nodiscard]] std::size_t graph_count() const noexcept;

@@ -24,9 +24,10 @@ struct WorkerStats {
   ns_t uptime_ns = 0;
   double utilization = 0;  // busy / uptime
   long minor_faults = -1;  // of the worker thread: read from /proc at query time, sampled by it at exit
-  // Sleeps it ended by its own timer at the release of a periodic graph another worker
-  // releases (its nodes come then): add_periodic_graph.
-  std::uint64_t prewakes = 0;
+  // For periodic graphs another worker releases (add_periodic_graph): the sleeps it ended
+  // by its own timer ahead of a release, and the releases whose start it took while it
+  // waited for it awake (met; a futex wake-up would have come after the release).
+  std::uint64_t prewakes = 0, feeds_met = 0;
 };
 
 // Attempts of one-shot tasks of one type that ended badly, by why: each attempt, retried or
