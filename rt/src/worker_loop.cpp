@@ -159,12 +159,13 @@ bool Engine::Impl::has_work(const Worker& w) const noexcept HAL_NONBLOCKING {
 // ---- the loop ----
 
 // Highest class first; a due periodic release before queued tasks of lower classes;
-// between both, spin briefly, then sleep on the futex until new work, a command, or the
-// next release (minus its spin margin). RT: no allocation; the futex wait on the way to
-// sleep is the only syscall in steady state. Rare ones: a membarrier when it goes to sleep
-// the instant a producer is between reserving and enqueuing, and the eventfd write of a
-// periodic task's first release (run_release; after that the worker announces its
-// deadlines ahead).
+// between both, spin briefly, then sleep on the futex until new work, a command, the
+// next release (minus its spin margin), or the lead before a feed (a periodic graph's
+// release by another worker, next_feed), for which it then spins until the run starts.
+// RT: no allocation; the futex wait on the way to sleep is the only syscall in steady
+// state. Rare ones: a membarrier when it goes to sleep the instant a producer is between
+// reserving and enqueuing, and the eventfd write of a periodic task's first release
+// (run_release; after that the worker announces its deadlines ahead).
 void Engine::Impl::worker_loop(Worker& w) noexcept {
   hal::mark_rt_thread();  // from here on, an allocation on this thread is a P6 violation (alloc_watch.hpp)
   w.started_at.store(hal::now_ns(), std::memory_order_relaxed);
