@@ -142,7 +142,7 @@ Engine::Impl::Impl(Engine& e, const EngineConfig& c)
     w->rng = 0x9E3779B97F4A7C15ULL * (i + 1);  // distinct per worker, never 0
     w->cfg = c.workers[i];
     w->periodic = std::make_unique<detail::PeriodicTask*[]>(std::max<std::size_t>(c.max_periodic, 1));
-    w->feeders = std::make_unique<detail::PeriodicTask*[]>(std::max<std::size_t>(c.max_periodic, 1));
+    w->feeders = std::make_unique<detail::Worker::Feeder[]>(std::max<std::size_t>(c.max_periodic, 1));
     for (std::size_t k = 0; k < kClassCount; ++k) {
       if ((w->cfg.classes & (1U << k)) != 0) serving[k].push_back(w.get());
     }
@@ -227,6 +227,16 @@ std::uint64_t Engine::Impl::submitted() const noexcept HAL_NONBLOCKING {
   return n;
 }
 
+namespace {
+// The workers' threads as applied: which may wait for another's releases (add_periodic_graph).
+template <class Workers>
+void mark_feeds(Workers& workers) noexcept {
+  for (auto& w : workers)
+    for (std::size_t i = 0; i < w->feeder_count.load(std::memory_order_relaxed); ++i)
+      detail::mark_feed_apart(*w, i);
+}
+}  // namespace
+
 Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)) {
   validate(cfg_);
   if (cfg_.initial_workers == 0) cfg_.initial_workers = cfg_.workers.size();
@@ -252,6 +262,7 @@ void Engine::start() {
   for (std::size_t i = 0; i < cfg_.initial_workers; ++i)
     m.start_worker(*m.workers[i]);
   m.active = cfg_.initial_workers;
+  mark_feeds(m.workers);
   m.cancelling.store(false, std::memory_order_relaxed);
   m.post_stop.store(0, std::memory_order_relaxed);
   accepting_.store(true, std::memory_order_seq_cst);
@@ -381,6 +392,7 @@ void Engine::scale_workers(std::size_t n) {
   }
   for (std::size_t i = m.active; i < n; ++i)
     m.start_worker(*m.workers[i]);
+  mark_feeds(m.workers);
   for (std::size_t i = m.active; i-- > n;)
     m.stop_worker(*m.workers[i]);
   m.active = n;

@@ -168,7 +168,9 @@ int Engine::add_periodic_graph(const PeriodicSpec& spec, int graph) {
     if (w->index == worker || w->cfg.cpu == hal::kNoCpu || releaser_cpu == hal::kNoCpu || w->cfg.cpu == releaser_cpu)
       continue;
     const std::size_t n = w->feeder_count.load(std::memory_order_relaxed);
-    w->feeders[n] = p;
+    w->feeders[n].loop = p;
+    w->feeders[n].graph = static_cast<std::uint32_t>(graph);
+    detail::mark_feed_apart(*w, n);                           // started already: as applied; else start() does
     w->feeder_count.store(n + 1, std::memory_order_release);  // the worker may look from now on
     break;
   }

@@ -30,7 +30,7 @@ void note_wake(const Worker& w, PeriodicTask& p, std::uint32_t s, ns_t asked) no
 // A release of a periodic graph another worker releases and this worker runs nodes of
 // (Worker::feeders): when it is due, and the window around it in which this worker is
 // awake for the run's start item -- from `lead` before it (its own timer) until
-// `wait_until` after it (a spin, ended by the item or any other work).
+// `wait_until` after it, or until the start came, or the release came and went.
 //
 // The lead keeps this worker's wake-up ahead of the releasing worker's: both timers are
 // late by a wake-up lateness each, and behind it the start item waits for a futex
@@ -42,36 +42,42 @@ void note_wake(const Worker& w, PeriodicTask& p, std::uint32_t s, ns_t asked) no
 // timer's jitter of this one's (tens of us on a VM, a few on RT hardware): max(idle_spin,
 // period / 8) bounds the spin when that worker is held up.
 struct Feed {
+  Worker::Feeder* f = nullptr;  // none
   ns_t at = kNever;
   ns_t lead = 0;
   ns_t wait_until = 0;
 };
 constexpr ns_t kFeedWaitShare = 8;
 
-// The feed due first, by when this worker wakes for it, whose window has not ended; kNever
-// when none (or idle_spin is 0: no spin at all). A stopped or paused feeder publishes 0;
-// one whose release is more than a period overdue is held up (an overrun, a stall), and
-// its worker's wake_one will say when it releases: both are passed over. Its worker
+// The feed due first, by when this worker wakes for it, whose window has not ended; none
+// when idle_spin is 0 (no spin at all), or its workers may share a CPU (Feeder::apart),
+// or the period leaves no sleep between two windows. A stopped or paused feeder publishes
+// 0; one whose release is more than a period overdue is held up (an overrun, a stall),
+// and its worker's wake_one will say when it releases: both are passed over. Its worker
 // publishes the next release after the run's start is queued; until then the grid says,
-// and a feed this worker met (`fed`: work came in its window) is not waited for again.
-// RT: wait-free; three loads per feeder.
-Feed next_feed(const Worker& w, ns_t now, ns_t spin, ns_t fed) noexcept HAL_NONBLOCKING {
+// and a release whose start this worker met (Feeder::fed) is not waited for again.
+// RT: wait-free; four loads per feeder.
+Feed next_feed(Worker& w, ns_t now, ns_t spin) noexcept HAL_NONBLOCKING {
   Feed best;
   if (spin == 0) return best;
   const std::size_t n = w.feeder_count.load(std::memory_order_acquire);
   for (std::size_t i = 0; i < n; ++i) {
-    const PeriodicTask& p = *w.feeders[i];
+    Worker::Feeder& f = w.feeders[i];
+    if (!f.apart.load(std::memory_order_acquire)) continue;
+    const PeriodicTask& p = *f.loop;
     const ns_t period = p.spec.period;
     const ns_t wait = std::max(spin, period / kFeedWaitShare);
+    const ns_t room = period - 2 * wait;  // the lead leaves a sleep of `wait` per period
+    if (room <= 0) continue;
     ns_t at = p.next_release.load(std::memory_order_relaxed);
     if (at == 0 || at + period <= now) continue;
-    if (at + wait <= now || at <= fed) at += period;  // released, late, or met: the next grid point
+    if (at + wait <= now || at <= f.fed) at += period;  // released, late, or met: the next one
     ns_t lead = spin;
     if (p.spec.precision == Precision::Hybrid)
       lead = std::min(p.margin_published.load(std::memory_order_relaxed),
                       p.wake_lateness.load(std::memory_order_relaxed) + spin);
-    lead = std::max<ns_t>(0, std::min(lead, period - wait));  // it sleeps in every period (unless idle_spin >= it)
-    if (best.at == kNever || at - lead < best.at - best.lead) best = {at, lead, at + wait};
+    lead = std::min(lead, room);
+    if (best.f == nullptr || at - lead < best.at - best.lead) best = {&f, at, lead, at + wait};
   }
   return best;
 }
@@ -174,7 +180,6 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
   // on must see a running worker (not Stopped) to read its faults from /proc.
   w.tid.store(hal::current_tid(), std::memory_order_release);
   const ns_t spin = engine.cfg_.idle_spin;
-  ns_t fed = 0;  // the last feed met (next_feed)
   std::uint32_t idx = 0;
   for (;;) {
     ns_t wake_at = kNever;
@@ -216,9 +221,9 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
     ns_t now = hal::now_ns();
     // A feed (the start of a periodic graph's run, queued by another worker at its
     // release): this worker sleeps until its lead before it at most, and from then spins
-    // until work comes or its window ends (next_feed).
-    Feed feed = next_feed(w, now, spin, fed);
-    const bool feeding = feed.at != kNever && now >= feed.at - feed.lead;
+    // until the start comes or its window ends (next_feed).
+    Feed feed = next_feed(w, now, spin);
+    const bool feeding = feed.f != nullptr && now >= feed.at - feed.lead;
     const ns_t until = std::min(feeding ? std::max(now + spin, feed.wait_until) : now + spin, wake_at);
     // The clock is read once per 32 polls: a poll is a few loads, a clock read is not. A
     // stop or a periodic command ends the spin (stop() must not wait out idle_spin).
@@ -227,22 +232,33 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
         if ((got = pop_any(w, idx, kClassCount))) break;
         detail::cpu_relax();
       }
-      if (w.stop.load(std::memory_order_relaxed) ||
+      if (got || w.stop.load(std::memory_order_relaxed) ||
           w.periodic_commands.load(std::memory_order_relaxed) != w.periodic_seen)
         break;
+      // Released while this worker looked: its start is queued (another worker took it,
+      // or a release that found the last run going queued none). One more look, then the
+      // window ends.
+      if (feeding && feed.f->loop->next_release.load(std::memory_order_relaxed) > feed.at) {
+        got = pop_any(w, idx, kClassCount);
+        feed.f->fed = feed.at;
+        break;
+      }
     }
     if (got) {
-      if (feeding) {
+      // Met: the start of the run it waited for (other work leaves the window open).
+      if (feeding && detail::is_node_ref(idx) && detail::graph_of(idx) == feed.f->graph) {
         w.feeds_met.add();
-        fed = feed.at;
+        feed.f->fed = feed.at;
       }
       run_item(w, idx);
       continue;
     }
     if (wake_at != kNever && now >= wake_at) continue;
-    if (feeding) feed = next_feed(w, now, spin, fed);  // its window ended: the next one
-    bool prewake = false;                              // the sleep ends at a feed's lead at the latest
-    if (feed.at != kNever && feed.at - feed.lead < wake_at) {
+    if (feeding) feed = next_feed(w, now, spin);  // its window ended: the next one
+    // A feed's lead, unless the worker's own hybrid wake-up comes within idle_spin after
+    // it: that one is early enough too, and its lateness is what the margin learns from.
+    bool prewake = false;
+    if (feed.f != nullptr && feed.at - feed.lead < wake_at - (hybrid != nullptr ? spin : 0)) {
       if (now >= feed.at - feed.lead) continue;  // its lead began during the spin: spin on
       wake_at = feed.at - feed.lead;
       prewake = true;
@@ -279,7 +295,8 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
     } else {
       (void)hal::futex_wait_until(w.seq, s, wake_at);
       if (prewake && wake_at == feed.at - feed.lead) {
-        if (w.seq.load(std::memory_order_relaxed) == s) w.prewakes.add();  // its own timer (or a spurious return)
+        // Its own timer: not a wake-up for work, nor a spurious or interrupted return.
+        if (w.seq.load(std::memory_order_relaxed) == s && hal::now_ns() >= wake_at) w.prewakes.add();
       } else if (hybrid != nullptr && wake_at == hybrid->next - hybrid->margin) {
         note_wake(w, *hybrid, s, wake_at);
       }

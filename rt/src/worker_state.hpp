@@ -131,9 +131,17 @@ struct Worker {  // NOLINT(clang-analyzer-optin.performance.Padding)
   std::atomic<std::size_t> periodic_count{0};
   std::uint32_t periodic_seen = 0;  // worker thread only
   // Periodic graphs another worker releases whose nodes this worker runs: it wakes for
-  // their releases as well, so a frame's first node does not wait for a futex wake-up
-  // (P7). Entries are published by `feeder_count` (add_periodic_graph).
-  std::unique_ptr<PeriodicTask*[]> feeders;
+  // their releases as well, so a run's start does not wait for a futex wake-up (P7).
+  // Entries are published by `feeder_count` (add_periodic_graph).
+  struct Feeder {
+    PeriodicTask* loop = nullptr;
+    std::uint32_t graph = 0;
+    // Both workers' threads pinned to different CPUs, as the OS applied it (set by
+    // start()): on one CPU, this worker's spin would hold the release back.
+    std::atomic<bool> apart{false};
+    ns_t fed = 0;  // the worker thread's: the last release of it whose start it met
+  };
+  std::unique_ptr<Feeder[]> feeders;
   std::atomic<std::size_t> feeder_count{0};
 
   Watch watch;                    // its own line: the monitor CASes it
@@ -194,6 +202,15 @@ struct PeriodicTask {
   PeriodicState applied = PeriodicState::Stopped;
   std::atomic<PeriodicState> state{PeriodicState::Stopped};
 };
+
+// Whether worker `w` may wait for its feeder `i`'s releases: both threads pinned, to
+// different CPUs, as the OS applied it (Worker::Feeder::apart). Setup: start() and
+// add_periodic_graph, on the thread that started the workers.
+inline void mark_feed_apart(Worker& w, std::size_t i) noexcept {
+  const int mine = w.applied.cpu;
+  const int theirs = w.feeders[i].loop->worker->applied.cpu;
+  w.feeders[i].apart.store(mine != hal::kNoCpu && theirs != hal::kNoCpu && mine != theirs, std::memory_order_release);
+}
 
 // How long before a release its worker stops sleeping and spins.
 inline ns_t periodic_margin(const PeriodicTask& p) noexcept {
