@@ -61,6 +61,16 @@ rt::GraphSpec frame() {
       .build();
 }
 
+// A hybrid loop releasing graph `g` every 4 ms on worker 0, its spin from 2 ms before.
+int hybrid_frame_loop(rt::Engine& e, int g) {
+  return e.add_periodic_graph({.name = "frame-loop",
+                               .period = 4 * kMs,
+                               .worker = 0,
+                               .precision = rt::Precision::Hybrid,
+                               .hybrid_margin = 2 * kMs},
+                              g);
+}
+
 rt::WorkerStats worker(const rt::Engine& e, std::size_t i) { return e.stats().workers.at(i); }
 
 // Runs `loop` until `frames` runs completed and worker 1 met a release (when `met`: on a
@@ -86,12 +96,7 @@ TEST(Prewake, TheNodesWorkerWakesByItselfAndMeetsEachReleaseOfAHybridLoop) {
   g_nodes = 0;
   rt::Engine e(three_workers());
   const int g = e.add_graph(frame(), handlers());
-  const int loop = e.add_periodic_graph({.name = "frame-loop",
-                                         .period = 4 * kMs,
-                                         .worker = 0,
-                                         .precision = rt::Precision::Hybrid,
-                                         .hybrid_margin = 2 * kMs},
-                                        g);
+  const int loop = hybrid_frame_loop(e, g);
   e.start();
   run_frames(e, g, loop, 40, true);
   const std::uint64_t runs = e.graph_stats(g).runs;
@@ -145,12 +150,7 @@ TEST(Prewake, OneWorkerWaitsForAGraphAndNoneWhenItWouldNeverSleep) {
     c.idle_spin = spin;
     rt::Engine e(c);
     const int g = e.add_graph(frame(), handlers());
-    const int loop = e.add_periodic_graph({.name = "frame-loop",
-                                           .period = 4 * kMs,
-                                           .worker = 0,
-                                           .precision = rt::Precision::Hybrid,
-                                           .hybrid_margin = 2 * kMs},
-                                          g);
+    const int loop = hybrid_frame_loop(e, g);
     e.start();
     const bool waits = spin == 20 * kUs;
     run_frames(e, g, loop, 20, waits);
@@ -194,12 +194,7 @@ TEST(Prewake, UnpinnedWorkersDoNotWaitForAnothersReleases) {
   g_nodes = 0;
   rt::Engine e(three_workers(true, false));
   const int g = e.add_graph(frame(), handlers());
-  const int loop = e.add_periodic_graph({.name = "frame-loop",
-                                         .period = 4 * kMs,
-                                         .worker = 0,
-                                         .precision = rt::Precision::Hybrid,
-                                         .hybrid_margin = 2 * kMs},
-                                        g);
+  const int loop = hybrid_frame_loop(e, g);
   e.start();
   run_frames(e, g, loop, 20);
   for (std::size_t i = 0; i < 3; ++i)
