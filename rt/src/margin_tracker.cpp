@@ -6,7 +6,8 @@
 
 namespace rt::detail {
 
-void MarginTracker::configure(ns_t cap, ns_t guard) noexcept {
+void MarginTracker::configure(ns_t cap, ns_t guard, std::uint32_t tail_one_in) noexcept {
+  tail_one_in_ = std::max<std::uint32_t>(tail_one_in, 1);
   for (auto& c : counts_)
     c.fill(0);
   n_ = {};
@@ -27,9 +28,9 @@ void MarginTracker::record(ns_t lateness) noexcept HAL_NONBLOCKING {
   ++counts_[cur_][bucket_of(lateness)];
   ++n_[cur_];
   ++seen_;
-  // The rank-th largest lateness of the window, counted from the top: 1 in kTailOneIn
-  // may lie above it (with fewer than kTailOneIn samples, the largest).
-  const std::uint32_t rank = (samples() + kTailOneIn - 1) / kTailOneIn;
+  // The rank-th largest lateness of the window, counted from the top: 1 in tail_one_in_
+  // may lie above it (with fewer than tail_one_in_ samples, the largest).
+  const std::uint32_t rank = (samples() + tail_one_in_ - 1) / tail_one_in_;
   std::uint32_t above = 0;
   std::size_t b = kBuckets;
   while (b > 0) {

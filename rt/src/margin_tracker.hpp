@@ -39,7 +39,7 @@ class MarginTracker {
   // new record beats it with probability ~1/n, and 64 keeps the cap's CPU cost short
   // (64 ms at 1 kHz) while the guard covers most small records.
   static constexpr std::uint32_t kWarmup = 64;
-  // The share of the window's wake-ups the margin need not cover: 1 in 1000.
+  // The share of the window's wake-ups the margin need not cover by default: 1 in 1000.
   static constexpr std::uint32_t kTailOneIn = 1000;
 
   static constexpr std::size_t bucket_of(ns_t v) noexcept {
@@ -60,14 +60,16 @@ class MarginTracker {
   }
 
   // Setup only: `cap` is the largest margin (>= 0), `guard` what is added to the
-  // percentile (>= 0). Forgets every sample.
-  void configure(ns_t cap, ns_t guard) noexcept;
+  // percentile (>= 0), `tail_one_in` the share of wake-ups the margin need not cover (1 in
+  // it, >= 1). Forgets every sample.
+  void configure(ns_t cap, ns_t guard, std::uint32_t tail_one_in = kTailOneIn) noexcept;
 
   // One wake-up's lateness: when the blocking wait returned minus the time it asked for.
   // Moves the margin. RT: wait-free; no allocation, no syscall (a scan of kBuckets).
   void record(ns_t lateness) noexcept HAL_NONBLOCKING;
 
-  // The margin to use now: the cap during the warm-up, then min(cap, p99.9 + guard).
+  // The margin to use now: the cap during the warm-up, then min(cap, p99.9 + guard) (the
+  // p99.9 with the default tail).
   [[nodiscard]] ns_t margin() const noexcept HAL_NONBLOCKING { return margin_; }
   // The window's p99.9 lateness the margin is based on (0 before any sample).
   [[nodiscard]] ns_t lateness() const noexcept HAL_NONBLOCKING { return lateness_; }
@@ -81,6 +83,7 @@ class MarginTracker {
   std::size_t cur_ = 0;
   std::uint64_t seen_ = 0;  // every wake-up since configure (the warm-up)
   ns_t cap_ = 0, guard_ = 0;
+  std::uint32_t tail_one_in_ = kTailOneIn;
   ns_t margin_ = 0, lateness_ = 0;
 };
 

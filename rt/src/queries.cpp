@@ -139,6 +139,7 @@ Stats Engine::stats() const {
     ws.tasks_done = w->tasks_done.get();
     ws.prewakes = w->prewakes.get();
     ws.feeds_met = w->feeds_met.get();
+    ws.feed_lead = w->feed_lead.load(std::memory_order_relaxed);
     ws.busy_ns = static_cast<ns_t>(w->busy_ns.get());
     const ns_t from = w->started_at.load(std::memory_order_relaxed);
     const ns_t to = ws.state == WorkerState::Stopped ? w->stopped_at.load(std::memory_order_relaxed) : now;

@@ -32,22 +32,23 @@ void note_wake(const Worker& w, PeriodicTask& p, std::uint32_t s, ns_t asked) no
 // awake for the run's start item -- from `lead` before it (its own timer) until
 // `wait_until` after it, or until the start came, or the release came and went.
 //
-// The lead keeps this worker's wake-up ahead of the releasing worker's: both timers are
-// late by a wake-up lateness each, and behind it the start item waits for a futex
-// wake-up (P7's default frame, run start -> last node p99: 14 us without a lead, 3.3 us
-// with one, as with a worker kept hot). Sleep and spin loops: idle_spin. Hybrid loops
-// are released on time (their worker spins from its margin): the lateness its worker
-// measures plus idle_spin, never more than its margin.
+// The lead keeps this worker's wake-up ahead of the run's start item: without one, the
+// start waits for a futex wake-up (P7's default frame, run start -> last node p99: 14 us
+// without a lead, 3.3 us with one, as with a worker kept hot). Its own timer is late too,
+// by a wake-up lateness: the lead is the p99 of how late this worker's pre-wakes for the
+// loop returned plus idle_spin (Feeder::lag; a quarter of the period, or `room`, at most,
+// and the cap until 64 pre-wakes are seen). A fixed lead of idle_spin (20 us) held on an
+// idle VM and failed under stress-ng, whose wake-ups run 50-100 us late (P7 frame 1.32x
+// its budget against 0.95x kept hot).
 // The wait: the start item comes when the releasing worker's wake-up does, within a
-// timer's jitter of this one's (tens of us on a VM, a few on RT hardware): max(idle_spin,
-// period / 8) bounds the spin when that worker is held up.
+// timer's jitter of this one's (tens of us on a VM, a few on RT hardware): feed_wait
+// bounds the spin when that worker is held up.
 struct Feed {
   Worker::Feeder* f = nullptr;  // none
   ns_t at = kNever;
   ns_t lead = 0;
   ns_t wait_until = 0;
 };
-constexpr ns_t kFeedWaitShare = 8;
 
 // The feed due first, by when this worker wakes for it, whose window has not ended; none
 // when idle_spin is 0 (no spin at all), or its workers may share a CPU (Feeder::apart),
@@ -66,17 +67,13 @@ Feed next_feed(Worker& w, ns_t now, ns_t spin) noexcept HAL_NONBLOCKING {
     if (!f.apart.load(std::memory_order_acquire)) continue;
     const PeriodicTask& p = *f.loop;
     const ns_t period = p.spec.period;
-    const ns_t wait = std::max(spin, period / kFeedWaitShare);
-    const ns_t room = period - 2 * wait;  // the lead leaves a sleep of `wait` per period
+    const ns_t wait = detail::feed_wait(period, spin);
+    const ns_t room = detail::feed_room(period, spin);
     if (room <= 0) continue;
     ns_t at = p.next_release.load(std::memory_order_relaxed);
     if (at == 0 || at + period <= now) continue;
     if (at + wait <= now || at <= f.fed) at += period;  // released, late, or met: the next one
-    ns_t lead = spin;
-    if (p.spec.precision == Precision::Hybrid)
-      lead = std::min(p.margin_published.load(std::memory_order_relaxed),
-                      p.wake_lateness.load(std::memory_order_relaxed) + spin);
-    lead = std::min(lead, room);
+    const ns_t lead = std::clamp(f.lag->margin(), std::min(spin, room), room);
     if (best.f == nullptr || at - lead < best.at - best.lead) best = {&f, at, lead, at + wait};
   }
   return best;
@@ -295,8 +292,13 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
     } else {
       (void)hal::futex_wait_until(w.seq, s, wake_at);
       if (prewake && wake_at == feed.at - feed.lead) {
-        // Its own timer: not a wake-up for work, nor a spurious or interrupted return.
-        if (w.seq.load(std::memory_order_relaxed) == s && hal::now_ns() >= wake_at) w.prewakes.add();
+        // Its own timer: not a wake-up for work, nor a spurious or interrupted return. How
+        // late it returned moves the lead (next_feed).
+        if (const ns_t woke = hal::now_ns(); w.seq.load(std::memory_order_relaxed) == s && woke >= wake_at) {
+          w.prewakes.add();
+          feed.f->lag->record(woke - wake_at);
+          w.feed_lead.store(feed.lead, std::memory_order_relaxed);
+        }
       } else if (hybrid != nullptr && wake_at == hybrid->next - hybrid->margin) {
         note_wake(w, *hybrid, s, wake_at);
       }

@@ -1,6 +1,7 @@
 #pragma once
 // What the engine keeps per worker, per producer, per periodic task and per delayed
 // event, laid out by who writes each line. All of it is built at setup.
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -95,9 +96,10 @@ struct Worker {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // For the feeds of periodic graphs (worker_loop.cpp, next_feed): sleeps ended by its own
   // timer ahead of one, and windows in which work came while it waited.
   Tally prewakes, feeds_met;
-  Outcomes out;              // owned: plain tallies
-  std::uint64_t ticket = 0;  // the worker thread's own run counter
-  std::uint64_t rng = 0;     // retry jitter (xorshift state), the worker thread's own
+  std::atomic<ns_t> feed_lead{0};  // the lead of its latest pre-wake (0: none yet)
+  Outcomes out;                    // owned: plain tallies
+  std::uint64_t ticket = 0;        // the worker thread's own run counter
+  std::uint64_t rng = 0;           // retry jitter (xorshift state), the worker thread's own
   // The worker thread's own pop state: the class ring it took from last (its emptiness is
   // not checked first, see pop_from), and per class whether a post goes before a task next.
   std::uint32_t hot = ~0U;
@@ -140,6 +142,9 @@ struct Worker {  // NOLINT(clang-analyzer-optin.performance.Padding)
     // start()): on one CPU, this worker's spin would hold the release back.
     std::atomic<bool> apart{false};
     ns_t fed = 0;  // the worker thread's: the last release of it whose start it met
+    // The worker thread's: how late its pre-wakes for this loop returned; the lead is
+    // their p99 plus idle_spin (next_feed). Set up by add_periodic_graph.
+    std::unique_ptr<MarginTracker> lag;
   };
   std::unique_ptr<Feeder[]> feeders;
   std::atomic<std::size_t> feeder_count{0};
@@ -210,6 +215,17 @@ inline void mark_feed_apart(Worker& w, std::size_t i) noexcept {
   const int mine = w.applied.cpu;
   const int theirs = w.feeders[i].loop->worker->applied.cpu;
   w.feeders[i].apart.store(mine != hal::kNoCpu && theirs != hal::kNoCpu && mine != theirs, std::memory_order_release);
+}
+
+// A feed's window (worker_loop.cpp, next_feed): it waits for the run's start up to
+// max(idle_spin, period / 8) after the release; the lead before it leaves a sleep of as
+// long per period (`room`: no feed when that is <= 0) and spins a quarter of the period
+// at most, the auto hybrid margin's default cap.
+inline constexpr ns_t kFeedWaitShare = 8;
+inline ns_t feed_wait(ns_t period, ns_t spin) noexcept { return std::max(spin, period / kFeedWaitShare); }
+inline ns_t feed_room(ns_t period, ns_t spin) noexcept { return period - 2 * feed_wait(period, spin); }
+inline ns_t feed_lead_cap(ns_t period, ns_t spin) noexcept {
+  return std::min(feed_room(period, spin), std::max(spin, period / 4));
 }
 
 // How long before a release its worker stops sleeping and spins.
