@@ -85,7 +85,7 @@ void validate(const EngineConfig& c) {
   if (c.max_producers == 0 || c.max_producers > 1024) bad("max_producers must be 1..1024");
   if (c.gates.size() > 64) bad("gates: at most 64");
   if (c.task_types.empty() || c.task_types.size() > 65535) bad("task_types: 1..65535 names");
-  if (c.idle_spin < 0) bad("idle_spin must not be negative");
+  if (c.idle_spin < 0 || c.idle_spin > 3600 * hal::kNsPerSec) bad("idle_spin must be 0 .. 1 h");
   if (c.event_capacity == 0 || c.event_capacity > (1U << 20)) bad("event_capacity must be 1..1048576");
   if (c.max_periodic > 4096) bad("max_periodic must be 0..4096");
   if (c.monitor.priority < -1 || c.monitor.priority > 99) bad("monitor.priority must be -1 (auto) or 0..99");

@@ -35,9 +35,9 @@ class MarginTracker {
   // and two thousand samples make the p99.9 a few largest values rather than the max.
   static constexpr std::uint32_t kEpoch = 2048;
   // Until this many wake-ups are seen the margin is the cap: the safest the user allows.
-  // After it, with fewer than 1000 samples, the p99.9 is the largest lateness seen: a
-  // new record beats it with probability ~1/n, and 64 keeps the cap's CPU cost short
-  // (64 ms at 1 kHz) while the guard covers most small records.
+  // After it, with fewer samples than the tail's one-in (1000), the tail is the largest
+  // lateness seen: a new record beats it with probability ~1/n, and 64 keeps the cap's CPU
+  // cost short (64 ms at 1 kHz) while the guard covers most small records.
   static constexpr std::uint32_t kWarmup = 64;
   // The share of the window's wake-ups the margin need not cover by default: 1 in 1000.
   static constexpr std::uint32_t kTailOneIn = 1000;
@@ -68,10 +68,10 @@ class MarginTracker {
   // Moves the margin. RT: wait-free; no allocation, no syscall (a scan of kBuckets).
   void record(ns_t lateness) noexcept HAL_NONBLOCKING;
 
-  // The margin to use now: the cap during the warm-up, then min(cap, p99.9 + guard) (the
-  // p99.9 with the default tail).
+  // The margin to use now: the cap during the warm-up, then min(cap, tail + guard), the
+  // tail being the p99.9 with the default one-in (the p99 with 100).
   [[nodiscard]] ns_t margin() const noexcept HAL_NONBLOCKING { return margin_; }
-  // The window's p99.9 lateness the margin is based on (0 before any sample).
+  // The window's tail lateness the margin is based on (0 before any sample).
   [[nodiscard]] ns_t lateness() const noexcept HAL_NONBLOCKING { return lateness_; }
   // Wake-ups in the window.
   [[nodiscard]] std::uint32_t samples() const noexcept HAL_NONBLOCKING { return n_[0] + n_[1]; }

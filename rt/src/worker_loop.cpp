@@ -36,8 +36,8 @@ void note_wake(const Worker& w, PeriodicTask& p, std::uint32_t s, ns_t asked) no
 // start waits for a futex wake-up (P7's default frame, run start -> last node p99: 14 us
 // without a lead, 3.3 us with one, as with a worker kept hot). Its own timer is late too,
 // by a wake-up lateness: the lead is the p99 of how late this worker's pre-wakes for the
-// loop returned plus idle_spin (Feeder::lag; a quarter of the period, or `room`, at most,
-// and the cap until 64 pre-wakes are seen). A fixed lead of idle_spin (20 us) held on an
+// loop returned plus idle_spin (Feeder::lag; at most feed_lead_cap, and that cap until 64
+// pre-wakes are seen). A fixed lead of idle_spin (20 us) held on an
 // idle VM and failed under stress-ng, whose wake-ups run 50-100 us late (P7 frame 1.32x
 // its budget against 0.95x kept hot).
 // The wait: the start item comes when the releasing worker's wake-up does, within a
@@ -292,10 +292,12 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
     } else {
       (void)hal::futex_wait_until(w.seq, s, wake_at);
       if (prewake && wake_at == feed.at - feed.lead) {
-        // Its own timer: not a wake-up for work, nor a spurious or interrupted return. How
-        // late it returned moves the lead (next_feed).
-        if (const ns_t woke = hal::now_ns(); w.seq.load(std::memory_order_relaxed) == s && woke >= wake_at) {
-          w.prewakes.add();
+        // How late it returned moves the lead (next_feed). Its own timer: a pre-wake. Woken
+        // for work after its time (as when the run's start came first: the lead was too
+        // short), its timer was at least that late: counted too, or the lead would learn
+        // only from the pre-wakes that came in time. Before its time: nothing.
+        if (const ns_t woke = hal::now_ns(); woke >= wake_at) {
+          if (w.seq.load(std::memory_order_relaxed) == s) w.prewakes.add();
           feed.f->lag->record(woke - wake_at);
           w.feed_lead.store(feed.lead, std::memory_order_relaxed);
         }

@@ -219,13 +219,17 @@ inline void mark_feed_apart(Worker& w, std::size_t i) noexcept {
 
 // A feed's window (worker_loop.cpp, next_feed): it waits for the run's start up to
 // max(idle_spin, period / 8) after the release; the lead before it leaves a sleep of as
-// long per period (`room`: no feed when that is <= 0) and spins a quarter of the period
-// at most, the auto hybrid margin's default cap.
+// long per period (`room`: no feed when that is <= 0) and is at most a quarter of the
+// period (the auto hybrid margin's default cap) and 1 ms, or idle_spin if that is longer.
+// The cap is also the lead until 64 pre-wakes are seen: 1 ms bounds what that costs a
+// slow loop (a quarter of a 1 s period, for 64 s, would buy nothing: a late pre-wake
+// costs the run's start one futex wake-up, not a release).
 inline constexpr ns_t kFeedWaitShare = 8;
+inline constexpr ns_t kFeedLeadCeiling = 1'000'000;
 inline ns_t feed_wait(ns_t period, ns_t spin) noexcept { return std::max(spin, period / kFeedWaitShare); }
 inline ns_t feed_room(ns_t period, ns_t spin) noexcept { return period - 2 * feed_wait(period, spin); }
 inline ns_t feed_lead_cap(ns_t period, ns_t spin) noexcept {
-  return std::min(feed_room(period, spin), std::max(spin, period / 4));
+  return std::min(feed_room(period, spin), std::max(spin, std::min(period / 4, kFeedLeadCeiling)));
 }
 
 // How long before a release its worker stops sleeping and spins.

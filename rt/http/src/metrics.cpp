@@ -169,7 +169,7 @@ void add_workers(const Engine& e, const Stats& s, std::vector<MetricFamily>& out
   Family met = counter("rtengine_worker_feeds_met_total",
                        "Periodic graph releases whose start a worker took while it waited awake");
   Family lead = gauge("rtengine_worker_feed_lead_seconds",
-                      "How long before a periodic graph's release a worker woke last (0: never)");
+                      "The lead a worker last set its timer to ahead of a periodic graph's release (0: never)");
   for (const WorkerStats& w : s.workers) {
     const std::string id = std::to_string(w.index);
     for (const WorkerState st : {WorkerState::Idle, WorkerState::Busy, WorkerState::Stalled, WorkerState::Stopped})

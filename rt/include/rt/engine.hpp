@@ -249,10 +249,10 @@ class Engine {
   // own timer and spins until the run's start comes or max(idle_spin, period / 8) after
   // the release: the run then starts as on a hot worker, not after a futex wake-up
   // behind the release's own timer. Its lead: the p99 of how late its own pre-wakes
-  // returned + idle_spin, at most period / 4 (that until 64 pre-wakes): about (lead +
-  // the timers' jitter) / period of that worker's CPU (~9 % at 1 kHz on a loaded VM).
-  // idle_spin 0 turns it off. WorkerStats::prewakes, feeds_met and feed_lead say how it
-  // went.
+  // returned + idle_spin, at most min(period / 4, 1 ms) or idle_spin (that until 64
+  // pre-wakes): about (lead + the timers' jitter) / period of that worker's CPU (~9 % at
+  // 1 kHz on a loaded VM). idle_spin 0 turns it off. WorkerStats::prewakes, feeds_met and
+  // feed_lead say how it went.
   int add_periodic_graph(const PeriodicSpec& spec, int graph);
   [[nodiscard]] int graph_index(std::string_view name) const noexcept;
   [[nodiscard]] std::size_t graph_count() const noexcept;
