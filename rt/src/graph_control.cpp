@@ -172,9 +172,7 @@ int Engine::add_periodic_graph(const PeriodicSpec& spec, int graph) {
     w->feeders[n].graph = static_cast<std::uint32_t>(graph);
     const ns_t spin = cfg_.idle_spin;
     w->feeders[n].lag = std::make_unique<detail::MarginTracker>();
-    // p99, not the hybrid margin's p99.9: a pre-wake that comes late costs one futex
-    // wake-up of the run's start, not a late release.
-    w->feeders[n].lag->configure(detail::feed_lead_cap(p->spec.period, spin), spin, 100);
+    detail::configure_feed_lag(*w->feeders[n].lag, p->spec.period, spin);
     detail::mark_feed_apart(*w, n);                           // started already: as applied; else start() does
     w->feeder_count.store(n + 1, std::memory_order_release);  // the worker may look from now on
     break;

@@ -73,7 +73,7 @@ Feed next_feed(Worker& w, ns_t now, ns_t spin) noexcept HAL_NONBLOCKING {
     ns_t at = p.next_release.load(std::memory_order_relaxed);
     if (at == 0 || at + period <= now) continue;
     if (at + wait <= now || at <= f.fed) at += period;  // released, late, or met: the next one
-    const ns_t lead = std::clamp(f.lag->margin(), std::min(spin, room), room);
+    const ns_t lead = detail::feed_lead(*f.lag, room, spin);
     if (best.f == nullptr || at - lead < best.at - best.lead) best = {&f, at, lead, at + wait};
   }
   return best;

@@ -231,6 +231,19 @@ inline ns_t feed_room(ns_t period, ns_t spin) noexcept { return period - 2 * fee
 inline ns_t feed_lead_cap(ns_t period, ns_t spin) noexcept {
   return std::min(feed_room(period, spin), std::max(spin, std::min(period / 4, kFeedLeadCeiling)));
 }
+// A feeder's tracker: the cap above, idle_spin as the guard, and the p99, not the hybrid
+// margin's p99.9: a pre-wake that comes late costs the run's start one futex wake-up, not
+// a late release. Setup only.
+inline constexpr std::uint32_t kFeedTailOneIn = 100;
+inline void configure_feed_lag(MarginTracker& lag, ns_t period, ns_t spin) noexcept {
+  lag.configure(feed_lead_cap(period, spin), spin, kFeedTailOneIn);
+}
+// The lead in effect: the tracker's margin (its cap during the warm-up, then the p99 of
+// the pre-wakes' lateness plus idle_spin), never below idle_spin nor above `room`.
+// pre: room > 0.
+inline ns_t feed_lead(const MarginTracker& lag, ns_t room, ns_t spin) noexcept HAL_NONBLOCKING {
+  return std::clamp(lag.margin(), std::min(spin, room), room);
+}
 
 // How long before a release its worker stops sleeping and spins.
 inline ns_t periodic_margin(const PeriodicTask& p) noexcept {

