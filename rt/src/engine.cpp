@@ -341,8 +341,13 @@ StopReport Engine::stop(StopMode mode, std::vector<UnrunTask>* unrun) {
   }
   // Workers keep draining the rings (running or discarding what was cancelled); the
   // monitor keeps watching their deadlines meanwhile.
-  while (m.active > 0 && !m.quiet())
+  // Each look wakes the sleeping workers: a lost wake-up must not make stop() (and the
+  // destructor) wait for ever. One woken for nothing looks at its rings and sleeps again.
+  while (m.active > 0 && !m.quiet()) {
+    for (std::size_t i = 0; i < m.active; ++i)
+      m.wake_worker(*m.workers[i]);
     (void)hal::sleep_until(hal::now_ns() + 100 * hal::kNsPerUs);
+  }
   for (std::size_t i = m.active; i-- > 0;)
     m.stop_worker(*m.workers[i]);
   m.active = 0;

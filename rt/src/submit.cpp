@@ -200,18 +200,6 @@ SubmitStatus Engine::publish(std::size_t producer, detail::Claim& c, const Submi
   return accepted();
 }
 
-// A class served by one worker wakes it at the reservation, not after the enqueue: its
-// futex wake-up (2-3 us on a VM) then overlaps the slot's writes and the enqueue (P2 idle:
-// the worker started 0.1-0.2 us sooner). Found before the item is visible, the item is
-// awaited as any reserved one (pop_from), and the look after the enqueue (wake) still
-// wakes the worker if it went back to sleep meanwhile; with it awake, that look is a load
-// of a flag this producer just wrote. Not with several workers: the look after the
-// enqueue would wake a second one for nothing.
-void Engine::wake_early(Priority p, const detail::Claim& c) noexcept {
-  const auto k = static_cast<std::size_t>(p);
-  if (c.start == 0 && impl_->serving[k].size() == 1) impl_->wake_one(k);
-}
-
 void Engine::wake(Priority p, const detail::Claim& c, ns_t notify) noexcept {
   if (c.start == 0) impl_->wake_one(static_cast<std::size_t>(p));
   if (notify != 0) impl_->poke_monitor(notify);

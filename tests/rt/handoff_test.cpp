@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "engine_test_support.hpp"
-#include "hal/cpu.hpp"
 #include "hal/memory.hpp"
 #include "hal/thread.hpp"
 #include "rt/engine.hpp"
@@ -181,47 +180,6 @@ TEST(HalFaults, ProcCountOfAThreadMatchesItsOwnCount) {
   EXPECT_GE(proc_after - proc_before, static_cast<long>(kPages) / 2) << "a fresh anonymous mapping faults per page";
   EXPECT_GE(proc_after, own_after);
   EXPECT_EQ(hal::minor_faults_of_thread(-5), -1);
-}
-
-}  // namespace
-
-namespace {
-
-// A class served by one worker is woken when its place is reserved, before the task is
-// written (submit.cpp). Here the submitter shares the worker's CPU at a lower priority,
-// so the worker runs the instant it is woken -- before the task is visible -- finds
-// nothing, and goes back to sleep; the submitter's look after the enqueue must wake it
-// again, or the task would wait for the next submission.
-TEST(Handoff, AWorkerWokenBeforeItsTaskIsVisibleIsWokenAgainAfterTheEnqueue) {
-  const auto online = hal::read_cpu_info().online;
-  const int cpu = online.empty() ? 0 : online.back();
-  rt::EngineConfig c = small_config(1);
-  c.workers[0] = {.cpu = cpu, .priority = 20, .classes = rt::kAllClasses};
-  c.idle_spin = 0;
-  rt::Engine e(c);
-  e.start();
-  const hal::ThreadApplied a = e.stats().workers[0].applied;
-  if (!a.affinity.ok() || a.cpu != cpu || a.policy != SCHED_FIFO) {
-    (void)e.stop(rt::StopMode::Drain);
-    GTEST_SKIP() << "needs a SCHED_FIFO worker pinned to CPU " << cpu;
-  }
-  std::atomic<int> ran{0};
-  int submitted = 0;
-  bool all_ran = true;
-  hal::Thread t({.name = "rt-test-submit", .cpu = cpu}, [&] {
-    rt::Producer p = e.make_producer();
-    for (int i = 0; i < 200 && all_ran; ++i) {
-      if (p.try_submit([&ran] { ran.fetch_add(1); }) != rt::SubmitStatus::Ok) continue;
-      ++submitted;
-      // The worker sleeps between tasks (idle_spin 0): each one wakes it anew.
-      all_ran = eventually([&] { return ran.load() == submitted; }, 5 * hal::kNsPerSec);
-    }
-  });
-  t.join();
-  EXPECT_TRUE(all_ran) << "ran " << ran.load() << " of " << submitted;
-  EXPECT_GE(submitted, 100);
-  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
-  EXPECT_EQ(ran.load(), submitted);
 }
 
 }  // namespace

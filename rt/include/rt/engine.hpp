@@ -312,9 +312,6 @@ class Engine {
   // place (for a task ready now) and a slot from the producer's cache; refused, it says
   // why and takes nothing. RT: lock-free; no allocation, no syscall.
   detail::Claim acquire(std::size_t producer, const SubmitOptions& opts) noexcept HAL_NONBLOCKING;
-  // After acquire: a class served by one worker is woken now, before the slot is written
-  // (submit.cpp). RT: lock-free; a futex wake if that worker sleeps.
-  void wake_early(Priority p, const detail::Claim& c) noexcept;
   // try_post's untemplated part: enqueues up to `n` items of class `p` in one step and
   // wakes a worker; returns how many, `status` saying why not all.
   // RT: lock-free; no allocation; a futex wake if a serving worker sleeps.
@@ -383,7 +380,6 @@ SubmitStatus Producer::submit_with(Fill&& fill, const SubmitOptions& opts, TaskI
   if (engine_ == nullptr) return SubmitStatus::Invalid;
   detail::Claim c = engine_->acquire(index_, opts);
   if (c.slot == nullptr) return c.status;
-  engine_->wake_early(opts.priority, c);
   fill(c.slot->fn);
   ns_t notify = 0;
   const SubmitStatus status = engine_->publish(index_, c, opts, notify);
