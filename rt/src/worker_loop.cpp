@@ -57,7 +57,7 @@ struct Feed {
 // and its worker's wake_one will say when it releases: both are passed over. Its worker
 // publishes the next release after the run's start is queued; until then the grid says,
 // and a release whose start this worker met (Feeder::fed) is not waited for again.
-// RT: wait-free; four loads per feeder.
+// RT: wait-free; five loads per feeder (its tracker's margin one of them).
 Feed next_feed(Worker& w, ns_t now, ns_t spin) noexcept HAL_NONBLOCKING {
   Feed best;
   if (spin == 0) return best;

@@ -226,9 +226,12 @@ inline void mark_feed_apart(Worker& w, std::size_t i) noexcept {
 // costs the run's start one futex wake-up, not a release).
 inline constexpr ns_t kFeedWaitShare = 8;
 inline constexpr ns_t kFeedLeadCeiling = 1'000'000;
-inline ns_t feed_wait(ns_t period, ns_t spin) noexcept { return std::max(spin, period / kFeedWaitShare); }
-inline ns_t feed_room(ns_t period, ns_t spin) noexcept { return period - 2 * feed_wait(period, spin); }
-inline ns_t feed_lead_cap(ns_t period, ns_t spin) noexcept {
+// RT (these three and feed_lead): wait-free; arithmetic and one load.
+inline ns_t feed_wait(ns_t period, ns_t spin) noexcept HAL_NONBLOCKING {
+  return std::max(spin, period / kFeedWaitShare);
+}
+inline ns_t feed_room(ns_t period, ns_t spin) noexcept HAL_NONBLOCKING { return period - 2 * feed_wait(period, spin); }
+inline ns_t feed_lead_cap(ns_t period, ns_t spin) noexcept HAL_NONBLOCKING {
   return std::min(feed_room(period, spin), std::max(spin, std::min(period / 4, kFeedLeadCeiling)));
 }
 // A feeder's tracker: the cap above, idle_spin as the guard, and the p99, not the hybrid

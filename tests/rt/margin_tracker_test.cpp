@@ -2,7 +2,9 @@
 // sequences: the cap during the warm-up, then the window's p99.9 plus the guard; it rises
 // to cover a tail, falls back once the tail has left the window, never exceeds the cap and
 // never goes below the guard. Then an engine's hybrid loop with hybrid_margin =
-// kAutoMargin: the margin it reports is the tracker's (no timing is asserted).
+// kAutoMargin: the margin it reports is the tracker's (no timing is asserted). And the
+// same tracker as a periodic graph's feed lead (FeedLead: worker_state.hpp's cap, p99 and
+// clamp).
 #include "margin_tracker.hpp"
 
 #include <gtest/gtest.h>
