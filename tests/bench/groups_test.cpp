@@ -5,6 +5,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include "rtbench/measure.hpp"
 
@@ -87,8 +88,44 @@ TEST(BenchGroups, P5ContendersMeasureOneLatencyPerSample) {
     const Block b = c.block(s);
     EXPECT_EQ(b.error, "");
     ASSERT_TRUE(b.latency.has_value());
-    EXPECT_EQ(b.latency->count(), static_cast<std::uint64_t>(s.samples));
+    EXPECT_EQ(b.latency->count(), 4 * static_cast<std::uint64_t>(s.samples)) << "P5 takes 4 x --samples";
     EXPECT_GT(b.latency->max(), 0);
+  }
+}
+
+// Each engine shape's idle and loaded contenders are measured together, their samples
+// alternating in one engine, and compared with each other.
+TEST(BenchGroups, P5MeasuresEachShapesPairInOneBlock) {
+  const Settings s = tiny();
+  const Group g = p5_critical(s);
+  ASSERT_EQ(g.joints.size(), 2U);
+  EXPECT_EQ(g.joints[0].ids, (std::vector<std::string>{"critical_idle", "critical_low_full"}));
+  EXPECT_EQ(g.joints[1].ids, (std::vector<std::string>{"dedicated_idle", "dedicated_low_full"}));
+  int judged = 0;
+  for (const Ratio& r : g.ratios)
+    if (r.limit > 0) judged += (r.baseline == r.contender.substr(0, r.contender.find('_')) + "_idle") ? 1 : 0;
+  EXPECT_EQ(judged, 1) << "the shared worker's loaded p99 against its idle p99; the dedicated pair is reported";
+  int reported = 0;
+  for (const Ratio& r : g.ratios)
+    reported += (r.contender == "dedicated_low_full" && r.baseline == "dedicated_idle" && r.stat == Stat::P99) ? 1 : 0;
+  EXPECT_EQ(reported, 1);
+  for (const Joint& j : g.joints) {
+    SCOPED_TRACE(j.ids[0]);
+    const std::vector<Block> blocks = j.block(s);
+    ASSERT_EQ(blocks.size(), 2U);
+    for (const Block& b : blocks) {
+      EXPECT_EQ(b.error, "");
+      ASSERT_TRUE(b.latency.has_value());
+      EXPECT_EQ(b.latency->count(), 4 * static_cast<std::uint64_t>(s.samples)) << "P5 takes 4 x --samples";
+    }
+    EXPECT_EQ(blocks[0].extra.size(), 1U) << "the idle side sends no LOW work: its submission time only";
+    double full_gaps = -1, low_per_s = -1;
+    for (const auto& [name, v] : blocks[1].extra) {
+      if (name == "full_gaps") full_gaps = v;
+      if (name == "low_per_s") low_per_s = v;
+    }
+    EXPECT_GE(full_gaps, 0) << "the loaded side reports how often its ring was full";
+    EXPECT_GT(low_per_s, 0) << "LOW tasks ran";
   }
 }
 

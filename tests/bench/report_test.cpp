@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -253,6 +254,59 @@ TEST(BenchRunner, InterleavesForwardThenBackwardAndKeepsErrors) {
   EXPECT_EQ(r.contenders[3].blocks.size(), 3U);
   EXPECT_EQ(r.contenders[3].blocks[0].error, "c broke");
   EXPECT_EQ(run_group(g, Settings{}, 5, {}).reps, 5) << "more repetitions than the default when asked";
+}
+
+// A joint is one step of the order, in its first contender's place, and fills each of
+// its contenders' blocks; their own blocks run only when the joint cannot (a contender of
+// it unavailable). A joint that throws, or measures the wrong number, fails all of them.
+TEST(BenchRunner, AJointMeasuresItsContendersInOneStep) {
+  std::vector<std::string> order;
+  auto alone = [&order](const std::string& id, double v) {
+    return [&order, id, v](const Settings&) {
+      order.push_back(id);
+      return val(v);
+    };
+  };
+  Group g;
+  g.id = "PT";
+  g.min_reps = 2;
+  g.contenders = {{"a", "A", Kind::Rate, alone("a", 1), {}},
+                  {"b", "B", Kind::Rate, alone("b", 2), {}},
+                  {"c", "C", Kind::Rate, alone("c", 3), {}},
+                  {"d", "D", Kind::Rate, alone("d", 4), {}}};
+  g.joints = {{{"d", "b"}, [&order](const Settings&) {
+                 order.push_back("d+b");
+                 return std::vector<Block>{val(40), val(20)};
+               }}};
+  std::vector<std::string> labels;
+  GroupRun r = run_group(g, Settings{}, 0, [&labels](const Progress& p) { labels.push_back(p.contender); });
+  EXPECT_EQ(order, (std::vector<std::string>{"a", "d+b", "c", "c", "d+b", "a"}));
+  EXPECT_EQ(labels[1], "D + B");
+  ASSERT_EQ(r.contenders.size(), 4U);
+  for (const ContenderRun& c : r.contenders)
+    EXPECT_EQ(c.blocks.size(), 2U) << c.id;
+  EXPECT_EQ(r.contenders[1].blocks[0].value, 20) << "b's block is the joint's second";
+  EXPECT_EQ(r.contenders[3].blocks[1].value, 40) << "d's block is the joint's first";
+
+  // One of them unavailable: the other is measured alone.
+  order.clear();
+  g.contenders[3].unavailable = [](const Settings&) { return std::string("not here"); };
+  r = run_group(g, Settings{}, 0, {});
+  EXPECT_EQ(order, (std::vector<std::string>{"a", "b", "c", "c", "b", "a"}));
+  EXPECT_EQ(r.contenders[1].blocks[0].value, 2);
+  EXPECT_EQ(r.contenders[3].skipped, "not here");
+
+  // A joint that throws or measures the wrong number of contenders: an error in each.
+  g.contenders[3].unavailable = {};
+  g.joints[0].block = [](const Settings&) -> std::vector<Block> { throw std::runtime_error("joint broke"); };
+  r = run_group(g, Settings{}, 0, {});
+  EXPECT_EQ(r.contenders[1].blocks[0].error, "joint broke");
+  EXPECT_EQ(r.contenders[3].blocks[0].error, "joint broke");
+  EXPECT_EQ(r.contenders[0].blocks[0].error, "");
+  g.joints[0].block = [](const Settings&) { return std::vector<Block>{val(1)}; };
+  r = run_group(g, Settings{}, 0, {});
+  EXPECT_NE(r.contenders[1].blocks[0].error.find("measured 1 contenders of 2"), std::string::npos)
+      << r.contenders[1].blocks[0].error;
 }
 
 }  // namespace

@@ -1,24 +1,32 @@
 // P5 (SPEC): CRITICAL-class submit -> start latency while LOW work saturates its ring,
 // next to the same engine idle. What one block measures:
 //
-// - The engine: one worker on cpu serving every class (WorkerConfig's default classes),
-//   what a user with one RT CPU configures; a worker dedicated to CRITICAL would need a
-//   CPU of its own, which a 2-CPU machine does not have beside the sampler. The worker is
-//   kept hot (idle_spin 1 s) in both contenders: with the default 20 us spin the idle
-//   worker sleeps between samples and its p99 is a futex wake-up (30-60 us on a VM), which
-//   any loaded latency (the LOW flood keeps the worker awake) would beat. So the figure
-//   is the class rule's cost: a CRITICAL task waits for the LOW task running, never for
-//   the LOW ring.
+// - The engine, judged: one worker on cpu serving every class (WorkerConfig's default
+//   classes), what a user with one RT CPU configures. It is kept hot (idle_spin 1 s) in
+//   both contenders: with the default 20 us spin the idle worker sleeps between samples
+//   and its p99 is a futex wake-up (30-60 us on a VM), which any loaded latency (the LOW
+//   flood keeps the worker awake) would beat. So the figure is the class rule's cost: a
+//   CRITICAL task waits for the LOW task running, never for the LOW ring.
+// - The engine, reported: a CRITICAL-only worker one priority above a worker for the
+//   other classes on the same CPU, both blocking when idle. A CRITICAL task then waits for
+//   the kernel to preempt the LOW worker: a reschedule IPI to a busy CPU, which on this VM
+//   made the submitter's futex_wake alone take 16-20 us at p99 (5-10 us to a polling idle
+//   CPU), ~4x the idle p50. Not the engine's rule, so not judged; shown so that a user
+//   choosing between the two shapes sees the cost.
 // - The sampler, on side_cpu, per sample: holds the worker with a CRITICAL task and, in
 //   the loaded contender, fills the LOW ring with trivial tasks (a relaxed counter
 //   increment, try_submit, through a second producer handle) until it refuses: full,
 //   whatever the machine's speed (a producer alone on a 2-CPU VM cannot outpace the worker
 //   in its slow periods). It releases the worker and leaves a 20 us gap, topping the ring
 //   up meanwhile (the worker drains 35-100 LOW tasks in it); then it stamps, submits one
-//   CRITICAL task that stamps its start, and spins until it has (P2's hand-off). `samples`
-//   of these after 20 dropped; the idle contender holds and releases the worker alike.
-//   "full_gaps" is the share of gaps in which the ring refused a top-up (it was full),
-//   "low_per_s" the LOW tasks run per second.
+//   CRITICAL task that stamps its start, and spins until it has (P2's hand-off). 4 x
+//   `samples` of these after 20 dropped; the idle contender holds and releases the worker
+//   alike, once the LOW ring has drained. "full_gaps" is the share of gaps in which the
+//   ring refused a top-up (it was full), "low_per_s" the LOW tasks run per second,
+//   "submit p99 ns" the CRITICAL try_submit's own time.
+// - Both contenders of a shape in one block (Group::joints), their samples alternating:
+//   p99s of separate blocks a few hundred ms apart differed by up to 2x when one fell in a
+//   slow period of the VM and the other in a fast one.
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -36,6 +44,11 @@ constexpr int kWarmup = 20;                // the first hand-offs of a block mee
 constexpr ns_t kGap = 20 * hal::kNsPerUs;  // between samples, as P2's
 constexpr ns_t kStuck = hal::kNsPerSec;    // a CRITICAL task not started after this: broken
 constexpr ns_t kHot = hal::kNsPerSec;      // idle_spin of the measured worker
+
+// Samples of each contender in a block: 4 x --samples. P5 judges a p99, which over 500
+// samples is the 5th highest and swung 0.6-1.4x between repetitions; the joint block
+// makes more samples cheap (no extra engine start).
+int samples_of(const Settings& s) noexcept { return 4 * std::max(s.samples, 1); }
 
 // Padded on purpose: the line the sampler waits on, the hold flags and the LOW count stand
 // apart, so a LOW task's count never delays a CRITICAL start stamp.
@@ -56,10 +69,26 @@ bool await(Done&& done) {
   return true;
 }
 
-Block sample(const Settings& s, bool loaded) {
+// Shared: one worker serving every class, kept hot. Dedicated: a worker for CRITICAL one
+// SCHED_FIFO priority above a worker for the other classes, both on the measured CPU, both
+// blocking when idle (idle_spin 0): the kernel preempts the LOW worker for a CRITICAL task.
+enum class Shape : std::uint8_t { Shared, Dedicated };
+
+// One engine, the idle and the loaded samples alternating (loaded first in even pairs,
+// idle first in odd ones); an idle sample waits for the LOW ring to drain first.
+// `shape`: which engine (Shape).
+std::vector<Block> samples(const Settings& s, Shape shape, bool with_idle, bool with_loaded) {
   EngineConfig c;
-  c.workers = {WorkerConfig{.cpu = s.cpu, .priority = s.priority, .classes = kAllClasses}};
-  c.idle_spin = kHot;
+  if (shape == Shape::Shared) {
+    c.workers = {WorkerConfig{.cpu = s.cpu, .priority = s.priority, .classes = kAllClasses}};
+    c.idle_spin = kHot;
+  } else {
+    const int above = s.priority > 0 ? std::min(s.priority + 1, 99) : 0;
+    c.workers = {
+        WorkerConfig{.cpu = s.cpu, .priority = above, .classes = class_bit(Priority::Critical)},
+        WorkerConfig{.cpu = s.cpu, .priority = s.priority, .classes = kAllClasses & ~class_bit(Priority::Critical)}};
+    c.idle_spin = 0;  // a CRITICAL worker spinning above the LOW one would starve it
+  }
   c.max_producers = 2;
   c.monitor.cpu = s.side_cpu;
   c.pm_qos.enabled = s.pm_qos;
@@ -68,24 +97,35 @@ Block sample(const Settings& s, bool loaded) {
   Producer critical = engine.make_producer();
   Producer low = engine.make_producer();
   Shared sh;
-  Block b;
+  Block idle, loaded;
+  std::string error;
   hal::Thread sampler({.name = "bench-p5", .cpu = s.side_cpu, .priority = s.priority}, [&] {
-    const int n = std::max(s.samples, 1);
-    std::vector<ns_t> lat;
-    lat.reserve(static_cast<std::size_t>(n));
-    std::uint64_t refusals = 0, full_gaps = 0;
+    const int n = samples_of(s);
+    std::vector<ns_t> lat[2], submit[2];  // [loaded]: submit -> start, and the submission's own time
+    for (auto& l : lat)
+      l.reserve(static_cast<std::size_t>(n));
+    for (auto& l : submit)
+      l.reserve(static_cast<std::size_t>(n));
+    std::uint64_t refusals = 0, full_gaps = 0, low_sent = 0;
     Shared* shp = &sh;
     auto submit_low = [&] {
-      return low.try_submit([shp] { shp->low_done.fetch_add(1, std::memory_order_relaxed); },
-                            {.priority = Priority::Low}) == SubmitStatus::Ok;
+      if (low.try_submit([shp] { shp->low_done.fetch_add(1, std::memory_order_relaxed); },
+                         {.priority = Priority::Low}) != SubmitStatus::Ok)
+        return false;
+      ++low_sent;
+      return true;
     };
     auto submit_critical = [&](auto fn) {
       const SubmitStatus st = critical.try_submit(fn, {.priority = Priority::Critical});
-      if (st != SubmitStatus::Ok) b.error = "a CRITICAL submission was refused: " + std::string(to_string(st));
+      if (st != SubmitStatus::Ok) error = "a CRITICAL submission was refused: " + std::string(to_string(st));
       return st == SubmitStatus::Ok;
     };
-    const ns_t began = hal::now_ns();
-    for (int i = 0; i < kWarmup + n; ++i) {
+    // One sample; false (error set) when the engine misbehaved.
+    auto one = [&](bool load, bool keep) {
+      if (!load && !await([&] { return sh.low_done.load(std::memory_order_acquire) == low_sent; })) {
+        error = "the LOW ring did not drain within 1 s";
+        return false;
+      }
       // 1. Hold the worker with a CRITICAL task and, loaded, fill the LOW ring until it
       //    refuses: full, however fast this machine's cores hand lines to each other.
       sh.held.store(false, std::memory_order_relaxed);
@@ -95,18 +135,18 @@ Block sample(const Settings& s, bool loaded) {
             while (shp->hold.load(std::memory_order_acquire)) {
             }
           }))
-        return;
+        return false;
       if (!await([&] { return sh.held.load(std::memory_order_acquire); })) {
-        b.error = "a CRITICAL task did not start within 1 s";
-        return;
+        error = "a CRITICAL task did not start within 1 s";
+        return false;
       }
-      while (loaded && submit_low()) {
+      while (load && submit_low()) {
       }
       sh.hold.store(false, std::memory_order_release);
       // 2. The gap: the worker back on LOW tasks, the sampler topping the ring up.
       bool full = false;
       for (const ns_t until = hal::now_ns() + kGap; hal::now_ns() < until;) {
-        if (loaded && !submit_low()) {
+        if (load && !submit_low()) {
           full = true;
           ++refusals;
         }
@@ -114,27 +154,52 @@ Block sample(const Settings& s, bool loaded) {
       // 3. The sample.
       sh.started.store(0, std::memory_order_relaxed);
       const ns_t t0 = hal::now_ns();
-      if (!submit_critical([shp] { shp->started.store(hal::now_ns(), std::memory_order_release); })) return;
+      if (!submit_critical([shp] { shp->started.store(hal::now_ns(), std::memory_order_release); })) return false;
+      const ns_t submitted = hal::now_ns();
       if (!await([&] { return sh.started.load(std::memory_order_acquire) != 0; })) {
-        b.error = "a CRITICAL task did not start within 1 s";
-        return;
+        error = "a CRITICAL task did not start within 1 s";
+        return false;
       }
-      if (i >= kWarmup) {
-        lat.push_back(sh.started.load(std::memory_order_relaxed) - t0);
-        full_gaps += full ? 1 : 0;
+      if (keep) {
+        lat[load ? 1 : 0].push_back(sh.started.load(std::memory_order_relaxed) - t0);
+        submit[load ? 1 : 0].push_back(submitted - t0);
+        full_gaps += load && full ? 1 : 0;
+      }
+      return true;
+    };
+    const ns_t began = hal::now_ns();
+    for (int i = 0; i < kWarmup + n; ++i) {
+      const bool keep = i >= kWarmup;
+      const bool loaded_first = i % 2 == 0;
+      for (const bool load : {loaded_first, !loaded_first}) {
+        if ((load ? with_loaded : with_idle) && !one(load, keep)) return;
       }
     }
     const double secs = static_cast<double>(hal::now_ns() - began) / 1e9;
-    b.latency = snapshot_of(lat);
-    if (loaded) {
-      b.extra = {{"low_refusals", static_cast<double>(refusals)},
-                 {"full_gaps", static_cast<double>(full_gaps) / n},
-                 {"low_per_s", static_cast<double>(sh.low_done.load(std::memory_order_relaxed)) / secs}};
+    auto submit_p99 = [&submit](int k) {
+      return std::pair<std::string, double>{"submit p99 ns",
+                                            static_cast<double>(snapshot_of(submit[k]).percentile(99))};
+    };
+    if (with_idle) {
+      idle.latency = snapshot_of(lat[0]);
+      idle.extra = {submit_p99(0)};
+    }
+    if (with_loaded) {
+      loaded.latency = snapshot_of(lat[1]);
+      loaded.extra = {submit_p99(1),
+                      {"low_refusals", static_cast<double>(refusals)},
+                      {"full_gaps", static_cast<double>(full_gaps) / n},
+                      {"low_per_s", static_cast<double>(sh.low_done.load(std::memory_order_relaxed)) / secs}};
     }
   });
   sampler.join();
   (void)engine.stop(StopMode::Cancel);  // the LOW tasks left are of no interest
-  return b;
+  if (!error.empty()) {
+    idle = Block{};
+    loaded = Block{};
+    idle.error = loaded.error = error;
+  }
+  return {idle, loaded};
 }
 
 }  // namespace
@@ -143,39 +208,53 @@ Group p5_critical(const Settings& /*s*/) {
   Group g;
   g.id = "P5";
   g.title = "CRITICAL latency while LOW saturates its ring";
-  g.contenders = {
-      {.id = "critical_idle",
-       .label = "CRITICAL, idle",
-       .kind = Kind::Latency,
-       .block = [](const Settings& st) { return sample(st, false); },
-       .unavailable = {}},
-      {.id = "critical_low_full",
-       .label = "CRITICAL, LOW ring full",
-       .kind = Kind::Latency,
-       .block = [](const Settings& st) { return sample(st, true); },
-       .unavailable = {}},
+  // `judged`: the target applies (SPEC P5); else the ratio is reported, with `why`.
+  auto pair = [&g](Shape shape, const char* idle_id, const char* loaded_id, const char* idle_label,
+                   const char* loaded_label, bool judged, const char* why) {
+    g.contenders.push_back({.id = idle_id,
+                            .label = idle_label,
+                            .kind = Kind::Latency,
+                            .block = [shape](const Settings& st) { return samples(st, shape, true, false)[0]; },
+                            .unavailable = {}});
+    g.contenders.push_back({.id = loaded_id,
+                            .label = loaded_label,
+                            .kind = Kind::Latency,
+                            .block = [shape](const Settings& st) { return samples(st, shape, false, true)[1]; },
+                            .unavailable = {}});
+    g.joints.push_back(
+        {.ids = {idle_id, loaded_id}, .block = [shape](const Settings& st) { return samples(st, shape, true, true); }});
+    g.ratios.push_back({.contender = loaded_id,
+                        .baseline = idle_id,
+                        .stat = Stat::P99,
+                        .limit = judged ? 1.2 : 0,
+                        .source = judged ? "SPEC P5" : why});
+    g.ratios.push_back({.contender = loaded_id, .baseline = idle_id, .stat = Stat::P50, .limit = 0, .source = ""});
   };
-  g.ratios = {
-      {.contender = "critical_low_full",
-       .baseline = "critical_idle",
-       .stat = Stat::P99,
-       .limit = 1.2,
-       .source = "SPEC P5"},
-      {.contender = "critical_low_full",
-       .baseline = "critical_idle",
-       .stat = Stat::P50,
-       .limit = 0,  // reported
-       .source = ""},
-  };
-  // Two blocks of (warm-up + samples) x (the hold, the refill, the gap, a hand-off), plus
-  // an engine start and stop each.
+  pair(Shape::Shared, "critical_idle", "critical_low_full", "CRITICAL, idle", "CRITICAL, LOW ring full", true, "");
+  // Reported, not judged: its loaded latency is the kernel's preemption of a running
+  // thread (a reschedule IPI: the submitter's futex_wake alone took 16-20 us at p99 here
+  // against 5-10 us to a polling idle CPU), not the engine's class rule.
+  pair(Shape::Dedicated, "dedicated_idle", "dedicated_low_full", "CRITICAL worker above LOW's, idle",
+       "CRITICAL worker above LOW's, LOW ring full", false, "kernel preemption (note)");
+  // Two blocks (one per shape) of (warm-up + samples) x 2 x (the hold, the refill, the
+  // gap, a hand-off), the idle samples' wait for a full LOW ring to drain, an engine start
+  // and stop.
   g.rep_time = [](const Settings& st) {
-    return 2 * (static_cast<ns_t>(kWarmup + st.samples) * (kGap + 60 * hal::kNsPerUs) + 20 * hal::kNsPerMs);
+    return 2 * (static_cast<ns_t>(kWarmup + samples_of(st)) * (2 * (kGap + 60 * hal::kNsPerUs) + 300 * hal::kNsPerUs) +
+                20 * hal::kNsPerMs);
   };
   g.notes = {
-      "one worker on the measured CPU serving every class, kept spinning (idle_spin 1 s); CRITICAL tasks submitted "
-      "one at a time from the side CPU; loaded: before each, the LOW ring is filled with trivial tasks until it "
+      "CRITICAL: one worker on the measured CPU serving every class, kept spinning (idle_spin 1 s); CRITICAL worker "
+      "above LOW's: a CRITICAL-only worker at priority + 1 and a worker for the other classes, both on the measured "
+      "CPU, both blocking when idle (idle_spin 0); CRITICAL tasks submitted one at a time from the side CPU; loaded: "
+      "before each, the LOW ring is filled with trivial tasks until it "
       "refuses, then topped up for 20 us while the worker runs them (full_gaps: the share of gaps it refused in)",
+      "CRITICAL worker above LOW's is reported, not judged: a CRITICAL task then waits for the kernel to preempt "
+      "the LOW worker, and the reschedule IPI to a busy CPU is slow on a VM (the submitter's futex_wake: 'submit "
+      "p99 ns'); the shared worker's class rule needs no kernel at all",
+      "each shape's two contenders in one engine, their samples alternating (idle ones once the LOW ring drained): a "
+      "drift of "
+      "the machine between blocks cannot favour either",
   };
   return g;
 }

@@ -82,10 +82,20 @@ struct Check {
   std::string source;
 };
 
+// Contenders measured in one block with their samples interleaved one by one (the
+// finest pairing: a drift of the machine between blocks, ~1 s fast and slow periods on a
+// VM, cannot favour one of them). `block` returns one Block per id, in `ids` order. The
+// contenders keep a `block` of their own, used when one of them cannot run.
+struct Joint {
+  std::vector<std::string> ids;
+  std::function<std::vector<Block>(const Settings&)> block;
+};
+
 struct Group {
   std::string id;     // "P1"
   std::string title;  // "Periodic release latency"
   std::vector<Contender> contenders;
+  std::vector<Joint> joints;  // each contender in one at most
   std::vector<Ratio> ratios;
   std::vector<Check> checks;
   int min_reps = 5;  // at least this many repetitions, whatever --reps says

@@ -1,8 +1,9 @@
 #pragma once
 // Runs the groups of `rtengine bench`: the contenders of a group interleaved over
 // repetitions (forward in even repetitions, backward in odd ones, so a drift within a
-// repetition favours no contender and each pair of a ratio is measured minutes apart at
-// most a block), the figures kept per repetition for the report. Setup code throughout.
+// repetition favours no contender and the two sides of a ratio are measured in adjacent
+// blocks when listed next to each other), the figures kept per repetition for the report. A Joint's contenders
+// are one step of that order, measured together. Setup code throughout.
 #include <atomic>
 #include <functional>
 #include <string>
