@@ -1,4 +1,4 @@
-// The P4 and P5 groups of `rtengine bench`: each contender measures one tiny block without
+// The P2, P4 and P5 groups of `rtengine bench`: each contender measures one tiny block without
 // error and with plausible content, and the ratios name contenders that exist. No timing
 // is asserted: the blocks are too short to mean anything, and this VM is noisy.
 #include <gtest/gtest.h>
@@ -126,6 +126,30 @@ TEST(BenchGroups, P5MeasuresEachShapesPairInOneBlock) {
     }
     EXPECT_GE(full_gaps, 0) << "the loaded side reports how often its ring was full";
     EXPECT_GT(low_per_s, 0) << "LOW tasks ran";
+  }
+}
+
+// P2's blocked engine worker and the condvar pool take their samples in turns, in one
+// block; the other contenders keep blocks of their own.
+TEST(BenchGroups, P2IdleEngineAndPoolShareOneBlock) {
+  const Settings s = tiny();
+  const Group g = p2_handoff(s);
+  ASSERT_EQ(g.joints.size(), 1U);
+  EXPECT_EQ(g.joints[0].ids, (std::vector<std::string>{"engine_idle", "condvar_pool"}));
+  const std::vector<Block> blocks = g.joints[0].block(s);
+  ASSERT_EQ(blocks.size(), 2U);
+  for (const Block& b : blocks) {
+    EXPECT_EQ(b.error, "");
+    ASSERT_TRUE(b.latency.has_value());
+    EXPECT_EQ(b.latency->count(), static_cast<std::uint64_t>(s.samples));
+    EXPECT_GT(b.latency->min(), 0);
+  }
+  for (const Contender& c : g.contenders) {
+    SCOPED_TRACE(c.id);
+    const Block b = c.block(s);
+    EXPECT_EQ(b.error, "");
+    ASSERT_TRUE(b.latency.has_value());
+    EXPECT_EQ(b.latency->count(), static_cast<std::uint64_t>(s.samples));
   }
 }
 
