@@ -281,6 +281,7 @@ TEST(BenchRunner, AJointMeasuresItsContendersInOneStep) {
   std::vector<std::string> labels;
   GroupRun r = run_group(g, Settings{}, 0, [&labels](const Progress& p) { labels.push_back(p.contender); });
   EXPECT_EQ(order, (std::vector<std::string>{"a", "d+b", "c", "c", "d+b", "a"}));
+  ASSERT_GE(labels.size(), 2U);
   EXPECT_EQ(labels[1], "D + B");
   ASSERT_EQ(r.contenders.size(), 4U);
   for (const ContenderRun& c : r.contenders)
@@ -296,8 +297,24 @@ TEST(BenchRunner, AJointMeasuresItsContendersInOneStep) {
   EXPECT_EQ(r.contenders[1].blocks[0].value, 2);
   EXPECT_EQ(r.contenders[3].skipped, "not here");
 
-  // A joint that throws or measures the wrong number of contenders: an error in each.
+  // A joint naming a contender of an earlier joint, one twice, or one that does not exist
+  // is not used: each contender is measured once per repetition.
   g.contenders[3].unavailable = {};
+  for (const std::vector<std::string>& ids :
+       {std::vector<std::string>{"b", "c"}, std::vector<std::string>{"c", "c"}, std::vector<std::string>{"c", "e"}}) {
+    Group h = g;
+    h.joints.push_back({ids, [&order](const Settings&) {
+                          order.push_back("bad");
+                          return std::vector<Block>{val(0), val(0)};
+                        }});
+    order.clear();
+    r = run_group(h, Settings{}, 0, {});
+    EXPECT_EQ(order, (std::vector<std::string>{"a", "d+b", "c", "c", "d+b", "a"})) << ids[0] << "," << ids[1];
+    for (const ContenderRun& c : r.contenders)
+      EXPECT_EQ(c.blocks.size(), 2U) << c.id;
+  }
+
+  // A joint that throws or measures the wrong number of contenders: an error in each.
   g.joints[0].block = [](const Settings&) -> std::vector<Block> { throw std::runtime_error("joint broke"); };
   r = run_group(g, Settings{}, 0, {});
   EXPECT_EQ(r.contenders[1].blocks[0].error, "joint broke");

@@ -22,8 +22,10 @@
 //   CRITICAL task that stamps its start, and spins until it has (P2's hand-off). 4 x
 //   `samples` of these after 20 dropped; the idle contender holds and releases the worker
 //   alike, once the LOW ring has drained. "full_gaps" is the share of gaps in which the
-//   ring refused a top-up (it was full), "low_per_s" the LOW tasks run per second,
-//   "submit p99 ns" the CRITICAL try_submit's own time.
+//   ring refused a top-up (it was full), "low_per_s" the LOW tasks run per second of the
+//   loaded samples (ring full to CRITICAL start), "submit p99 ns" the CRITICAL
+//   try_submit's own time. Pairs meet back to back (L I, I L, L I...), so two loaded or
+//   two idle samples follow each other where they do.
 // - Both contenders of a shape in one block (Group::joints), their samples alternating:
 //   p99s of separate blocks a few hundred ms apart differed by up to 2x when one fell in a
 //   slow period of the VM and the other in a fast one.
@@ -44,6 +46,7 @@ constexpr int kWarmup = 20;                // the first hand-offs of a block mee
 constexpr ns_t kGap = 20 * hal::kNsPerUs;  // between samples, as P2's
 constexpr ns_t kStuck = hal::kNsPerSec;    // a CRITICAL task not started after this: broken
 constexpr ns_t kHot = hal::kNsPerSec;      // idle_spin of the measured worker
+constexpr std::size_t kFillBound = 4096;   // LOW submissions per fill at most (4 x the ring)
 
 // Samples of each contender in a block: 4 x --samples. P5 judges a p99, which over 500
 // samples is the 5th highest and swung 0.6-1.4x between repetitions; the joint block
@@ -83,7 +86,7 @@ std::vector<Block> samples(const Settings& s, Shape shape, bool with_idle, bool 
     c.workers = {WorkerConfig{.cpu = s.cpu, .priority = s.priority, .classes = kAllClasses}};
     c.idle_spin = kHot;
   } else {
-    const int above = s.priority > 0 ? std::min(s.priority + 1, 99) : 0;
+    const int above = std::min(s.priority + 1, 99);  // 1..98 (unavailable() says why not otherwise)
     c.workers = {
         WorkerConfig{.cpu = s.cpu, .priority = above, .classes = class_bit(Priority::Critical)},
         WorkerConfig{.cpu = s.cpu, .priority = s.priority, .classes = kAllClasses & ~class_bit(Priority::Critical)}};
@@ -106,7 +109,8 @@ std::vector<Block> samples(const Settings& s, Shape shape, bool with_idle, bool 
       l.reserve(static_cast<std::size_t>(n));
     for (auto& l : submit)
       l.reserve(static_cast<std::size_t>(n));
-    std::uint64_t refusals = 0, full_gaps = 0, low_sent = 0;
+    std::uint64_t refusals = 0, full_gaps = 0, low_sent = 0, low_run = 0;
+    ns_t loaded_ns = 0;  // time in loaded samples, from the ring full to the start
     Shared* shp = &sh;
     auto submit_low = [&] {
       if (low.try_submit([shp] { shp->low_done.fetch_add(1, std::memory_order_relaxed); },
@@ -137,10 +141,15 @@ std::vector<Block> samples(const Settings& s, Shape shape, bool with_idle, bool 
           }))
         return false;
       if (!await([&] { return sh.held.load(std::memory_order_acquire); })) {
+        sh.hold.store(false, std::memory_order_release);  // should it start later: stop() must not wait forever
         error = "a CRITICAL task did not start within 1 s";
         return false;
       }
-      while (load && submit_low()) {
+      const ns_t from = hal::now_ns();
+      const std::uint64_t low_from = sh.low_done.load(std::memory_order_relaxed);
+      // Bounded: should the hold not keep the LOW worker off the CPU (no SCHED_FIFO), the
+      // ring drains while it fills.
+      for (std::size_t k = 0; load && k < kFillBound && submit_low(); ++k) {
       }
       sh.hold.store(false, std::memory_order_release);
       // 2. The gap: the worker back on LOW tasks, the sampler topping the ring up.
@@ -160,6 +169,10 @@ std::vector<Block> samples(const Settings& s, Shape shape, bool with_idle, bool 
         error = "a CRITICAL task did not start within 1 s";
         return false;
       }
+      if (load) {
+        loaded_ns += hal::now_ns() - from;
+        low_run += sh.low_done.load(std::memory_order_relaxed) - low_from;
+      }
       if (keep) {
         lat[load ? 1 : 0].push_back(sh.started.load(std::memory_order_relaxed) - t0);
         submit[load ? 1 : 0].push_back(submitted - t0);
@@ -167,7 +180,6 @@ std::vector<Block> samples(const Settings& s, Shape shape, bool with_idle, bool 
       }
       return true;
     };
-    const ns_t began = hal::now_ns();
     for (int i = 0; i < kWarmup + n; ++i) {
       const bool keep = i >= kWarmup;
       const bool loaded_first = i % 2 == 0;
@@ -175,7 +187,6 @@ std::vector<Block> samples(const Settings& s, Shape shape, bool with_idle, bool 
         if ((load ? with_loaded : with_idle) && !one(load, keep)) return;
       }
     }
-    const double secs = static_cast<double>(hal::now_ns() - began) / 1e9;
     auto submit_p99 = [&submit](int k) {
       return std::pair<std::string, double>{"submit p99 ns",
                                             static_cast<double>(snapshot_of(submit[k]).percentile(99))};
@@ -186,10 +197,11 @@ std::vector<Block> samples(const Settings& s, Shape shape, bool with_idle, bool 
     }
     if (with_loaded) {
       loaded.latency = snapshot_of(lat[1]);
-      loaded.extra = {submit_p99(1),
-                      {"low_refusals", static_cast<double>(refusals)},
-                      {"full_gaps", static_cast<double>(full_gaps) / n},
-                      {"low_per_s", static_cast<double>(sh.low_done.load(std::memory_order_relaxed)) / secs}};
+      loaded.extra = {
+          submit_p99(1),
+          {"low_refusals", static_cast<double>(refusals)},
+          {"full_gaps", static_cast<double>(full_gaps) / n},
+          {"low_per_s", static_cast<double>(low_run) * 1e9 / static_cast<double>(std::max<ns_t>(loaded_ns, 1))}};
     }
   });
   sampler.join();
@@ -200,6 +212,15 @@ std::vector<Block> samples(const Settings& s, Shape shape, bool with_idle, bool 
     idle.error = loaded.error = error;
   }
   return {idle, loaded};
+}
+
+// The dedicated shape needs a SCHED_FIFO priority with one above it: at 0 both workers
+// share the CPU by time slices (the hold would not keep the LOW worker off it), at 99
+// neither preempts the other.
+std::string unavailable(const Settings& s, Shape shape) {
+  if (shape == Shape::Dedicated && (s.priority < 1 || s.priority > 98))
+    return "needs a SCHED_FIFO priority of 1..98 (the CRITICAL worker runs one above the LOW one)";
+  return {};
 }
 
 }  // namespace
@@ -215,12 +236,12 @@ Group p5_critical(const Settings& /*s*/) {
                             .label = idle_label,
                             .kind = Kind::Latency,
                             .block = [shape](const Settings& st) { return samples(st, shape, true, false)[0]; },
-                            .unavailable = {}});
+                            .unavailable = [shape](const Settings& st) { return unavailable(st, shape); }});
     g.contenders.push_back({.id = loaded_id,
                             .label = loaded_label,
                             .kind = Kind::Latency,
                             .block = [shape](const Settings& st) { return samples(st, shape, false, true)[1]; },
-                            .unavailable = {}});
+                            .unavailable = [shape](const Settings& st) { return unavailable(st, shape); }});
     g.joints.push_back(
         {.ids = {idle_id, loaded_id}, .block = [shape](const Settings& st) { return samples(st, shape, true, true); }});
     g.ratios.push_back({.contender = loaded_id,

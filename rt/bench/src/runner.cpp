@@ -35,7 +35,8 @@ struct Unit {
 };
 
 // The live contenders as units: a joint whose contenders can all run is one unit, in the
-// place of its first contender; otherwise each live contender is its own.
+// place of whichever of them comes first in the group's list; otherwise each live
+// contender is its own.
 std::vector<Unit> units_of(const Group& g, const std::vector<bool>& live) {
   auto index_of = [&g](const std::string& id) {
     for (std::size_t i = 0; i < g.contenders.size(); ++i)
@@ -44,9 +45,16 @@ std::vector<Unit> units_of(const Group& g, const std::vector<bool>& live) {
   };
   std::vector<const Joint*> joint_of(g.contenders.size(), nullptr);
   for (const Joint& j : g.joints) {
+    // Usable when every contender it names exists, can run, is named once and belongs to
+    // no earlier joint: a contender measured twice in a repetition would pair its blocks
+    // with the wrong repetitions of the others.
     bool whole = j.block && !j.ids.empty();
-    for (const std::string& id : j.ids)
-      whole = whole && index_of(id) < live.size() && live[index_of(id)];
+    std::vector<bool> seen(g.contenders.size(), false);
+    for (const std::string& id : j.ids) {
+      const std::size_t i = index_of(id);
+      whole = whole && i < live.size() && live[i] && !seen[i] && joint_of[i] == nullptr;
+      if (i < seen.size()) seen[i] = true;
+    }
     if (whole)
       for (const std::string& id : j.ids)
         joint_of[index_of(id)] = &j;
