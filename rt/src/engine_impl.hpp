@@ -25,6 +25,12 @@
 
 namespace rt {
 
+namespace detail {
+// The arena an EngineConfig needs when its arena_bytes is 0 (engine_config.cpp): generous
+// on purpose. Setup only.
+[[nodiscard]] std::size_t estimate_arena(const EngineConfig& c);
+}  // namespace detail
+
 // Padded on purpose: the lines other threads write on the run path stand alone.
 struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   Impl(Engine& e, const EngineConfig& c);

@@ -5,6 +5,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include "rtbench/measure.hpp"
 
@@ -84,6 +85,35 @@ TEST(BenchP7, GroupIsConsistent) {
 }
 
 TEST(BenchP7, EveryContenderMeasuresABlock) { expect_blocks(p7_graph(tiny()), tiny()); }
+
+// Each frame and its budget share one engine: the frame's samples and the plain task's
+// releases interleaved, half a period apart.
+TEST(BenchP7, EachFrameAndItsBudgetShareABlock) {
+  const Settings s = tiny();
+  const Group g = p7_graph(s);
+  ASSERT_EQ(g.joints.size(), 2U);
+  EXPECT_EQ(g.joints[0].ids, (std::vector<std::string>{"frame", "frame_budget"}));
+  EXPECT_EQ(g.joints[1].ids, (std::vector<std::string>{"frame_hot", "frame_budget_hot"}));
+  const std::vector<Block> blocks = g.joints[0].block(s);
+  ASSERT_EQ(blocks.size(), 2U);
+  for (const Block& b : blocks) {
+    ASSERT_EQ(b.error, "");
+    ASSERT_TRUE(b.latency.has_value());
+    EXPECT_EQ(b.latency->count(), static_cast<std::uint64_t>(s.samples));
+  }
+  double hand = -1, release_p99 = -1, no_frame = -1;
+  for (const auto& [name, v] : blocks[1].extra) {
+    if (name == "hot handoff p50 ns") hand = v;
+    if (name == "release p99 ns") release_p99 = v;
+  }
+  for (const auto& [name, v] : blocks[0].extra)
+    if (name == "grid points with no frame") no_frame = v;
+  EXPECT_GT(hand, 0);
+  EXPECT_GT(release_p99, 0);
+  EXPECT_GE(no_frame, 0) << "the frame's side reports its missed grid points";
+  // The budget is the release plus 7 handoffs: never below 7 x the handoff.
+  EXPECT_GE(static_cast<double>(blocks[1].latency->min()), 7 * hand * (1 - 1.0 / 128));
+}
 
 }  // namespace
 }  // namespace rt::bench

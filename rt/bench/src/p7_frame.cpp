@@ -5,15 +5,18 @@
 // PeriodicStats::next_release).
 //
 // Its budget (workflow_bench.cpp's): "one periodic release's latency plus 7 hot node
-// handoffs" -- a plain periodic task's release latency (start - grid point) in the same
-// engine configuration, plus 7 x the median of a hot submit -> start handoff from the
-// periodic worker's CPU to the nodes' worker, both measured in the budget's block.
-// Port of bench/rt/workflow_bench.cpp's frame.
+// handoffs" -- a plain periodic task's release latency (start - grid point), plus 7 x the
+// median of a hot submit -> start handoff from the periodic worker's CPU to the nodes'
+// worker. In the group (frame_and_budget, a Joint) the plain task is released by the
+// frame's own periodic worker, half a period after each frame: the frame and the release
+// it is judged against alternate in one engine; the handoff is measured after, in an
+// engine of the same configuration. Port of bench/rt/workflow_bench.cpp's frame.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "hal/clock.hpp"
@@ -90,25 +93,42 @@ GraphSpec frame_spec() {
 
 std::size_t frames(const Settings& s) { return static_cast<std::size_t>(kWarmupFrames + std::max(10, s.samples)); }
 
-// Starts the engine and the periodic task `id`, waits (asleep) for the log to fill, reads
-// a grid point while it still runs, stops. On a driver thread beside the periodic worker.
-std::string run_periodic(const Settings& s, Engine& e, int id, const FrameLog& log, ns_t& grid) {
+// Starts the engine and the periodic tasks `ids`, waits (asleep) for each one's log to
+// fill, reads a grid point of each while they still run, stops. On a driver thread beside
+// the periodic worker.
+std::string run_periodic(const Settings& s, Engine& e, const std::vector<int>& ids,
+                         const std::vector<const FrameLog*>& logs, std::vector<ns_t>& grids) {
   std::string error;
+  grids.assign(ids.size(), 0);
   hal::Thread t({.name = "bench-driver", .cpu = s.side_cpu}, [&] {
-    const auto want = static_cast<std::uint32_t>(log.release.size());
     start_then_raise(s, e);
-    (void)e.start_periodic(id);
+    for (const int id : ids)
+      (void)e.start_periodic(id);
+    auto left = [&logs] {
+      std::uint32_t most = 0;
+      for (const FrameLog* log : logs) {
+        const auto want = static_cast<std::uint32_t>(log->release.size());
+        most = std::max(most, want - std::min(want, log->done.load(std::memory_order_acquire)));
+      }
+      return most;
+    };
+    const auto want = static_cast<std::uint32_t>(logs.front()->release.size());
     const ns_t give_up = hal::now_ns() + 3 * static_cast<ns_t>(want) * s.period + 10 * hal::kNsPerSec;
-    std::uint32_t d = 0;
-    while ((d = log.done.load(std::memory_order_acquire)) < want && hal::now_ns() < give_up)
-      std::this_thread::sleep_for(std::chrono::nanoseconds((want - d) * s.period + hal::kNsPerMs));
-    grid = e.periodic_stats(id).next_release;  // a grid point (0 if it stopped on its own)
-    (void)e.stop_periodic(id);
+    for (std::uint32_t n = 0; (n = left()) > 0 && hal::now_ns() < give_up;)
+      std::this_thread::sleep_for(std::chrono::nanoseconds(n * s.period + hal::kNsPerMs));
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      grids[i] = e.periodic_stats(ids[i]).next_release;  // a grid point (0 if it stopped on its own)
+    for (const int id : ids)
+      (void)e.stop_periodic(id);
     (void)e.stop(StopMode::Drain);
-    if (log.done.load(std::memory_order_acquire) < want)
-      error = "only " + std::to_string(log.done.load()) + " of " + std::to_string(want) + " runs within the time";
-    else if (grid == 0)
-      error = "the periodic task stopped before the end";
+    for (std::size_t i = 0; i < ids.size() && error.empty(); ++i) {
+      const std::uint32_t done = logs[i]->done.load(std::memory_order_acquire);
+      if (done < logs[i]->release.size())
+        error =
+            "only " + std::to_string(done) + " of " + std::to_string(logs[i]->release.size()) + " runs within the time";
+      else if (grids[i] == 0)
+        error = "the periodic task stopped before the end";
+    }
   });
   t.join();
   return error;
@@ -159,10 +179,11 @@ std::string hot_handoff(const Settings& s, ns_t& median) {
 
 }  // namespace
 
-// One block of frames in a fresh engine (set up and torn down outside the samples).
-Block frame_block(const Settings& s, ns_t idle_spin) {
-  Engine e(frame_config(s, idle_spin));
-  FrameLog log(frames(s));
+namespace {
+
+// The frame's graph and its periodic release in `e`; actuate logs each run in `log`.
+// Returns {graph, loop}.
+std::pair<int, int> add_frame(const Settings& s, Engine& e, FrameLog& log) {
   HandlerRegistry h;
   h.add("body", [] { node_body(); });
   FrameLog* lp = &log;
@@ -172,10 +193,25 @@ Block frame_block(const Settings& s, ns_t idle_spin) {
     lp->record(ctx.release(), hal::now_ns());
   });
   const int g = e.add_graph(frame_spec(), h);
-  const int loop = e.add_periodic_graph(loop_spec(s, "frame-loop"), g);
-  ns_t grid = 0;
-  if (std::string err = run_periodic(s, e, loop, log, grid); !err.empty()) return failed(err);
+  return {g, e.add_periodic_graph(loop_spec(s, "frame-loop"), g)};
+}
+
+// The plain periodic task of the budget in `e`, `phase` after the start; it logs its
+// release and start in `log`.
+int add_plain(const Settings& s, Engine& e, FrameLog& log, ns_t phase) {
+  FrameLog* lp = &log;
+  PeriodicSpec spec = loop_spec(s, "plain");
+  spec.phase = phase;
+  return e.add_periodic(spec, [lp](TaskContext& ctx) {
+    lp->record(ctx.release(), hal::now_ns());
+    node_body();
+  });
+}
+
+// The frame's Block from its log, the grid point read while it ran and its engine's stats.
+Block frame_result(const Settings& s, const Engine& e, int g, int loop, const FrameLog& log, ns_t grid) {
   const GraphStats gs = e.graph_stats(g);
+  const PeriodicStats ps = e.periodic_stats(loop);
   // The nodes' worker wakes ahead of each release (its feed lead) and waits for the start.
   double lead_us = 0, met = 0;
   for (const WorkerStats& w : e.stats().workers) {
@@ -208,24 +244,14 @@ Block frame_block(const Settings& s, ns_t idle_spin) {
              {"releases finding a run going", static_cast<double>(gs.busy)},
              {"runs not completed", static_cast<double>(gs.failed_runs)},
              {"feed lead us", lead_us},
-             {"releases met awake", met / std::max(1.0, static_cast<double>(gs.runs))}};
+             {"releases met awake", met / std::max(1.0, static_cast<double>(gs.runs))},
+             {"loop release p50 ns", static_cast<double>(ps.jitter.p50)},
+             {"loop release p99 ns", static_cast<double>(ps.jitter.p99)}};
   return b;
 }
 
-// A plain periodic task's release latency (start - grid point) in the frame's engine
-// configuration, each percentile plus kFrameNodes x the hot handoff's median.
-Block budget_block(const Settings& s, ns_t idle_spin) {
-  Engine e(frame_config(s, idle_spin));
-  FrameLog log(frames(s));
-  FrameLog* lp = &log;
-  const int id = e.add_periodic(loop_spec(s, "plain"), [lp](TaskContext& ctx) {
-    lp->record(ctx.release(), hal::now_ns());
-    node_body();
-  });
-  ns_t grid = 0;
-  if (std::string err = run_periodic(s, e, id, log, grid); !err.empty()) return failed("release: " + err);
-  ns_t hand = 0;
-  if (std::string err = hot_handoff(s, hand); !err.empty()) return failed("handoff: " + err);
+// The budget's Block: each release latency (start - grid point) plus kFrameNodes x `hand`.
+Block budget_result(const FrameLog& log, ns_t hand) {
   std::vector<ns_t> release, budget;
   for (std::size_t i = kWarmupFrames; i < log.release.size(); ++i) {
     release.push_back(log.end[i] - log.release[i]);
@@ -237,6 +263,47 @@ Block budget_block(const Settings& s, ns_t idle_spin) {
   b.extra = {{"release p99 ns", static_cast<double>(r.percentile(99))},
              {"hot handoff p50 ns", static_cast<double>(hand)}};
   return b;
+}
+
+}  // namespace
+
+// One block of frames in a fresh engine (set up and torn down outside the samples).
+Block frame_block(const Settings& s, ns_t idle_spin) {
+  Engine e(frame_config(s, idle_spin));
+  FrameLog log(frames(s));
+  const auto [g, loop] = add_frame(s, e, log);
+  std::vector<ns_t> grid;
+  if (std::string err = run_periodic(s, e, {loop}, {&log}, grid); !err.empty()) return failed(err);
+  return frame_result(s, e, g, loop, log, grid[0]);
+}
+
+// A plain periodic task's release latency (start - grid point) in the frame's engine
+// configuration, each percentile plus kFrameNodes x the hot handoff's median.
+Block budget_block(const Settings& s, ns_t idle_spin) {
+  Engine e(frame_config(s, idle_spin));
+  FrameLog log(frames(s));
+  const int id = add_plain(s, e, log, s.period);
+  std::vector<ns_t> grid;
+  if (std::string err = run_periodic(s, e, {id}, {&log}, grid); !err.empty()) return failed("release: " + err);
+  ns_t hand = 0;
+  if (std::string err = hot_handoff(s, hand); !err.empty()) return failed("handoff: " + err);
+  return budget_result(log, hand);
+}
+
+std::vector<Block> frame_and_budget(const Settings& s, ns_t idle_spin) {
+  Engine e(frame_config(s, idle_spin));
+  FrameLog frame_log(frames(s)), plain_log(frames(s));
+  const auto [g, loop] = add_frame(s, e, frame_log);
+  // Half a period after the frame's releases: the periodic worker is free again (a frame's
+  // release takes microseconds), and the nodes' worker is not woken by it (classes 0).
+  const int plain = add_plain(s, e, plain_log, s.period + s.period / 2);
+  std::vector<ns_t> grids;
+  if (std::string err = run_periodic(s, e, {loop, plain}, {&frame_log, &plain_log}, grids); !err.empty())
+    return {failed(err), failed("release: " + err)};
+  Block frame = frame_result(s, e, g, loop, frame_log, grids[0]);
+  ns_t hand = 0;
+  if (std::string err = hot_handoff(s, hand); !err.empty()) return {std::move(frame), failed("handoff: " + err)};
+  return {std::move(frame), budget_result(plain_log, hand)};
 }
 
 }  // namespace rt::bench::p7

@@ -57,6 +57,9 @@ Block taskflow_model_block(const Settings& s, int nodes);
 // kept hot; its budget likewise.
 Block frame_block(const Settings& s, ns_t idle_spin);
 Block budget_block(const Settings& s, ns_t idle_spin);
+// Both in one engine, their samples interleaved: the plain task released half a period
+// after each frame (a Joint: {frame, budget}).
+std::vector<Block> frame_and_budget(const Settings& s, ns_t idle_spin);
 // The hot configuration's idle spin: longer than the period, so the nodes' worker spins
 // from one frame to the next.
 [[nodiscard]] inline ns_t hot_spin(const Settings& s) noexcept { return 2 * s.period; }
