@@ -132,8 +132,8 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // Watch bookkeeping around a run with a deadline; end returns true when the monitor
   // classified the run as missed first. RT: wait-free (one store; one exchange); no
   // allocation, no syscall.
-  void watch_begin(detail::Worker& w, detail::Subjected kind, std::uint64_t subject,
-                   ns_t deadline) noexcept HAL_NONBLOCKING;
+  void watch_begin(detail::Worker& w, detail::Subjected kind, std::uint64_t subject, ns_t deadline,
+                   ns_t start) noexcept HAL_NONBLOCKING;
   bool watch_end(detail::Worker& w) noexcept HAL_NONBLOCKING;
 
   // ---- retries and dead letters (resilience.cpp) ----

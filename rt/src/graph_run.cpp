@@ -125,7 +125,7 @@ std::uint32_t Engine::Impl::start_roots(Worker& w, GraphRun& g) noexcept {
   // Watched like a task only when the node has a budget of its own; a whole-graph
   // deadline is the monitor's through its own entry.
   if (budget) {
-    watch_begin(w, detail::Subjected::Node, detail::node_ref(g.index, idx), deadline);
+    watch_begin(w, detail::Subjected::Node, detail::node_ref(g.index, idx), deadline, start);
     poke_monitor(deadline);
   }
   TaskContext ctx(TaskId{detail::node_ref(g.index, idx), gen}, node.stop, gen, g.context, g.started, deadline, 0,

@@ -190,8 +190,11 @@ ns_t Engine::Impl::scan_watches(ns_t now) noexcept {
   for (auto& wp : workers) {
     Worker& w = *wp;
     detail::Watch& watch = w.watch;
+    // Looked at ahead of the deadline (look_at, kMonitorLookAhead): the run is usually over
+    // by then, and the deadline, a periodic task's next release by default, goes by
+    // without a wake-up on its worker's CPU.
     const ns_t hint = watch.hint.load(std::memory_order_seq_cst);
-    if (hint > now) next = std::min(next, hint);
+    if (hint > now) next = std::min(next, detail::look_at(hint, watch.hint_lead.load(std::memory_order_relaxed), now));
     const std::uint64_t run = watch.run.load(std::memory_order_seq_cst);
     const Phase phase = phase_of(run);
     if (phase == Phase::Idle || phase == Phase::Stalled) continue;
@@ -203,7 +206,7 @@ ns_t Engine::Impl::scan_watches(ns_t now) noexcept {
     const bool node_run = kind == detail::Subjected::Node;  // a graph node with its own budget
     if (phase == Phase::Running) {
       if (now < deadline) {
-        next = std::min(next, deadline);
+        next = std::min(next, detail::look_at(deadline, watch.lead.load(std::memory_order_relaxed), now));
         continue;
       }
       // One CAS decides: the worker finishing at this instant, or a miss.

@@ -94,6 +94,7 @@ PeriodicTask* Engine::Impl::earliest_release(const Worker& w) const noexcept HAL
 
 void Engine::Impl::publish_hint(Worker& w) noexcept HAL_NONBLOCKING {
   const PeriodicTask* p = earliest_release(w);
+  w.watch.hint_lead.store(p != nullptr ? detail::look_ahead(p->deadline_rel) : 0, std::memory_order_relaxed);
   w.watch.hint.store(p != nullptr ? p->next + p->deadline_rel : 0, std::memory_order_seq_cst);
 }
 
@@ -162,7 +163,7 @@ Engine::Impl::Release Engine::Impl::release_begin(Worker& w, PeriodicTask& p) no
     p.runs.add();
     p.jitter.record_local(r.start - r.release);
     w.state.store(WorkerState::Busy, std::memory_order_relaxed);
-    watch_begin(w, detail::Subjected::Periodic, static_cast<std::uint64_t>(p.index), r.deadline);
+    watch_begin(w, detail::Subjected::Periodic, static_cast<std::uint64_t>(p.index), r.deadline, r.start);
   }
   return r;
 }

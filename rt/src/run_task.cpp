@@ -32,12 +32,14 @@ Event Engine::Impl::task_event(EventKind kind, Reason why, const TaskSlot& s, Ta
                .value = value};
 }
 
-void Engine::Impl::watch_begin(Worker& w, detail::Subjected kind, std::uint64_t subject,
-                               ns_t deadline) noexcept HAL_NONBLOCKING {
+void Engine::Impl::watch_begin(Worker& w, detail::Subjected kind, std::uint64_t subject, ns_t deadline,
+                               ns_t start) noexcept HAL_NONBLOCKING {
   ++w.ticket;
   w.watch.subject.store(subject, std::memory_order_relaxed);
   w.watch.kind.store(kind, std::memory_order_relaxed);
   w.watch.deadline.store(deadline, std::memory_order_relaxed);
+  // A lead read with the previous run's deadline only makes the monitor look early once.
+  w.watch.lead.store(detail::look_ahead(deadline - start), std::memory_order_relaxed);
   // seq_cst: half of the handshake with the monitor's arming (poke_monitor, monitor.cpp).
   w.watch.run.store(run_word(w.ticket, Phase::Running), std::memory_order_seq_cst);
 }
@@ -134,7 +136,7 @@ Engine::Impl::Begin Engine::Impl::begin_task(Worker& w, std::uint32_t idx, ns_t 
     s.started.store(b.start, std::memory_order_relaxed);
     s.worker.store(static_cast<std::int16_t>(w.index), std::memory_order_relaxed);
     w.dispatch.record_local(b.start - b.ready);
-    if (b.deadline != 0) watch_begin(w, detail::Subjected::Task, id.value(), b.deadline);
+    if (b.deadline != 0) watch_begin(w, detail::Subjected::Task, id.value(), b.deadline, b.start);
     publish_event(me, task_event(EventKind::Started, Reason::None, s, id, w.index, b.start));
   }
   return b;

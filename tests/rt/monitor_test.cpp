@@ -4,6 +4,7 @@
 // changes when things happen, never what happens.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "child.hpp"
 #include "engine_test_support.hpp"
 #include "rt/engine.hpp"
+#include "worker_state.hpp"
 
 using namespace std::chrono_literals;
 using testing_support::Blocker;
@@ -133,6 +135,59 @@ TEST(Monitor, OverrunStartedAsItsDeadlinePassesIsStillStopped) {
   // Under an emulator or a sanitizer most starts come after 1-64 us: then the window was
   // hardly reached, and passing says little.
   if (started < 300) GTEST_SKIP() << "only " << started << " of 3000 tasks started before their deadline";
+}
+
+// The monitor looks at a run kMonitorLookAhead before its deadline (so that a periodic
+// run's deadline, its next release, passes without a wake-up) and sleeps on to the
+// deadline when the run is still going: the stop must never come before the deadline.
+TEST(Monitor, LooksAheadOfADeadlineButNeverFlagsBeforeIt) {
+  with_start_margin([&](hal::ns_t margin, bool& started_late) {
+    rt::Engine e(small_config());
+    e.start();
+    rt::Producer p = e.make_producer();
+    std::atomic<hal::ns_t> stopped_at{0};
+    rt::TaskId id;
+    // Long enough that the look ahead comes well after the start: 4 x the look-ahead.
+    const hal::ns_t deadline_in = std::max(margin, 4 * rt::detail::kMonitorLookAhead);
+    ASSERT_EQ(p.try_submit(
+                  [&stopped_at](rt::TaskContext& ctx) {
+                    const hal::ns_t until = hal::now_ns() + 20 * hal::kNsPerSec;
+                    while (!ctx.stop_requested() && hal::now_ns() < until) {
+                    }
+                    stopped_at.store(ctx.stop_requested() ? hal::now_ns() : 0);
+                  },
+                  {.deadline_in = deadline_in}, &id),
+              rt::SubmitStatus::Ok);
+    ASSERT_TRUE(eventually([&] { return stopped_at.load() != 0 || missed_before_start(e, id); }));
+    if (stopped_at.load() == 0) {
+      started_late = true;
+      return;
+    }
+    rt::TaskInfo info;
+    ASSERT_TRUE(e.status(id, info));
+    EXPECT_GE(stopped_at.load(), info.deadline) << "stopped " << info.deadline - stopped_at.load() << " ns early";
+    EXPECT_GE(e.detection_latency().min(), 0);
+    EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+  });
+}
+
+// Where the monitor looks: half the relative deadline ahead at most kMonitorLookAhead,
+// at the deadline itself once that point has passed, never after it.
+TEST(MonitorLook, AheadOfTheDeadlineNeverAfterIt) {
+  using rt::detail::kMonitorLookAhead;
+  using rt::detail::look_ahead;
+  using rt::detail::look_at;
+  EXPECT_EQ(look_ahead(0), 0);
+  EXPECT_EQ(look_ahead(-5), 0);
+  EXPECT_EQ(look_ahead(40'000), 20'000);
+  EXPECT_EQ(look_ahead(2 * kMonitorLookAhead), kMonitorLookAhead);
+  EXPECT_EQ(look_ahead(hal::kNsPerSec), kMonitorLookAhead);
+  const hal::ns_t d = 10 * kMs;
+  EXPECT_EQ(look_at(d, kMonitorLookAhead, 0), d - kMonitorLookAhead);
+  EXPECT_EQ(look_at(d, kMonitorLookAhead, d - kMonitorLookAhead - 1), d - kMonitorLookAhead);
+  EXPECT_EQ(look_at(d, kMonitorLookAhead, d - kMonitorLookAhead), d) << "the look is due: now the deadline";
+  EXPECT_EQ(look_at(d, kMonitorLookAhead, d - 1), d);
+  EXPECT_EQ(look_at(d, 0, 0), d);
 }
 
 TEST(Monitor, TaskThatMeetsItsDeadlineIsNotFlagged) {
