@@ -129,9 +129,9 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // failed attempt with a retry left, RETRYING: returns the time the monitor must be told
   // of, else 0). RT: lock-free; no allocation, no syscall.
   ns_t after_task(detail::Worker& w, std::uint32_t idx, const Begin& b) noexcept HAL_NONBLOCKING;
-  // Watch bookkeeping around a run with a deadline; end returns true when the monitor
-  // classified the run as missed first. RT: wait-free (one store; one exchange); no
-  // allocation, no syscall.
+  // Watch bookkeeping around a run with a deadline (`start`: when the run began, for the
+  // monitor's look ahead); end returns true when the monitor classified the run as missed
+  // first. RT: wait-free (stores; one exchange); no allocation, no syscall.
   void watch_begin(detail::Worker& w, detail::Subjected kind, std::uint64_t subject, ns_t deadline,
                    ns_t start) noexcept HAL_NONBLOCKING;
   bool watch_end(detail::Worker& w) noexcept HAL_NONBLOCKING;

@@ -1,6 +1,8 @@
 // F8: the deadline monitor. One top-priority thread, asleep on a hal::Timer armed for
-// the earliest of: a running task's deadline, a stall limit, the next periodic deadline
-// a worker announced (so a periodic run never has to wake it), the next delayed start,
+// the earliest of: a look ahead of a running task's deadline and of the next periodic
+// deadline a worker announced (look_at: the deadline itself once that look has passed
+// with the run still going; a periodic run never has to wake it), a stall limit, the
+// next delayed start,
 // and the next one-shot deadline its submitter announced (so a worker starting a task
 // never has to wake it); and, when MonitorConfig::beat is set, never later than a beat
 // from now, so a watchdog can tell it is alive. Workers never wait for it; it never waits for them.

@@ -38,7 +38,8 @@ void Engine::Impl::watch_begin(Worker& w, detail::Subjected kind, std::uint64_t 
   w.watch.subject.store(subject, std::memory_order_relaxed);
   w.watch.kind.store(kind, std::memory_order_relaxed);
   w.watch.deadline.store(deadline, std::memory_order_relaxed);
-  // A lead read with the previous run's deadline only makes the monitor look early once.
+  // Read with another run's deadline, a lead only moves that one look earlier or later:
+  // look_at never returns a time after the deadline, whatever the lead.
   w.watch.lead.store(detail::look_ahead(deadline - start), std::memory_order_relaxed);
   // seq_cst: half of the handshake with the monitor's arming (poke_monitor, monitor.cpp).
   w.watch.run.store(run_word(w.ticket, Phase::Running), std::memory_order_seq_cst);

@@ -47,7 +47,8 @@ void expect_consistent(const Group& g) {
 }
 
 // Each contender once; a Latency block holds `samples` latencies, a Cost block a value.
-void expect_blocks(const Group& g, const Settings& s) {
+// `per_sample`: latencies per --samples in a block (P7's frames take 4).
+void expect_blocks(const Group& g, const Settings& s, int per_sample = 1) {
   for (const Contender& c : g.contenders) {
     SCOPED_TRACE(c.id);
     if (const std::string why = c.unavailable(s); !why.empty()) {
@@ -58,7 +59,7 @@ void expect_blocks(const Group& g, const Settings& s) {
     ASSERT_TRUE(b.error.empty()) << b.error;
     if (c.kind == Kind::Latency) {
       ASSERT_TRUE(b.latency.has_value());
-      EXPECT_EQ(b.latency->count(), static_cast<std::uint64_t>(s.samples));
+      EXPECT_EQ(b.latency->count(), static_cast<std::uint64_t>(per_sample * s.samples));
       EXPECT_GT(b.latency->max(), 0);
     } else {
       EXPECT_GT(b.value, 0);
@@ -84,7 +85,7 @@ TEST(BenchP7, GroupIsConsistent) {
   expect_consistent(g);
 }
 
-TEST(BenchP7, EveryContenderMeasuresABlock) { expect_blocks(p7_graph(tiny()), tiny()); }
+TEST(BenchP7, EveryContenderMeasuresABlock) { expect_blocks(p7_graph(tiny()), tiny(), 4); }
 
 // Each frame and its budget share one engine: the frame's samples and the plain task's
 // releases interleaved, half a period apart.
@@ -99,7 +100,7 @@ TEST(BenchP7, EachFrameAndItsBudgetShareABlock) {
   for (const Block& b : blocks) {
     ASSERT_EQ(b.error, "");
     ASSERT_TRUE(b.latency.has_value());
-    EXPECT_EQ(b.latency->count(), static_cast<std::uint64_t>(s.samples));
+    EXPECT_EQ(b.latency->count(), 4 * static_cast<std::uint64_t>(s.samples)) << "frames: 4 x --samples";
   }
   double hand = -1, release_p99 = -1, no_frame = -1;
   for (const auto& [name, v] : blocks[1].extra) {

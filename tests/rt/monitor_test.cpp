@@ -142,13 +142,17 @@ TEST(Monitor, OverrunStartedAsItsDeadlinePassesIsStillStopped) {
 // deadline when the run is still going: the stop must never come before the deadline.
 TEST(Monitor, LooksAheadOfADeadlineButNeverFlagsBeforeIt) {
   with_start_margin([&](hal::ns_t margin, bool& started_late) {
-    rt::Engine e(small_config());
+    rt::EngineConfig c = small_config();
+    // A beat well inside the deadline: the monitor scans while the task runs, before its
+    // look, so the look path is the one taken (else the heap's exact deadline could be).
+    c.monitor.beat = rt::detail::kMonitorLookAhead;
+    rt::Engine e(c);
     e.start();
     rt::Producer p = e.make_producer();
     std::atomic<hal::ns_t> stopped_at{0};
     rt::TaskId id;
-    // Long enough that the look ahead comes well after the start: 4 x the look-ahead.
-    const hal::ns_t deadline_in = std::max(margin, 4 * rt::detail::kMonitorLookAhead);
+    // Long enough that several beats and the look come after the start.
+    const hal::ns_t deadline_in = std::max(margin, 20 * rt::detail::kMonitorLookAhead);
     ASSERT_EQ(p.try_submit(
                   [&stopped_at](rt::TaskContext& ctx) {
                     const hal::ns_t until = hal::now_ns() + 20 * hal::kNsPerSec;

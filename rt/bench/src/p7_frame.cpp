@@ -91,7 +91,10 @@ GraphSpec frame_spec() {
   return b.priority(Priority::Critical).build();
 }
 
-std::size_t frames(const Settings& s) { return static_cast<std::size_t>(kWarmupFrames + std::max(10, s.samples)); }
+// Frames per block: 4 x --samples. A kept-hot frame's p99 is a few microseconds, so the
+// VM's rare preemptions decide it: over 500 frames (its 5th highest) the per-repetition
+// ratio ranged 0.7-3.2.
+std::size_t frames(const Settings& s) { return static_cast<std::size_t>(kWarmupFrames + 4 * std::max(10, s.samples)); }
 
 // Starts the engine and the periodic tasks `ids`, waits (asleep) for each one's log to
 // fill, reads a grid point of each while they still run, stops. On a driver thread beside

@@ -103,7 +103,7 @@ Group p7_graph(const Settings& s) {
   // The frames dominate: two joint blocks of samples + warm-up periods each; the rest is
   // milliseconds (samples runs of 1,000 nodes) plus the engines' start and stop.
   g.rep_time = [](const Settings& x) {
-    const ns_t frames = ns_t{2} * (std::max(10, x.samples) + 20) * x.period;
+    const ns_t frames = ns_t{2} * (4 * std::max(10, x.samples) + 20) * x.period;
     return frames + ns_t{20} * hal::kNsPerMs * 9;
   };
   g.notes = {
