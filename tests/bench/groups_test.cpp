@@ -158,6 +158,12 @@ TEST(BenchGroups, P2IdleEngineAndPoolShareOneBlock) {
     ASSERT_TRUE(b.latency.has_value());
     EXPECT_EQ(b.latency->count(), static_cast<std::uint64_t>(s.samples));
     EXPECT_GT(b.latency->min(), 0);
+    double call = -1;
+    for (const auto& [name, v] : b.extra)
+      if (name == "hand-off call p50 ns") call = v;
+    EXPECT_GT(call, 0) << "the producer's own call is reported";
+    EXPECT_LE(call, static_cast<double>(b.latency->percentile(50)) * 1.01 + 1000)
+        << "the call is part of the latency (one bucket's slack, a clock read's jitter)";
   }
   for (const Contender& c : g.contenders) {
     SCOPED_TRACE(c.id);
