@@ -26,6 +26,7 @@ void graph_common(Reader& r, const toml::table& t, const std::string& path, Grap
   int idx = 0;
   if (r.choice(t, "precision", path, {"sleep", "hybrid", "spin"}, idx)) d.precision = static_cast<Precision>(idx);
   load_hybrid_margin(r, t, path, d.hybrid_margin, d.hybrid_margin_cap, d.hybrid_margin_guard);
+  r.boolean(t, "node_timing", path, d.spec.node_timing);
   d.line = static_cast<int>(t.source().begin.line);
 }
 
@@ -70,7 +71,7 @@ void load_workflows(Reader& r, const toml::table& root, AppConfig& app, const Lo
     const std::string path = indexed("graph", i);
     r.only(t, path,
            {"name", "deadline", "priority", "period", "worker", "precision", "hybrid_margin", "hybrid_margin_cap",
-            "hybrid_margin_guard", "node"});
+            "hybrid_margin_guard", "node_timing", "node"});
     GraphDecl d;
     graph_common(r, t, path, d);
     const auto ns = r.tables(t, "node", path);
@@ -87,7 +88,7 @@ void load_workflows(Reader& r, const toml::table& root, AppConfig& app, const Lo
     const std::string path = indexed("pipeline", i);
     r.only(t, path,
            {"name", "deadline", "priority", "period", "worker", "precision", "hybrid_margin", "hybrid_margin_cap",
-            "hybrid_margin_guard", "stages"});
+            "hybrid_margin_guard", "node_timing", "stages"});
     GraphDecl d;
     graph_common(r, t, path, d);
     const toml::node* st = t.get("stages");

@@ -76,6 +76,11 @@ GraphBuilder& GraphBuilder::priority(Priority p) {
   return *this;
 }
 
+GraphBuilder& GraphBuilder::node_timing(bool on) {
+  spec_.node_timing = on;
+  return *this;
+}
+
 GraphSpec GraphBuilder::build() const { return spec_; }
 
 GraphSpec pipeline(std::string name, const std::vector<std::pair<std::string, std::string>>& stages) {

@@ -272,6 +272,7 @@ GraphStats Engine::graph_stats(int graph) const {
     ns.rolled_back = n.rolled_back.get();
     ns.skipped = n.skipped.get();
     ns.duration = n.duration.summary(hal::ns_per_tick());
+    if (!g.timing) ns.duration = DurationStats{.count = ns.duration.count};  // counted, not timed
     // Each node that ran counts once in its durations and, unless it completed, in failed or
     // timed_out first: while it runs the difference may be one off, never below zero.
     const std::uint64_t not_completed = ns.failed + ns.timed_out;

@@ -136,9 +136,12 @@ std::uint32_t Engine::Impl::start_roots(Worker& w, GraphRun& g) noexcept {
   } catch (...) {  // F12: the node's violation, never the engine's
     threw = true;
   }
-  const std::uint64_t end = hal::ticks();
-  const std::uint64_t took = end > clock ? end - clock : 0;  // unfenced reads: never "negative"
-  clock = end;
+  std::uint64_t took = 0;
+  if (g.timing) {
+    const std::uint64_t end = hal::ticks();
+    took = end > clock ? end - clock : 0;  // unfenced reads: never "negative"
+    clock = end;
+  }
   const bool missed = budget ? watch_end(w) || hal::now_ns() > deadline : false;
   const bool late = g.late.load(std::memory_order_acquire) == gen;  // stopped by the whole-graph deadline
   NodeState result = NodeState::Completed;
@@ -150,7 +153,11 @@ std::uint32_t Engine::Impl::start_roots(Worker& w, GraphRun& g) noexcept {
     node.failed.add();
   }
   // Every node that ran is counted here once: completed ones are the rest (graph_stats).
-  node.duration.record(static_cast<ns_t>(took));
+  if (g.timing) {
+    node.duration.record(static_cast<ns_t>(took));
+  } else {
+    node.duration.count.add();
+  }
   if (result != NodeState::Completed && bound) {
     node.binding.roll_back(threw ? Reason::Exception : Reason::DeadlineMissed);
     node.rolled_back.add();
@@ -263,7 +270,7 @@ void Engine::Impl::run_graph_item(Worker& w, std::uint32_t ref) noexcept {
     if (node == detail::kStartNode) node = start_roots(w, g);
     w.running.store(true, std::memory_order_relaxed);
     w.state.store(WorkerState::Busy, std::memory_order_relaxed);
-    std::uint64_t clock = hal::ticks();
+    std::uint64_t clock = g.timing ? hal::ticks() : 0;
     detail::QuietRings quiet;
     quiet.fill(-1);
     do {

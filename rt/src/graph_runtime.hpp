@@ -73,9 +73,10 @@ struct alignas(hal::kCacheLine) GraphNode {  // NOLINT(clang-analyzer-optin.perf
 };
 
 struct GraphRun {  // NOLINT(clang-analyzer-optin.performance.Padding)
-  GraphRun(GraphSpec s, Topology t) : spec(std::move(s)), topo(std::move(t)) {}
+  GraphRun(GraphSpec s, Topology t) : spec(std::move(s)), topo(std::move(t)), timing(spec.node_timing) {}
   GraphSpec spec;
   Topology topo;
+  bool timing = true;  // spec.node_timing, beside the fields a node run reads
   // Built at setup, before start(): mlockall at start locks them with the rest.
   std::unique_ptr<GraphNode[]> nodes;         // topo.size
   const std::uint32_t* dependents = nullptr;  // topo.dependents.data()

@@ -382,6 +382,35 @@ stages = ["sense"]
   expect_one(r, 5, 1, "graph", {"workflow 'g' is declared twice (first at line 1)"});
 }
 
+// node_timing: on unless a workflow says false; a graph's and a pipeline's alike; not a
+// boolean is an error naming the key and what it found.
+TEST(Config, WorkflowNodeTiming) {
+  const LoadResult r = parse(R"([[graph]]
+name = "g"
+node_timing = false
+  [[graph.node]]
+  name = "a"
+  handler = "sense"
+[[graph]]
+name = "h"
+  [[graph.node]]
+  name = "a"
+  handler = "sense"
+[[pipeline]]
+name = "p"
+node_timing = false
+stages = ["sense"]
+)");
+  ASSERT_TRUE(r.errors.empty()) << dump(r);
+  ASSERT_EQ(r.config.graphs.size(), 3U);
+  EXPECT_FALSE(r.config.graphs[0].spec.node_timing);
+  EXPECT_TRUE(r.config.graphs[1].spec.node_timing);
+  EXPECT_FALSE(r.config.graphs[2].spec.node_timing);
+  expect_one(parse("[[graph]]\nname = \"g\"\nnode_timing = \"no\"\n[[graph.node]]\nname = \"a\"\nhandler = "
+                   "\"sense\"\n"),
+             3, 15, "graph[0].node_timing", {"expected true or false", "\"no\""});
+}
+
 TEST(ConfigErrors, GraphCycle) {
   const LoadResult r = parse(R"(# a comment, so the graph is not on line 1
 [[graph]]

@@ -142,6 +142,50 @@ TEST(Workflow, DependenciesAreRespectedInEveryRun) {
   EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
 }
 
+// node_timing(false): each node still counted as it ends (completed, failed), its
+// durations left at 0; timed by default. A failing node counts as failed either way.
+TEST(Workflow, NodeTimingOffCountsNodesWithoutTimingThem) {
+  for (const bool timing : {true, false}) {
+    SCOPED_TRACE(timing ? "timed" : "untimed");
+    g_rec.reset();
+    rt::Engine e(small_config(1));
+    rt::GraphBuilder b("chain");
+    b.node("a", "rec").node("b", "rec", {"a"}).node("c", "rec", {"b"});
+    const int g = e.add_graph(b.node_timing(timing).build(), handlers());
+    e.start();
+    rt::Producer p = e.make_producer();
+    for (std::uint64_t run = 1; run <= 50; ++run) {
+      g_rec.fail[1] = run > 40;  // the last 10 runs: b fails, c is skipped
+      ASSERT_TRUE(eventually([&] { return e.try_run_graph(p, g) == rt::GraphRunStatus::Started; }));
+      ASSERT_TRUE(eventually([&] { return run_ended(e, g, run); }));
+    }
+    g_rec.fail[1] = false;
+    const rt::GraphStats s = e.graph_stats(g);
+    EXPECT_EQ(s.completed_runs, 40U);
+    EXPECT_EQ(s.failed_runs, 10U);
+    EXPECT_EQ(s.duration.count, 50U) << "the run's own duration is kept either way";
+    ASSERT_EQ(s.nodes.size(), 3U);
+    EXPECT_EQ(s.nodes[0].completed, 50U);
+    EXPECT_EQ(s.nodes[1].completed, 40U);
+    EXPECT_EQ(s.nodes[1].failed, 10U);
+    EXPECT_EQ(s.nodes[2].completed, 40U);
+    EXPECT_EQ(s.nodes[2].skipped, 10U);
+    for (const auto& n : s.nodes) {
+      EXPECT_EQ(n.duration.count, n.completed + n.failed) << n.name;
+      if (timing) {
+        EXPECT_GT(n.duration.max, 0) << n.name;
+        EXPECT_GT(n.duration.mean, 0) << n.name;
+      } else {
+        EXPECT_EQ(n.duration.max, 0) << n.name;
+        EXPECT_EQ(n.duration.min, 0) << n.name;
+        EXPECT_EQ(n.duration.last, 0) << n.name;
+        EXPECT_EQ(n.duration.mean, 0) << n.name;
+      }
+    }
+    EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+  }
+}
+
 TEST(Workflow, AWideGraphRunsEveryNodeOnceOnAllWorkers) {
   rt::Engine e(small_config(2));
   static std::atomic<int> mids{0};

