@@ -2,6 +2,7 @@
 // producer's entry point that starts a run, a periodic task that starts one per release,
 // stop()'s cleanup of runs left unfinished, and the results.
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -58,7 +59,9 @@ DurationStats detail::Durations::summary(double ns_per_unit) const noexcept {
   if (d.count == 0) return d;
   auto ns = [ns_per_unit](ns_t v) { return static_cast<ns_t>(std::llround(static_cast<double>(v) * ns_per_unit)); };
   d.last = ns(last.load(std::memory_order_relaxed));
-  d.min = ns(min.load(std::memory_order_relaxed));
+  // Counted but never timed (GraphSpec::node_timing off): min is still its start value.
+  const ns_t lo = min.load(std::memory_order_relaxed);
+  d.min = lo == std::numeric_limits<ns_t>::max() ? 0 : ns(lo);
   d.max = ns(max.load(std::memory_order_relaxed));
   d.mean = static_cast<double>(sum.get()) / static_cast<double>(d.count) * ns_per_unit;
   return d;
@@ -272,7 +275,6 @@ GraphStats Engine::graph_stats(int graph) const {
     ns.rolled_back = n.rolled_back.get();
     ns.skipped = n.skipped.get();
     ns.duration = n.duration.summary(hal::ns_per_tick());
-    if (!g.timing) ns.duration = DurationStats{.count = ns.duration.count};  // counted, not timed
     // Each node that ran counts once in its durations and, unless it completed, in failed or
     // timed_out first: while it runs the difference may be one off, never below zero.
     const std::uint64_t not_completed = ns.failed + ns.timed_out;

@@ -96,17 +96,19 @@ GraphSpec frame_spec() {
 // ratio ranged 0.7-3.2.
 std::size_t frames(const Settings& s) { return static_cast<std::size_t>(kWarmupFrames + 4 * std::max(10, s.samples)); }
 
-// Starts the engine and the periodic tasks `ids`, waits (asleep) for each one's log to
+// Starts the periodic tasks `ids` and then the engine, waits (asleep) for each one's log to
 // fill, reads a grid point of each while they still run, stops. On a driver thread beside
-// the periodic worker.
-std::string run_periodic(const Settings& s, Engine& e, const std::vector<int>& ids,
-                         const std::vector<const FrameLog*>& logs, std::vector<ns_t>& grids) {
-  std::string error;
+// the periodic worker. Started before the engine, the tasks' grids begin in the worker's
+// first pass, at one `now`: their phases are then exactly what their specs say. One error
+// per task, empty when its log filled.
+std::vector<std::string> run_periodic(const Settings& s, Engine& e, const std::vector<int>& ids,
+                                      const std::vector<const FrameLog*>& logs, std::vector<ns_t>& grids) {
+  std::vector<std::string> errors(ids.size());
   grids.assign(ids.size(), 0);
   hal::Thread t({.name = "bench-driver", .cpu = s.side_cpu}, [&] {
-    start_then_raise(s, e);
     for (const int id : ids)
       (void)e.start_periodic(id);
+    start_then_raise(s, e);
     auto left = [&logs] {
       std::uint32_t most = 0;
       for (const FrameLog* log : logs) {
@@ -124,17 +126,18 @@ std::string run_periodic(const Settings& s, Engine& e, const std::vector<int>& i
     for (const int id : ids)
       (void)e.stop_periodic(id);
     (void)e.stop(StopMode::Drain);
-    for (std::size_t i = 0; i < ids.size() && error.empty(); ++i) {
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      const std::string name = "periodic task '" + e.periodic_stats(ids[i]).name + "': ";
       const std::uint32_t done = logs[i]->done.load(std::memory_order_acquire);
       if (done < logs[i]->release.size())
-        error =
-            "only " + std::to_string(done) + " of " + std::to_string(logs[i]->release.size()) + " runs within the time";
+        errors[i] = name + "only " + std::to_string(done) + " of " + std::to_string(logs[i]->release.size()) +
+                    " runs within the time";
       else if (grids[i] == 0)
-        error = "the periodic task stopped before the end";
+        errors[i] = name + "stopped before the end";
     }
   });
   t.join();
-  return error;
+  return errors;
 }
 
 // Submit -> start on the nodes' worker kept hot, from a driver beside the periodic
@@ -276,7 +279,7 @@ Block frame_block(const Settings& s, ns_t idle_spin) {
   FrameLog log(frames(s));
   const auto [g, loop] = add_frame(s, e, log);
   std::vector<ns_t> grid;
-  if (std::string err = run_periodic(s, e, {loop}, {&log}, grid); !err.empty()) return failed(err);
+  if (const auto err = run_periodic(s, e, {loop}, {&log}, grid); !err[0].empty()) return failed(err[0]);
   return frame_result(s, e, g, loop, log, grid[0]);
 }
 
@@ -287,7 +290,7 @@ Block budget_block(const Settings& s, ns_t idle_spin) {
   FrameLog log(frames(s));
   const int id = add_plain(s, e, log, s.period);
   std::vector<ns_t> grid;
-  if (std::string err = run_periodic(s, e, {id}, {&log}, grid); !err.empty()) return failed("release: " + err);
+  if (const auto err = run_periodic(s, e, {id}, {&log}, grid); !err[0].empty()) return failed("release: " + err[0]);
   ns_t hand = 0;
   if (std::string err = hot_handoff(s, hand); !err.empty()) return failed("handoff: " + err);
   return budget_result(log, hand);
@@ -301,12 +304,16 @@ std::vector<Block> frame_and_budget(const Settings& s, ns_t idle_spin) {
   // release takes microseconds), and the nodes' worker is not woken by it (classes 0).
   const int plain = add_plain(s, e, plain_log, s.period + s.period / 2);
   std::vector<ns_t> grids;
-  if (std::string err = run_periodic(s, e, {loop, plain}, {&frame_log, &plain_log}, grids); !err.empty())
-    return {failed(err), failed("release: " + err)};
-  Block frame = frame_result(s, e, g, loop, frame_log, grids[0]);
+  const std::vector<std::string> err = run_periodic(s, e, {loop, plain}, {&frame_log, &plain_log}, grids);
+  Block frame = err[0].empty() ? frame_result(s, e, g, loop, frame_log, grids[0]) : failed(err[0]);
+  if (!err[1].empty()) return {std::move(frame), failed("release: " + err[1])};
   ns_t hand = 0;
-  if (std::string err = hot_handoff(s, hand); !err.empty()) return {std::move(frame), failed("handoff: " + err)};
-  return {std::move(frame), budget_result(plain_log, hand)};
+  if (std::string why = hot_handoff(s, hand); !why.empty()) return {std::move(frame), failed("handoff: " + why)};
+  Block budget = budget_result(plain_log, hand);
+  // Where the plain task's grid sits in the frame's period (half of it, by construction).
+  const ns_t p = s.period;
+  budget.extra.emplace_back("plain release offset ns", static_cast<double>(((grids[1] - grids[0]) % p + p) % p));
+  return {std::move(frame), std::move(budget)};
 }
 
 }  // namespace rt::bench::p7

@@ -115,7 +115,7 @@ Group p7_graph(const Settings& s) {
   // milliseconds (samples runs of 1,000 nodes) plus the engines' start and stop.
   g.rep_time = [](const Settings& x) {
     const ns_t frames = ns_t{2} * (4 * std::max(10, x.samples) + 20) * x.period;
-    return frames + ns_t{20} * hal::kNsPerMs * 9;
+    return frames + ns_t{20} * hal::kNsPerMs * 10;
   };
   g.notes = {
       "Chain: " + n_nodes(kChainNodes) + " on one worker (CPU " + std::to_string(s.cpu) +
