@@ -185,22 +185,31 @@ TEST_P(FaultInjection, VictimIsRolledBackAndTheLoopKeepsEveryRelease) {
       settled = runs;
       return true;
     })) << "the loop never came back within a period of its grid";
-    ASSERT_TRUE(eventually([&] { return e.periodic_stats(loop).runs >= settled + 50; }));
+    // Back on the grid: a loop that fell behind during the fault and never caught up, or
+    // that moved its grid to where it got to (first + k * period no longer holds), starts
+    // every later run late. Compared: first quartiles of 50 runs (a shift moves all points;
+    // a busy machine's slow wake-ups only some). Behaviour, not speed: the bound is a whole
+    // period, or 10x what this machine showed before the fault if that is more. The
+    // latest 50 finished runs are looked at until they are within it: a worker starved
+    // after it settled (TSan beside a CPU-heavy test: 350 ms once) catches up and comes
+    // back; a moved grid never does.
+    const hal::ns_t pre = g_loop.low_late(0, before_fault);
+    const hal::ns_t bound = std::max(kPeriod, 10 * pre);
+    hal::ns_t post = 0;
+    const bool back = eventually([&] {
+      const std::uint64_t runs = e.periodic_stats(loop).runs;
+      if (runs < settled + 52 || runs >= kMaxReleases) return false;
+      post = g_loop.low_late(runs - 52, runs - 2);  // runs - 2 and before have surely finished
+      return post <= bound;
+    });
     ASSERT_TRUE(e.stop_periodic(loop));
     ASSERT_TRUE(eventually([&] { return e.periodic_stats(loop).state == rt::PeriodicState::Stopped; }));
     const rt::PeriodicStats ls = e.periodic_stats(loop);
     ASSERT_LT(ls.runs, kMaxReleases);
     for (std::size_t k = 0; k < ls.runs; ++k)
       ASSERT_EQ(g_loop.ran[k].load(), 1) << "release " << k << " of the 1 kHz loop";
-    // Back on the grid: a loop that fell behind during the fault and never caught up, or
-    // that moved its grid to where it got to (first + k * period no longer holds), starts
-    // every later run late. Compared: first quartiles (a shift moves all points; a busy
-    // machine's slow wake-ups only some). Behaviour, not speed: the bound is a whole
-    // period, or 10x what this machine showed before the fault if that is more.
-    const hal::ns_t pre = g_loop.low_late(0, before_fault);
-    const hal::ns_t post = g_loop.low_late(settled, settled + 50);
-    EXPECT_LE(post, std::max(kPeriod, 10 * pre))
-        << "lateness (first quartile) after the fault " << post << " ns, before it " << pre << " ns";
+    EXPECT_TRUE(back) << "lateness (first quartile) of the latest 50 runs " << post << " ns, before the fault " << pre
+                      << " ns";
     EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
   });
 }
