@@ -86,6 +86,7 @@ struct alignas(hal::kCacheLine) Watch {
 // (p99 60-80 us); half the relative deadline at most, so a short deadline is not looked
 // at before its run starts.
 inline constexpr ns_t kMonitorLookAhead = 100'000;
+// RT: wait-free, no allocation (arithmetic).
 [[nodiscard]] constexpr ns_t look_ahead(ns_t relative_deadline) noexcept {
   return std::clamp<ns_t>(relative_deadline / 2, 0, kMonitorLookAhead);
 }
