@@ -8,8 +8,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <future>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -158,6 +160,57 @@ TEST(Handoff, WorkerFaultsAreReadAtQueryTime) {
   release.store(true);
   EXPECT_GE(during - before, static_cast<long>(kPages) / 2) << "faults taken by the running task were not seen";
   (void)e.stop(rt::StopMode::Drain);
+}
+
+// How often a thread has blocked (each sleep of a worker on its futex is one), from /proc.
+long voluntary_switches(int tid) {
+  std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/status");
+  const std::string key = "voluntary_ctxt_switches:";
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind(key, 0) == 0) return std::stol(line.substr(key.size()));
+  return -1;
+}
+
+// A submission wakes one sleeping worker, never a second one for nothing (a futex
+// syscall on the submitter's path, a wake-up and a sleep on another CPU). One submission
+// at a time to two sleeping workers: each wakes one worker, which sleeps again once --
+// one voluntary switch per task, not two. (Measured: waking twice per task counts 80 here.)
+TEST(Handoff, ASubmissionWakesOneSleepingWorker) {
+  rt::EngineConfig c = small_config(2);
+  c.idle_spin = 0;  // asleep as soon as idle
+  rt::Engine e(c);
+  e.start();
+  rt::Producer p = e.make_producer();
+  // Both workers' threads: two tasks that wait for each other run on both at once.
+  std::atomic<int> tids[2] = {0, 0};
+  std::atomic<int> in{0};
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(p.try_submit([&](rt::TaskContext& ctx) {
+      tids[ctx.worker()].store(hal::current_tid());
+      in.fetch_add(1);
+      while (in.load() < 2)
+        std::this_thread::yield();
+    }),
+              rt::SubmitStatus::Ok);
+  }
+  ASSERT_TRUE(eventually([&] { return tids[0].load() != 0 && tids[1].load() != 0; }));
+  auto switches = [&] { return voluntary_switches(tids[0].load()) + voluntary_switches(tids[1].load()); };
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // both asleep
+  const long before = switches();
+  ASSERT_GE(before, 0);
+  constexpr int kTasks = 40;
+  std::atomic<int> ran{0};
+  for (int i = 0; i < kTasks; ++i) {
+    ASSERT_EQ(p.try_submit([&ran] { ran.fetch_add(1); }), rt::SubmitStatus::Ok);
+    ASSERT_TRUE(eventually([&] { return ran.load() == i + 1; }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the woken worker sleeps again
+  }
+  const long woken = switches() - before;
+  // A worker still awake when the next task came takes it without a sleep (a loaded
+  // machine); one woken for nothing adds a sleep: twice kTasks with a double wake.
+  EXPECT_LE(woken, kTasks + kTasks / 2) << "a submission woke more than one worker";
+  EXPECT_GE(woken, kTasks / 4) << "the workers did not sleep between tasks: the test saw no wake-ups";
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
 }
 
 TEST(HalFaults, ProcCountOfAThreadMatchesItsOwnCount) {
