@@ -42,10 +42,11 @@ void workers(Reader& r, const toml::table& e, EngineConfig& c) {
   for (std::size_t i = 0; i < ws.size(); ++i) {
     const toml::table& w = *ws[i];
     const std::string path = indexed("engine.worker", i);
-    r.only(w, path, {"cpu", "priority", "classes"});
+    r.only(w, path, {"cpu", "priority", "classes", "idle_spin"});
     WorkerConfig wc;
     r.integer_as(w, "cpu", path, -1, 4095, wc.cpu);
     r.integer_as(w, "priority", path, 0, 99, wc.priority);
+    r.duration(w, "idle_spin", path, 0, hal::kNsPerSec, wc.idle_spin);  // absent: the engine's
     classes(r, w, path, wc.classes);
     c.workers.push_back(wc);
   }

@@ -8,11 +8,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <ostream>
 
 #include "cli.hpp"
 #include "hal/clock.hpp"
 #include "hal/memory.hpp"
+#include "hal/rt_throttle.hpp"
 #include "hal/thread.hpp"
 #include "rtbench/report.hpp"
 #include "rtbench/runner.hpp"
@@ -31,6 +33,23 @@ std::string machine() {
   if (uname(&u) != 0) return {};
   return std::string(u.sysname) + " " + u.release + " " + u.machine + ", " +
          std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + " CPUs";
+}
+
+// RT throttling, lifted for the run when asked (`lift`, engaged): what the report says of it.
+std::string rt_throttling(const std::optional<hal::RtThrottleLift>& lift, std::vector<std::string>& warnings) {
+  if (lift && lift->lifted())
+    return "lifted for this run (--rt-unthrottle; sched_rt_runtime_us was " + std::to_string(*lift->found()) +
+           ", put back at the end)";
+  if (lift && !lift->status().ok())
+    warnings.push_back("--rt-unthrottle: " + lift->status().message() + ": RT throttling stays as it is");
+  const auto runtime = hal::read_rt_runtime_us();
+  if (!runtime) return "unknown (" + std::string(hal::kRtRuntimePath) + " unreadable)";
+  if (*runtime < 0) return "off (sched_rt_runtime_us = -1)";
+  const auto period = hal::read_rt_runtime_us("/proc/sys/kernel/sched_rt_period_us");
+  return "on: SCHED_FIFO threads may run " + std::to_string(*runtime) + " us of every " +
+         (period ? std::to_string(*period) : std::string("?")) +
+         "; a spinning contender (P1 spin, oslat, P7 kept hot) stops for up to the rest whenever a fair task "
+         "wants its CPU (--rt-unthrottle lifts it for the run)";
 }
 
 // One probe thread asks for what every measured thread will: the answer decides the
@@ -164,6 +183,10 @@ int bench_command(BenchOptions o, std::ostream& out, std::ostream& err) {
   // (which locks the process for good) runs locked too, as cyclictest -m does.
   const hal::LockOutcome locked = hal::lock_memory_or_report();
   c.memory = locked.locked ? "locked (mlockall), as cyclictest -m" : "NOT locked (mlockall refused)";
+  // Put back when run() returns, after the report; a Ctrl-C ends the run, not the process.
+  std::optional<hal::RtThrottleLift> unthrottle;
+  if (o.rt_unthrottle) unthrottle.emplace();
+  c.rt_throttling = rt_throttling(unthrottle, c.warnings);
   // The release-latency groups split --duration over their repetitions.
   const int p1_reps = o.reps > 0 ? std::max(o.reps, 1) : 5;
   s.block = std::max<ns_t>(20 * s.period, o.duration / p1_reps);

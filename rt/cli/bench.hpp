@@ -19,7 +19,8 @@ struct BenchOptions {
   bool strict = false;            // exit 1 when a target is not met
   std::string load;               // "stress-ng": the whole bench under load
   std::string gnuplot = "gnuplot";
-  bool live = false;  // a progress line rewritten in place (stderr is a terminal)
+  bool live = false;           // a progress line rewritten in place (stderr is a terminal)
+  bool rt_unthrottle = false;  // sched_rt_runtime_us = -1 for the run, put back at its end
 };
 
 // Every group in P-order, or those `only` names; an unknown name is an error naming it.

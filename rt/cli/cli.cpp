@@ -94,6 +94,9 @@ int main(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
   bench_cmd->add_flag("--strict", bench_opts.strict, "Exit 1 when a target is not met");
   bench_cmd->add_option("--load", bench_opts.load, "Run every group under this load (P6 always loads its own blocks)")
       ->check(CLI::IsMember({"stress-ng"}));
+  bench_cmd->add_flag("--rt-unthrottle", bench_opts.rt_unthrottle,
+                      "Lift RT throttling (kernel.sched_rt_runtime_us = -1) for the run and put it back at the end: "
+                      "a spinning SCHED_FIFO contender otherwise loses its CPU for up to 50 ms a second");
   bench_cmd->add_flag("!--no-pm-qos", bench_opts.settings.pm_qos,
                       "Hold no /dev/cpu_dma_latency request in any contender (as cyclictest --laptop)");
   bench_cmd->add_option("--cyclictest", bench_opts.settings.cyclictest, "cyclictest program (\"none\": skip it)")

@@ -66,6 +66,8 @@ void validate(const EngineConfig& c) {
     if (w.priority < 0 || w.priority > 99) bad("workers[" + std::to_string(i) + "].priority must be 0..99");
     if ((w.classes & ~kAllClasses) != 0)
       bad("workers[" + std::to_string(i) + "].classes has bits beyond the 5 classes");
+    if (w.idle_spin < -1 || w.idle_spin > 3600 * hal::kNsPerSec)
+      bad("workers[" + std::to_string(i) + "].idle_spin must be -1 (the engine's) or 0 .. 1 h");
   }
   for (std::size_t k = 0; k < kClassCount; ++k) {
     if (c.ring_capacity[k] == 0 || c.ring_capacity[k] > (1U << 20))

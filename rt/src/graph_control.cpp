@@ -173,7 +173,7 @@ int Engine::add_periodic_graph(const PeriodicSpec& spec, int graph) {
     const std::size_t n = w->feeder_count.load(std::memory_order_relaxed);
     w->feeders[n].loop = p;
     w->feeders[n].graph = static_cast<std::uint32_t>(graph);
-    const ns_t spin = cfg_.idle_spin;
+    const ns_t spin = w->idle_spin(cfg_.idle_spin);
     w->feeders[n].lag = std::make_unique<detail::MarginTracker>();
     detail::configure_feed_lag(*w->feeders[n].lag, p->spec.period, spin);
     detail::mark_feed_apart(*w, n);                           // started already: as applied; else start() does

@@ -176,7 +176,7 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
   // Last, with release: start_worker returns once it sees the tid, and a query from then
   // on must see a running worker (not Stopped) to read its faults from /proc.
   w.tid.store(hal::current_tid(), std::memory_order_release);
-  const ns_t spin = engine.cfg_.idle_spin;
+  const ns_t spin = w.idle_spin(engine.cfg_.idle_spin);
   std::uint32_t idx = 0;
   for (;;) {
     ns_t wake_at = kNever;

@@ -157,6 +157,10 @@ struct Worker {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // -- set up once per start --
   alignas(hal::kCacheLine) int index = 0;
   WorkerConfig cfg;
+  // Its idle spin: cfg.idle_spin, or the engine's when that is -1 (set up with cfg).
+  [[nodiscard]] ns_t idle_spin(ns_t engine_spin) const noexcept {
+    return cfg.idle_spin >= 0 ? cfg.idle_spin : engine_spin;
+  }
   std::atomic<ns_t> started_at{0}, stopped_at{0};
   std::atomic<int> tid{0};             // for fault counts read from /proc at query time
   std::atomic<long> minor_faults{-1};  // sampled at exit

@@ -147,14 +147,17 @@ TEST(BenchReport, TextJsonAndAllMetAgree) {
   BenchRun run;
   run.conditions.scheduling = "SCHED_FIFO 80";
   run.conditions.memory = "locked";
+  run.conditions.rt_throttling = "lifted for this run";
   run.groups.push_back(group({a, b}, {{"a", "b", Stat::P50, 1.05, false, "SPEC P1"}}));
   const std::string text = render_text(run);
+  EXPECT_NE(text.find("RT throttling: lifted for this run"), std::string::npos) << text;
   EXPECT_NE(text.find("engine / cyclictest p50"), std::string::npos) << text;
   EXPECT_NE(text.find("FAIL"), std::string::npos) << text;
   EXPECT_NE(text.find("0 met, 1 not met, 0 not judged"), std::string::npos) << text;
   EXPECT_FALSE(all_met(run));
   const nlohmann::json j = render_json(run);
   EXPECT_EQ(j["all_met"], false);
+  EXPECT_EQ(j["conditions"]["rt_throttling"], "lifted for this run");
   const auto& jr = j["groups"][0]["ratios"][0];
   EXPECT_EQ(jr["verdict"], "FAIL");
   ASSERT_EQ(jr["per_rep"].size(), 2U);

@@ -382,6 +382,26 @@ stages = ["sense"]
   expect_one(r, 5, 1, "graph", {"workflow 'g' is declared twice (first at line 1)"});
 }
 
+// A worker's own idle_spin: absent, -1 (the engine's); set, a duration; not one, an error
+// at its line naming the worker.
+TEST(Config, WorkerIdleSpin) {
+  const LoadResult r = parse(R"([engine]
+idle_spin = "20us"
+[[engine.worker]]
+classes = ["critical"]
+idle_spin = "2ms"
+[[engine.worker]]
+classes = ["high", "normal", "low", "background"]
+)");
+  ASSERT_TRUE(r.errors.empty()) << dump(r);
+  ASSERT_EQ(r.config.engine.workers.size(), 2U);
+  EXPECT_EQ(r.config.engine.workers[0].idle_spin, 2 * hal::kNsPerMs);
+  EXPECT_EQ(r.config.engine.workers[1].idle_spin, -1);
+  EXPECT_EQ(r.config.engine.idle_spin, 20 * hal::kNsPerUs);
+  const LoadResult bad = parse("[[engine.worker]]\nidle_spin = \"2s\"\n");
+  expect_one(bad, 2, 13, "engine.worker[0].idle_spin", {"expected a duration 0..1s, found 2s"});
+}
+
 // node_timing: on unless a workflow says false; a graph's and a pipeline's alike; not a
 // boolean is an error naming the key and what it found.
 TEST(Config, WorkflowNodeTiming) {

@@ -213,6 +213,45 @@ TEST(Handoff, ASubmissionWakesOneSleepingWorker) {
   EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
 }
 
+// WorkerConfig::idle_spin: a worker's own spin, here long enough to keep it awake from one
+// task to the next, while the other worker takes the engine's (0: asleep as soon as idle).
+TEST(Handoff, AWorkersOwnIdleSpinKeepsItAwakeBetweenTasks) {
+  rt::EngineConfig c = small_config(2);
+  c.idle_spin = 0;
+  c.workers[0].classes = rt::class_bit(rt::Priority::Critical);
+  c.workers[0].idle_spin = 10 * hal::kNsPerSec;
+  c.workers[1].classes = rt::kAllClasses & ~rt::class_bit(rt::Priority::Critical);
+  rt::Engine e(c);
+  e.start();
+  rt::Producer p = e.make_producer();
+  std::atomic<int> tids[2] = {0, 0};
+  std::atomic<int> ran{0};
+  auto task = [&](rt::TaskContext& ctx) {
+    tids[ctx.worker()].store(hal::current_tid());
+    ran.fetch_add(1);
+  };
+  constexpr int kTasks = 20;
+  long before[2] = {-1, -1};
+  long after[2] = {-1, -1};
+  for (int w = 0; w < 2; ++w) {
+    const rt::Priority prio = w == 0 ? rt::Priority::Critical : rt::Priority::Normal;
+    for (int i = 0; i <= kTasks; ++i) {
+      const int want = ran.load() + 1;
+      ASSERT_EQ(p.try_submit(task, {.priority = prio}), rt::SubmitStatus::Ok);
+      ASSERT_TRUE(eventually([&] { return ran.load() == want; }));
+      if (i == 0) before[w] = voluntary_switches(tids[w].load());  // its thread known from here
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    after[w] = voluntary_switches(tids[w].load());
+  }
+  ASSERT_GE(before[0], 0);
+  ASSERT_GE(before[1], 0);
+  // Preemptions of an unpinned thread are involuntary; a spinning worker blocks on nothing.
+  EXPECT_LE(after[0] - before[0], 2) << "the worker with its own 10 s idle_spin slept between tasks";
+  EXPECT_GE(after[1] - before[1], kTasks / 2) << "the worker with the engine's idle_spin 0 did not sleep";
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+}
+
 TEST(HalFaults, ProcCountOfAThreadMatchesItsOwnCount) {
   const long own_before = hal::minor_faults_this_thread();
   const long proc_before = hal::minor_faults_of_thread(hal::current_tid());

@@ -254,6 +254,18 @@ TEST(Prewake, ConfigBoundsIdleSpin) {
   }
   c.idle_spin = 3600 * hal::kNsPerSec;
   EXPECT_NO_THROW(rt::validate(c));
+  // A worker's own: -1 (the engine's) or the same bounds.
+  c.workers[0].idle_spin = -2;
+  try {
+    rt::validate(c);
+    ADD_FAILURE() << "validate() accepted a worker's idle_spin -2";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("workers[0].idle_spin"), std::string::npos) << e.what();
+  }
+  c.workers[0].idle_spin = 3601 * hal::kNsPerSec;
+  EXPECT_THROW(rt::validate(c), std::invalid_argument);
+  c.workers[0].idle_spin = 0;
+  EXPECT_NO_THROW(rt::validate(c));
 }
 
 }  // namespace

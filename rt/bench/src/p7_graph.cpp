@@ -140,10 +140,10 @@ Group p7_graph(const Settings& s) {
           " us on a periodic worker (CPU " + std::to_string(s.side_cpu) + "), nodes on CPU " + std::to_string(s.cpu) +
           "; budget: a plain periodic task's release latency + 7 x a hot handoff's median, the task released "
           "by the same periodic worker of the same engine half a period after each frame (frame and budget "
-          "share a block). Default idle_spin, and kept hot (" +
+          "share a block). Default idle_spin, and kept hot (the nodes' worker's own " +
           hot +
-          ": the nodes' worker spins from one frame to the next). Both p99s are mostly a timer "
-          "wake-up's (~50 us on a VM).",
+          ": it spins from one frame to the next; the periodic worker sleeps between releases). Both p99s are "
+          "mostly a timer wake-up's (~50 us on a VM).",
   };
   return g;
 }

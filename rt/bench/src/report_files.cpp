@@ -76,11 +76,9 @@ nlohmann::json render_json(const BenchRun& run) {
                    {"block_ns", s.block},       {"samples", s.samples},
                    {"pm_qos", wants_pm_qos(s)}, {"cyclictest", s.cyclictest},
                    {"oslat", s.oslat},          {"stress_ng", s.stress_ng}};
-  j["conditions"] = {{"machine", c.machine},
-                     {"scheduling", c.scheduling},
-                     {"memory", c.memory},
-                     {"load", c.load},
-                     {"warnings", c.warnings}};
+  j["conditions"] = {{"machine", c.machine}, {"scheduling", c.scheduling},
+                     {"memory", c.memory},   {"rt_throttling", c.rt_throttling},
+                     {"load", c.load},       {"warnings", c.warnings}};
   j["elapsed_ns"] = run.elapsed;
   j["all_met"] = all_met(run);
   j["groups"] = nlohmann::json::array();

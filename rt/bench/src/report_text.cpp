@@ -99,6 +99,7 @@ std::string render_text(const BenchRun& run) {
   out += "  memory: " + c.memory +
          "; PM QoS (/dev/cpu_dma_latency = 0): " + (wants_pm_qos(c.settings) ? "held by every contender" : "off") +
          "\n";
+  if (!c.rt_throttling.empty()) out += "  RT throttling: " + c.rt_throttling + "\n";
   out += "  load: " + (c.load.empty() ? std::string("none (idle machine)") : c.load) + "\n";
   for (const auto& w : c.warnings)
     out += "  WARNING: " + w + "\n";

@@ -19,6 +19,10 @@ struct WorkerConfig {
   int cpu = hal::kNoCpu;            // pin here; kNoCpu: not pinned
   int priority = 0;                 // SCHED_FIFO 1..99; 0: SCHED_OTHER
   ClassMask classes = kAllClasses;  // the classes this worker serves, highest first; 0: periodic tasks only
+  // This worker's own EngineConfig::idle_spin; -1 takes the engine's. One worker kept hot
+  // for a control loop's tasks (a spin longer than their period: it never sleeps) need
+  // not keep a CPU busy where others sleep between releases.
+  ns_t idle_spin = -1;
 };
 
 // F8: what happens when a task overruns its deadline by `stall_after` and still does

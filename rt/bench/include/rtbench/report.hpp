@@ -62,10 +62,11 @@ struct CheckOutcome {
 // How the whole bench ran: printed above the tables and kept in the JSON.
 struct Conditions {
   Settings settings;
-  std::string machine;     // uname: kernel, architecture
-  std::string scheduling;  // "SCHED_FIFO 80" or what was refused and what runs instead
-  std::string memory;      // "locked" or why not
-  std::string load;        // "" or "stress-ng --vm 1 ..." for the whole bench
+  std::string machine;        // uname: kernel, architecture
+  std::string scheduling;     // "SCHED_FIFO 80" or what was refused and what runs instead
+  std::string memory;         // "locked" or why not
+  std::string rt_throttling;  // on (and what it costs a spinning contender), off, or lifted for the run
+  std::string load;           // "" or "stress-ng --vm 1 ..." for the whole bench
   std::vector<std::string> warnings;
 };
 

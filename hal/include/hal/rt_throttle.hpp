@@ -1,0 +1,42 @@
+#pragma once
+// RT throttling (kernel.sched_rt_runtime_us): SCHED_FIFO and SCHED_RR threads may run that
+// many microseconds of every sched_rt_period_us (950000 of 1000000 by default); -1 is no
+// limit. A thread that spins at an RT priority (a kept-hot worker, a spin-mode loop,
+// oslat) then loses its CPU for up to the remaining 50 ms of a second whenever a fair task
+// wants that CPU. A benchmark of spinning contenders lifts it for its run, as RT
+// benchmarking guides say to; syscheck reports it (`rt_throttling`). Setup only.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "hal/status.hpp"
+
+namespace hal {
+
+inline constexpr const char* kRtRuntimePath = "/proc/sys/kernel/sched_rt_runtime_us";
+
+// The value in `path`; nullopt when it cannot be read or is not an integer.
+[[nodiscard]] std::optional<std::int64_t> read_rt_runtime_us(const std::string& path = kRtRuntimePath);
+
+// Writes -1 to `path` for as long as it lives, and back what it found when it goes (also
+// when it found -1 already: then it writes nothing). A killed process leaves it lifted:
+// `sysctl kernel.sched_rt_runtime_us=950000` puts the default back.
+class RtThrottleLift {
+ public:
+  explicit RtThrottleLift(std::string path = kRtRuntimePath);
+  ~RtThrottleLift();
+  RtThrottleLift(const RtThrottleLift&) = delete;
+  RtThrottleLift& operator=(const RtThrottleLift&) = delete;
+
+  [[nodiscard]] bool lifted() const noexcept { return lifted_; }  // this object wrote -1
+  [[nodiscard]] std::optional<std::int64_t> found() const noexcept { return found_; }
+  [[nodiscard]] const Status& status() const noexcept { return status_; }  // why it could not
+
+ private:
+  std::string path_;
+  std::optional<std::int64_t> found_;
+  bool lifted_ = false;
+  Status status_;
+};
+
+}  // namespace hal
