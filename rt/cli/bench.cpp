@@ -183,7 +183,11 @@ int bench_command(BenchOptions o, std::ostream& out, std::ostream& err) {
   // (which locks the process for good) runs locked too, as cyclictest -m does.
   const hal::LockOutcome locked = hal::lock_memory_or_report();
   c.memory = locked.locked ? "locked (mlockall), as cyclictest -m" : "NOT locked (mlockall refused)";
-  // Put back when run() returns, after the report; a Ctrl-C ends the run, not the process.
+  // Ctrl-C ends the bench after the block in progress, with the report of what ran, and
+  // stops the load (a killed bench would leave stress-ng running in its own group).
+  const SignalGuard signals;
+  // Put back when run() returns, after the report (or by its restorer process, however
+  // this one ends: hal/rt_throttle.hpp).
   std::optional<hal::RtThrottleLift> unthrottle;
   if (o.rt_unthrottle) unthrottle.emplace();
   c.rt_throttling = rt_throttling(unthrottle, c.warnings);
@@ -217,9 +221,6 @@ int bench_command(BenchOptions o, std::ostream& out, std::ostream& err) {
     }
   }
 
-  // Ctrl-C ends the bench after the block in progress, with the report of what ran, and
-  // stops the load (a killed bench would leave stress-ng running in its own group).
-  const SignalGuard signals;
   bench::Background load;
   if (o.load == "stress-ng") {
     if (const std::string why = bench::program_unavailable(s.stress_ng, "stress-ng"); !why.empty()) {

@@ -138,6 +138,7 @@ Stats Engine::stats() const {
     ws.applied = w->applied;
     ws.tasks_done = w->tasks_done.get();
     ws.prewakes = w->prewakes.get();
+    ws.sleeps = w->sleeps.get();
     ws.feeds_met = w->feeds_met.get();
     ws.feed_lead = w->feed_lead.load(std::memory_order_relaxed);
     ws.busy_ns = static_cast<ns_t>(w->busy_ns.get());

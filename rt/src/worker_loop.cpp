@@ -36,7 +36,7 @@ void note_wake(const Worker& w, PeriodicTask& p, std::uint32_t s, ns_t asked) no
 // start waits for a futex wake-up (P7's default frame, run start -> last node p99: 14 us
 // without a lead, 3.3 us with one, as with a worker kept hot). Its own timer is late too,
 // by a wake-up lateness: the lead is the p99 of how late this worker's pre-wakes for the
-// loop returned plus idle_spin (Feeder::lag; at most feed_lead_cap, and that cap until 64
+// loop returned plus its idle spin (Feeder::lag; at most feed_lead_cap, and that cap until 64
 // pre-wakes are seen). A fixed lead of idle_spin (20 us) held on an
 // idle VM and failed under stress-ng, whose wake-ups run 50-100 us late (P7 frame 1.32x
 // its budget against 0.95x kept hot).
@@ -51,7 +51,7 @@ struct Feed {
 };
 
 // The feed due first, by when this worker wakes for it, whose window has not ended; none
-// when idle_spin is 0 (no spin at all), or its workers may share a CPU (Feeder::apart),
+// when this worker's idle spin is 0 (no spin at all), or its workers may share a CPU (Feeder::apart),
 // or the period leaves no sleep between two windows. A stopped or paused feeder publishes
 // 0; one whose release is more than a period overdue is held up (an overrun, a stall),
 // and its worker's wake_one will say when it releases: both are passed over. Its worker
@@ -287,6 +287,7 @@ void Engine::Impl::worker_loop(Worker& w) noexcept {
         wake_at = std::min(wake_at, hal::now_ns() + kRecheck);
       }
     }
+    w.sleeps.add();
     if (wake_at == kNever) {
       (void)hal::futex_wait(w.seq, s);
     } else {

@@ -35,6 +35,7 @@ inline void cpu_relax() noexcept {
 // transfer. GCC turns __builtin_prefetch(p, 1) into a read prefetch (prefetcht0) unless the
 // build targets a CPU with PREFETCHW (-mprfchw), and we build for generic x86-64; every
 // x86-64 CPU either has PREFETCHW or executes its opcode (0F 0D) as a NOP.
+// RT: wait-free; one instruction, no syscall, no allocation.
 inline void prefetch_for_write(const void* p) noexcept {
 #if defined(__x86_64__)
   asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p)));
@@ -130,6 +131,7 @@ struct Worker {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // For the feeds of periodic graphs (worker_loop.cpp, next_feed): sleeps ended by its own
   // timer ahead of one, and windows in which work came while it waited.
   Tally prewakes, feeds_met;
+  Tally sleeps;                    // futex waits it began (WorkerStats::sleeps)
   std::atomic<ns_t> feed_lead{0};  // the lead of its latest pre-wake (0: none yet)
   Outcomes out;                    // owned: plain tallies
   std::uint64_t ticket = 0;        // the worker thread's own run counter

@@ -3,11 +3,14 @@
 #include "hal/rt_throttle.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 namespace {
 
@@ -31,6 +34,38 @@ TEST_F(RtThrottleFile, LiftsWhileItLivesAndPutsBackWhatItFound) {
     EXPECT_EQ(hal::read_rt_runtime_us(path_), -1);
   }
   EXPECT_EQ(hal::read_rt_runtime_us(path_), 950000);
+}
+
+// The owner dies without its destructor (as by SIGKILL): the restorer still writes back.
+TEST_F(RtThrottleFile, AKilledOwnerStillPutsItBack) {
+  put("950000\n");
+  const pid_t owner = ::fork();
+  ASSERT_GE(owner, 0);
+  if (owner == 0) {
+    const hal::RtThrottleLift lift(path_);
+    ::_exit(lift.lifted() && hal::read_rt_runtime_us(path_) == -1 ? 0 : 1);  // no destructor runs
+  }
+  int status = -1;
+  ASSERT_EQ(::waitpid(owner, &status, 0), owner);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the owner did not lift it";
+  // The restorer (the owner's child, now init's) writes back once it sees the pipe close.
+  bool back = false;
+  for (int i = 0; i < 500 && !back; ++i) {
+    back = hal::read_rt_runtime_us(path_) == 950000;
+    if (!back) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(back) << "still " << hal::read_rt_runtime_us(path_).value_or(-2);
+}
+
+// Changed by someone else while lifted: their value stays.
+TEST_F(RtThrottleFile, AnotherChangeMeanwhileIsKept) {
+  put("950000\n");
+  {
+    const hal::RtThrottleLift lift(path_);
+    ASSERT_TRUE(lift.lifted());
+    put("900000\n");
+  }
+  EXPECT_EQ(hal::read_rt_runtime_us(path_), 900000);
 }
 
 TEST_F(RtThrottleFile, AlreadyOffIsLeftAlone) {

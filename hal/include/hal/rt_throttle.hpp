@@ -18,9 +18,10 @@ inline constexpr const char* kRtRuntimePath = "/proc/sys/kernel/sched_rt_runtime
 // The value in `path`; nullopt when it cannot be read or is not an integer.
 [[nodiscard]] std::optional<std::int64_t> read_rt_runtime_us(const std::string& path = kRtRuntimePath);
 
-// Writes -1 to `path` for as long as it lives, and back what it found when it goes (also
-// when it found -1 already: then it writes nothing). A killed process leaves it lifted:
-// `sysctl kernel.sched_rt_runtime_us=950000` puts the default back.
+// Writes -1 to `path` for as long as it lives, and back what it found when it goes (when
+// it found -1 already, it writes nothing). A child process of its own does the writing
+// back, when this object goes or its process dies in any way (SIGKILL, a crash, a second
+// Ctrl-C), and only if `path` still reads -1: another program's change stays.
 class RtThrottleLift {
  public:
   explicit RtThrottleLift(std::string path = kRtRuntimePath);
@@ -35,6 +36,8 @@ class RtThrottleLift {
  private:
   std::string path_;
   std::optional<std::int64_t> found_;
+  int pipe_ = -1;      // our end; closed, the restorer writes back
+  int restorer_ = -1;  // its pid
   bool lifted_ = false;
   Status status_;
 };

@@ -168,6 +168,8 @@ void add_workers(const Engine& e, const Stats& s, std::vector<MetricFamily>& out
                             "Sleeps a worker ended by its own timer ahead of a periodic graph's release");
   Family met = counter("rtengine_worker_feeds_met_total",
                        "Periodic graph releases whose start a worker took while it waited awake");
+  Family sleeps = counter("rtengine_worker_sleeps_total",
+                          "Times a worker went to sleep on its futex (a worker kept hot by its idle_spin: none)");
   Family lead = gauge("rtengine_worker_feed_lead_seconds",
                       "The lead a worker last set its timer to ahead of a periodic graph's release (0: never)");
   for (const WorkerStats& w : s.workers) {
@@ -178,11 +180,12 @@ void add_workers(const Engine& e, const Stats& s, std::vector<MetricFamily>& out
     done.add(num(w.tasks_done), {{"worker", id}});
     prewakes.add(num(w.prewakes), {{"worker", id}});
     met.add(num(w.feeds_met), {{"worker", id}});
+    sleeps.add(num(w.sleeps), {{"worker", id}});
     lead.add(seconds(w.feed_lead), {{"worker", id}});
     busy.add(seconds(w.busy_ns), {{"worker", id}});
     if (w.minor_faults >= 0) faults.add(static_cast<double>(w.minor_faults), {{"worker", id}});  // -1: unknown
   }
-  for (Family* f : {&state, &util, &done, &busy, &faults, &prewakes, &met, &lead})
+  for (Family* f : {&state, &util, &done, &busy, &faults, &prewakes, &met, &sleeps, &lead})
     f->into(out);
   counter("rtengine_worker_stalls_total", "Workers marked STALLED by the monitor").add(num(s.stalls)).into(out);
 }

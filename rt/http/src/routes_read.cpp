@@ -119,6 +119,7 @@ Response get_stats(Ctx& c) {
                            {"tasks_done", w.tasks_done},
                            {"prewakes", w.prewakes},
                            {"feeds_met", w.feeds_met},
+                           {"sleeps", w.sleeps},
                            {"feed_lead_us", static_cast<double>(w.feed_lead) / 1000.0},
                            {"utilization", w.utilization}});
   }

@@ -251,8 +251,9 @@ class Engine {
   // behind the release's own timer. Its lead: the p99 of how late its own pre-wakes
   // returned + idle_spin, at most min(period / 4, 1 ms) or idle_spin (that until 64
   // pre-wakes): about (lead + the timers' jitter) / period of that worker's CPU (~9 % at
-  // 1 kHz on a loaded VM). idle_spin 0 turns it off. WorkerStats::prewakes, feeds_met and
-  // feed_lead say how it went.
+  // 1 kHz on a loaded VM). idle_spin here is that worker's own (WorkerConfig::idle_spin,
+  // else the engine's); 0 turns it off (and that worker keeps the feed from any other). WorkerStats::prewakes,
+  // feeds_met and feed_lead say how it went.
   int add_periodic_graph(const PeriodicSpec& spec, int graph);
   [[nodiscard]] int graph_index(std::string_view name) const noexcept;
   [[nodiscard]] std::size_t graph_count() const noexcept;

@@ -66,7 +66,7 @@ struct EngineConfig {
   std::size_t max_producers = 8;                // make_producer() handles
   std::size_t arena_bytes = 0;                  // 0: computed from the above
   bool lock_memory = true;                      // mlock the arena, mlockall at start
-  ns_t idle_spin = 20 * hal::kNsPerUs;          // a worker spins this long before it sleeps
+  ns_t idle_spin = 20 * hal::kNsPerUs;          // a worker spins this long before it sleeps (or its own)
   std::vector<std::string> task_types{"task"};  // TypeId i names task_types[i]
   std::vector<std::string> gates;               // at most 64; all open at start
   MonitorConfig monitor;

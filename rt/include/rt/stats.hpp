@@ -28,8 +28,11 @@ struct WorkerStats {
   // by its own timer ahead of a release, and the releases whose start it took while it
   // waited for it awake (met; a futex wake-up would have come after the release).
   std::uint64_t prewakes = 0, feeds_met = 0;
+  // Times it went to sleep on its futex: idle_spin (its own or the engine's) decides how
+  // often; a worker kept hot between tasks shows none.
+  std::uint64_t sleeps = 0;
   // The lead it asked its timer for at its last pre-wake: the p99 of its pre-wakes'
-  // lateness plus idle_spin, the most it spins per period for a release (with several
+  // lateness plus its idle spin, the most it spins per period for a release (with several
   // such graphs, the last one's); 0 before its first pre-wake.
   ns_t feed_lead = 0;
 };
