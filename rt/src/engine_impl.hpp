@@ -237,7 +237,7 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   void abandon_graph_runs();
   // A periodic graph's release (Engine::add_periodic_graph): starts a run from the
   // periodic task's worker. RT: as try_run_graph.
-  static void periodic_graph_release(void* impl, std::uint32_t graph, int worker) noexcept;
+  static void periodic_graph_release(void* impl, std::uint32_t graph, int worker, int feeder) noexcept;
 
   // ---- a worker's periodic releases (run_periodic.cpp) ----
   // Commands, the earliest due release, one release.

@@ -129,24 +129,30 @@ GraphRunStatus Engine::try_run_graph(Producer& p, int graph, const Context* ctx)
   return status;
 }
 
-void Engine::Impl::periodic_graph_release(void* impl, std::uint32_t graph, int worker) noexcept {
+void Engine::Impl::periodic_graph_release(void* impl, std::uint32_t graph, int worker, int feeder) noexcept {
   Impl& m = *static_cast<Impl*>(impl);
   detail::Worker& w = *m.workers[static_cast<std::size_t>(worker)];
   GraphRun& g = *m.graphs[graph];
   ns_t notify = 0;
   if (m.start_graph(g, m.ring_token(w), m.retry_token(w), nullptr, notify) == GraphRunStatus::Started)
     m.wake_one(g.ring);
+  // The worker that waits for these releases (add_periodic_graph), asleep with no timer:
+  // it looked before the loop ran (no release yet) or while a release was held up, and
+  // wake_one wakes the first sleeper serving the class, which need not be it. Awake (as it
+  // is when its lead held), this is one load.
+  if (feeder >= 0) m.wake_worker(*m.workers[static_cast<std::size_t>(feeder)]);
   if (notify != 0) m.poke_monitor(notify);
 }
 
 namespace {
 // A periodic task's callable that starts a graph run: trivially copyable (InlineFn).
 struct GraphRelease {
-  void (*release)(void*, std::uint32_t, int) noexcept;
+  void (*release)(void*, std::uint32_t, int, int) noexcept;
   void* impl;
   std::uint32_t graph;
   int worker;
-  void operator()(TaskContext&) const noexcept { release(impl, graph, worker); }
+  int feeder;  // the worker that waits for its releases; -1 none
+  void operator()(TaskContext&) const noexcept { release(impl, graph, worker, feeder); }
 };
 }  // namespace
 
@@ -156,19 +162,20 @@ int Engine::add_periodic_graph(const PeriodicSpec& spec, int graph) {
     throw std::invalid_argument("add_periodic_graph: no graph " + std::to_string(graph));
   const int id = prepare_periodic(spec);
   const int worker = m.periodic[static_cast<std::size_t>(id)]->worker->index;
-  periodic_fn(id).emplace(GraphRelease{&Impl::periodic_graph_release, &m, static_cast<std::uint32_t>(graph), worker});
-  commit_periodic(id);
   // One other worker that runs its nodes wakes for its releases too (worker_loop.cpp,
   // next_feed): a run starts with one item, queued at the release, and behind a futex
   // wake-up on a VM it waits as long as for the release's own timer (P7's frame paid
   // both). One: a second would spin in every period for an item the first one takes.
   // Both pinned, to different CPUs: a worker spinning for the release on the releasing
   // worker's CPU would hold the release back (unpinned, the scheduler put them together
-  // and the releases came when the spin ended).
+  // and the releases came when the spin ended). And one that spins at all: with its own
+  // idle_spin 0 it never waits awake (next_feed), and would keep the feed from another.
   detail::PeriodicTask* p = m.periodic[static_cast<std::size_t>(id)].get();
   const int releaser_cpu = m.workers[static_cast<std::size_t>(worker)]->cfg.cpu;
+  int feeder = -1;
   for (detail::Worker* w : m.serving[m.graphs[static_cast<std::size_t>(graph)]->ring]) {
-    if (w->index == worker || w->cfg.cpu == hal::kNoCpu || releaser_cpu == hal::kNoCpu || w->cfg.cpu == releaser_cpu)
+    if (w->index == worker || w->cfg.cpu == hal::kNoCpu || releaser_cpu == hal::kNoCpu || w->cfg.cpu == releaser_cpu ||
+        w->idle_spin(cfg_.idle_spin) == 0)
       continue;
     const std::size_t n = w->feeder_count.load(std::memory_order_relaxed);
     w->feeders[n].loop = p;
@@ -178,8 +185,12 @@ int Engine::add_periodic_graph(const PeriodicSpec& spec, int graph) {
     detail::configure_feed_lag(*w->feeders[n].lag, p->spec.period, spin);
     detail::mark_feed_apart(*w, n);                           // started already: as applied; else start() does
     w->feeder_count.store(n + 1, std::memory_order_release);  // the worker may look from now on
+    feeder = w->index;
     break;
   }
+  periodic_fn(id).emplace(
+      GraphRelease{&Impl::periodic_graph_release, &m, static_cast<std::uint32_t>(graph), worker, feeder});
+  commit_periodic(id);
   return id;
 }
 

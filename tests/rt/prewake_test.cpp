@@ -195,6 +195,28 @@ TEST(Prewake, OneWorkerWaitsForAGraphAndNoneWhenItWouldNeverSleep) {
   }
 }
 
+// The waiting worker is one that spins: worker 1, first in line, has its own idle_spin 0
+// (it never waits awake), so worker 2 on the same CPU waits for the runs instead. Worker 2
+// looked before the loop ran and slept with no timer, and wake_one wakes worker 1 (the
+// first sleeper serving the class): each release wakes the waiting worker too, when it
+// sleeps (without that: 8 failures in 10 runs here).
+TEST(Prewake, AWorkerWithItsOwnIdleSpinZeroLeavesTheWaitToAnother) {
+  if (!two_cpus()) GTEST_SKIP() << "needs CPUs 0 and 1 to pin the workers to";
+  rt::EngineConfig c = three_workers(true);
+  c.workers[1].idle_spin = 0;
+  rt::Engine e(c);
+  const int g = e.add_graph(frame(), handlers());
+  const int loop = hybrid_frame_loop(e, g);
+  e.start();
+  ASSERT_TRUE(e.start_periodic(loop));
+  EXPECT_TRUE(eventually([&] { return worker(e, 2).prewakes > 0 && worker(e, 2).feeds_met > 0; }))
+      << "worker 2 never waited for a run: prewakes " << worker(e, 2).prewakes << ", met " << worker(e, 2).feeds_met
+      << ", sleeps " << worker(e, 2).sleeps << "; runs " << e.graph_stats(g).completed_runs;
+  ASSERT_TRUE(e.stop_periodic(loop));
+  EXPECT_EQ(worker(e, 1).prewakes + worker(e, 1).feeds_met, 0U);
+  EXPECT_TRUE(e.stop(rt::StopMode::Drain).balanced);
+}
+
 // A periodic task that is not a graph queues nothing at its release: no other worker
 // wakes for it. (The nodes' worker of a graph that is never started does not either.)
 TEST(Prewake, OnlyAPeriodicGraphsReleasesWakeOtherWorkers) {

@@ -245,14 +245,14 @@ class Engine {
   // starts a run of `graph` at each release, on the absolute grid; a release that finds
   // the previous run still going counts as `busy` in the graph's stats. Setup only.
   // One other worker serving the graph's class (the first pinned to a CPU other than the
-  // releasing worker's; none when that one is unpinned) wakes for each release by its
+  // releasing worker's with an idle spin; none when that one is unpinned) wakes for each release by its
   // own timer and spins until the run's start comes or max(idle_spin, period / 8) after
   // the release: the run then starts as on a hot worker, not after a futex wake-up
   // behind the release's own timer. Its lead: the p99 of how late its own pre-wakes
   // returned + idle_spin, at most min(period / 4, 1 ms) or idle_spin (that until 64
   // pre-wakes): about (lead + the timers' jitter) / period of that worker's CPU (~9 % at
   // 1 kHz on a loaded VM). idle_spin here is that worker's own (WorkerConfig::idle_spin,
-  // else the engine's); 0 turns it off (and that worker keeps the feed from any other). WorkerStats::prewakes,
+  // else the engine's); 0 on every candidate turns it off. WorkerStats::prewakes,
   // feeds_met and feed_lead say how it went.
   int add_periodic_graph(const PeriodicSpec& spec, int graph);
   [[nodiscard]] int graph_index(std::string_view name) const noexcept;
