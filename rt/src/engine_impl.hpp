@@ -236,8 +236,10 @@ struct Engine::Impl {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // left unfinished is ended (counted abandoned).
   void abandon_graph_runs();
   // A periodic graph's release (Engine::add_periodic_graph): starts a run from the
-  // periodic task's worker. RT: as try_run_graph.
-  static void periodic_graph_release(void* impl, std::uint32_t graph, int worker, int feeder) noexcept;
+  // periodic task's worker; wakes `feeder` (the worker that waits for its releases, its
+  // entry `feed`) when it sleeps. RT: as try_run_graph, and a second futex wake at most.
+  static void periodic_graph_release(void* impl, std::uint32_t graph, int worker, detail::Worker* feeder,
+                                     const detail::Worker::Feeder* feed) noexcept;
 
   // ---- a worker's periodic releases (run_periodic.cpp) ----
   // Commands, the earliest due release, one release.

@@ -129,30 +129,33 @@ GraphRunStatus Engine::try_run_graph(Producer& p, int graph, const Context* ctx)
   return status;
 }
 
-void Engine::Impl::periodic_graph_release(void* impl, std::uint32_t graph, int worker, int feeder) noexcept {
+void Engine::Impl::periodic_graph_release(void* impl, std::uint32_t graph, int worker, detail::Worker* feeder,
+                                          const detail::Worker::Feeder* feed) noexcept {
   Impl& m = *static_cast<Impl*>(impl);
   detail::Worker& w = *m.workers[static_cast<std::size_t>(worker)];
   GraphRun& g = *m.graphs[graph];
   ns_t notify = 0;
-  if (m.start_graph(g, m.ring_token(w), m.retry_token(w), nullptr, notify) == GraphRunStatus::Started)
-    m.wake_one(g.ring);
-  // The worker that waits for these releases (add_periodic_graph), asleep with no timer:
-  // it looked before the loop ran (no release yet) or while a release was held up, and
-  // wake_one wakes the first sleeper serving the class, which need not be it. Awake (as it
-  // is when its lead held), this is one load.
-  if (feeder >= 0) m.wake_worker(*m.workers[static_cast<std::size_t>(feeder)]);
+  const bool started = m.start_graph(g, m.ring_token(w), m.retry_token(w), nullptr, notify) == GraphRunStatus::Started;
+  if (started) m.wake_one(g.ring);
   if (notify != 0) m.poke_monitor(notify);
+  // The worker that waits for these releases (add_periodic_graph), when it sleeps: it may
+  // have looked before the loop ran (no release yet, so no timer) or while a release was
+  // held up, and wake_one wakes the first sleeper serving the class, which need not be
+  // it. Awake (as it is when its lead held), this is a load; a feed its worker passes over
+  // (not apart: the pins did not take) gets no wake.
+  if (started && feeder != nullptr && feed->apart.load(std::memory_order_relaxed)) m.wake_worker(*feeder);
 }
 
 namespace {
 // A periodic task's callable that starts a graph run: trivially copyable (InlineFn).
 struct GraphRelease {
-  void (*release)(void*, std::uint32_t, int, int) noexcept;
+  void (*release)(void*, std::uint32_t, int, detail::Worker*, const detail::Worker::Feeder*) noexcept;
   void* impl;
   std::uint32_t graph;
   int worker;
-  int feeder;  // the worker that waits for its releases; -1 none
-  void operator()(TaskContext&) const noexcept { release(impl, graph, worker, feeder); }
+  detail::Worker* feeder;  // the worker that waits for its releases, and its entry; nullptr none
+  const detail::Worker::Feeder* feed;
+  void operator()(TaskContext&) const noexcept { release(impl, graph, worker, feeder, feed); }
 };
 }  // namespace
 
@@ -169,13 +172,16 @@ int Engine::add_periodic_graph(const PeriodicSpec& spec, int graph) {
   // Both pinned, to different CPUs: a worker spinning for the release on the releasing
   // worker's CPU would hold the release back (unpinned, the scheduler put them together
   // and the releases came when the spin ended). And one that spins at all: with its own
-  // idle_spin 0 it never waits awake (next_feed), and would keep the feed from another.
+  // idle_spin 0, or one that leaves no sleep between two windows, it never waits awake
+  // (next_feed), and would keep the feed from another.
   detail::PeriodicTask* p = m.periodic[static_cast<std::size_t>(id)].get();
   const int releaser_cpu = m.workers[static_cast<std::size_t>(worker)]->cfg.cpu;
-  int feeder = -1;
+  detail::Worker* feeder = nullptr;
+  const detail::Worker::Feeder* feed = nullptr;
   for (detail::Worker* w : m.serving[m.graphs[static_cast<std::size_t>(graph)]->ring]) {
+    const ns_t own_spin = w->idle_spin(cfg_.idle_spin);
     if (w->index == worker || w->cfg.cpu == hal::kNoCpu || releaser_cpu == hal::kNoCpu || w->cfg.cpu == releaser_cpu ||
-        w->idle_spin(cfg_.idle_spin) == 0)
+        own_spin == 0 || detail::feed_room(spec.period, own_spin) <= 0)
       continue;
     const std::size_t n = w->feeder_count.load(std::memory_order_relaxed);
     w->feeders[n].loop = p;
@@ -185,11 +191,12 @@ int Engine::add_periodic_graph(const PeriodicSpec& spec, int graph) {
     detail::configure_feed_lag(*w->feeders[n].lag, p->spec.period, spin);
     detail::mark_feed_apart(*w, n);                           // started already: as applied; else start() does
     w->feeder_count.store(n + 1, std::memory_order_release);  // the worker may look from now on
-    feeder = w->index;
+    feeder = w;
+    feed = &w->feeders[n];
     break;
   }
   periodic_fn(id).emplace(
-      GraphRelease{&Impl::periodic_graph_release, &m, static_cast<std::uint32_t>(graph), worker, feeder});
+      GraphRelease{&Impl::periodic_graph_release, &m, static_cast<std::uint32_t>(graph), worker, feeder, feed});
   commit_periodic(id);
   return id;
 }

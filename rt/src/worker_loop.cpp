@@ -54,7 +54,7 @@ struct Feed {
 // when this worker's idle spin is 0 (no spin at all), or its workers may share a CPU (Feeder::apart),
 // or the period leaves no sleep between two windows. A stopped or paused feeder publishes
 // 0; one whose release is more than a period overdue is held up (an overrun, a stall),
-// and its worker's wake_one will say when it releases: both are passed over. Its worker
+// and its release will wake this worker if it sleeps: both are passed over. Its worker
 // publishes the next release after the run's start is queued; until then the grid says,
 // and a release whose start this worker met (Feeder::fed) is not waited for again.
 // RT: wait-free; five loads per feeder (its tracker's margin one of them).

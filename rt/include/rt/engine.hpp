@@ -245,8 +245,9 @@ class Engine {
   // starts a run of `graph` at each release, on the absolute grid; a release that finds
   // the previous run still going counts as `busy` in the graph's stats. Setup only.
   // One other worker serving the graph's class (the first pinned to a CPU other than the
-  // releasing worker's with an idle spin; none when that one is unpinned) wakes for each release by its
-  // own timer and spins until the run's start comes or max(idle_spin, period / 8) after
+  // releasing worker's with an idle spin that leaves a sleep between two windows; none
+  // when that one is unpinned) wakes for each release by its own timer (and is woken by
+  // a release that finds it asleep) and spins until the run's start comes or max(idle_spin, period / 8) after
   // the release: the run then starts as on a hot worker, not after a futex wake-up
   // behind the release's own timer. Its lead: the p99 of how late its own pre-wakes
   // returned + idle_spin, at most min(period / 4, 1 ms) or idle_spin (that until 64
