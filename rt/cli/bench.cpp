@@ -15,6 +15,7 @@
 #include "hal/clock.hpp"
 #include "hal/memory.hpp"
 #include "hal/rt_throttle.hpp"
+#include "hal/syscheck.hpp"
 #include "hal/thread.hpp"
 #include "rtbench/report.hpp"
 #include "rtbench/runner.hpp"
@@ -42,14 +43,15 @@ std::string rt_throttling(const std::optional<hal::RtThrottleLift>& lift, std::v
            ", put back at the end)";
   if (lift && !lift->status().ok())
     warnings.push_back("--rt-unthrottle: " + lift->status().message() + ": RT throttling stays as it is");
-  const auto runtime = hal::read_rt_runtime_us();
-  if (!runtime) return "unknown (" + std::string(hal::kRtRuntimePath) + " unreadable)";
-  if (*runtime < 0) return "off (sched_rt_runtime_us = -1)";
-  const auto period = hal::read_rt_runtime_us("/proc/sys/kernel/sched_rt_period_us");
-  return "on: SCHED_FIFO threads may run " + std::to_string(*runtime) + " us of every " +
-         (period ? std::to_string(*period) : std::string("?")) +
-         "; a spinning contender (P1 spin, oslat, P7 kept hot) stops for up to the rest whenever a fair task "
-         "wants its CPU (--rt-unthrottle lifts it for the run)";
+  // As `rtengine doctor` finds it (hal/syscheck.hpp).
+  for (const hal::Check& c : hal::evaluate(hal::read_system_facts(), nullptr).checks) {
+    if (c.id != "rt_throttling") continue;
+    if (c.verdict != hal::Verdict::Warn) return c.value;
+    return c.value +
+           "; a spinning contender (P1 spin, oslat, P7 kept hot) stops for up to the rest whenever a fair task "
+           "wants its CPU (--rt-unthrottle lifts it for the run)";
+  }
+  return "not checked";
 }
 
 // One probe thread asks for what every measured thread will: the answer decides the

@@ -130,7 +130,8 @@ Check throttling_check(const SystemFacts& f) {
               std::to_string(f.sched_rt_period_us > 0 ? f.sched_rt_period_us : 1000000) + " us";
     c.verdict = Verdict::Warn;
     c.advice =
-        "a spinning loop (hybrid or spin precision) is stalled for the rest of each period once the budget is spent; "
+        "a spinning loop (hybrid or spin precision) or a worker kept hot by its idle_spin is stalled for the rest of "
+        "each period once the budget is spent; "
         "`sysctl kernel.sched_rt_runtime_us=-1` on a dedicated machine";
   }
   return c;
