@@ -193,14 +193,19 @@ int bench_command(BenchOptions o, std::ostream& out, std::ostream& err) {
   std::optional<hal::RtThrottleLift> unthrottle;
   if (o.rt_unthrottle) unthrottle.emplace();
   c.rt_throttling = rt_throttling(unthrottle, c.warnings);
-  // The release-latency groups split --duration over their repetitions.
-  const int p1_reps = o.reps > 0 ? std::max(o.reps, 1) : 5;
-  s.block = std::max<ns_t>(20 * s.period, o.duration / p1_reps);
+  // The release-latency groups (P1, P6) split --duration into blocks, one per repetition.
+  const int release_reps = bench::release_repetitions(o.duration, s.period, o.reps);
+  s.block = std::max<ns_t>(20 * s.period, o.duration / release_reps);
   if (o.reps > 0 && o.reps < 5)
     c.warnings.push_back("--reps " + std::to_string(o.reps) + ": SPEC's method asks for at least 5 repetitions");
   // --reps overrides every group's own count (min_reps is the default then).
-  for (auto& g : groups)
-    if (o.reps > 0) g.min_reps = o.reps;
+  for (auto& g : groups) {
+    if (o.reps > 0) {
+      g.min_reps = o.reps;
+    } else if (g.id == "P1" || g.id == "P6") {
+      g.min_reps = release_reps;
+    }
+  }
   // Groups that hand work from one CPU to another need two: on one, a spinning SCHED_FIFO
   // producer would never let its consumer run.
   if (cpus < 2)

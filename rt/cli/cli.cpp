@@ -70,7 +70,8 @@ int main(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
       "table of ratios against the targets, JSON, histogram CSV and plots");
   bench_cmd
       ->add_option("-d,--duration", bench_duration,
-                   "How long each release-latency contender is measured, over its repetitions")
+                   "How long each release-latency contender (P1, P6) is measured in all: one block of 1000 periods per "
+                   "repetition, at least 5")
       ->capture_default_str();
   bench_cmd->add_option("--period", bench_period, "Release period of the loops and cyclictest's interval")
       ->capture_default_str();
@@ -82,7 +83,9 @@ int main(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
       ->check(CLI::Range(0, 99))
       ->capture_default_str();
   bench_cmd->add_option("--only", bench_only, "Only these targets, e.g. P1,P2");
-  bench_cmd->add_option("--reps", bench_opts.reps, "Repetitions of every group (default: 5, P2 20)")
+  bench_cmd
+      ->add_option("--reps", bench_opts.reps,
+                   "Repetitions of every group (default: P1 and P6 from --duration, P5 and P7 15, P2 20, others 5)")
       ->check(CLI::Range(1, 1000));
   bench_cmd
       ->add_option("--samples", bench_opts.settings.samples, "Samples per block of the handoff and detection groups")

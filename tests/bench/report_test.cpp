@@ -330,4 +330,18 @@ TEST(BenchRunner, AJointMeasuresItsContendersInOneStep) {
 }
 
 }  // namespace
+// P1 and P6 split --duration into blocks of 1000 periods, one per repetition, never fewer
+// than five; --reps, when given, is the count.
+TEST(BenchRunner, ReleaseGroupsTakeOneBlockPerThousandPeriods) {
+  constexpr ns_t kMs = 1'000'000;
+  EXPECT_EQ(release_repetitions(15'000 * kMs, kMs, 0), 15) << "15 s at 1 ms: fifteen 1 s blocks";
+  EXPECT_EQ(release_repetitions(60'000 * kMs, kMs, 0), 60);
+  EXPECT_EQ(release_repetitions(15'500 * kMs, kMs, 0), 15) << "a part block is not a repetition";
+  EXPECT_EQ(release_repetitions(5'000 * kMs, kMs, 0), 5) << "the default 5 s";
+  EXPECT_EQ(release_repetitions(2'000 * kMs, kMs, 0), 5) << "at least five, shorter blocks then";
+  EXPECT_EQ(release_repetitions(15'000 * kMs, 10 * kMs, 0), 5) << "10 ms: 1000 periods are 10 s";
+  EXPECT_EQ(release_repetitions(15'000 * kMs, kMs / 10, 0), 150) << "100 us: 0.1 s blocks";
+  EXPECT_EQ(release_repetitions(15'000 * kMs, kMs, 7), 7) << "--reps decides";
+}
+
 }  // namespace rt::bench

@@ -18,6 +18,12 @@ const ContenderRun* GroupRun::find(const std::string& contender_id) const noexce
 
 int reps_for(const Group& g, int reps) noexcept { return std::max({1, g.min_reps, reps}); }
 
+int release_repetitions(ns_t duration, ns_t period, int reps) noexcept {
+  if (reps > 0) return reps;
+  const ns_t per_block = 1000 * std::max<ns_t>(period, 1);
+  return static_cast<int>(std::clamp<ns_t>(duration / per_block, 5, 100'000));
+}
+
 ns_t estimate(const std::vector<Group>& groups, const Settings& s, int reps) {
   ns_t total = 0;
   for (const auto& g : groups)

@@ -42,6 +42,14 @@ struct Progress {
 // The repetitions a group gets: at least its min_reps.
 [[nodiscard]] int reps_for(const Group& g, int reps) noexcept;
 
+// The repetitions of the release-latency groups (P1, P6), which split `duration` into one
+// block per repetition: `reps` when given (> 0), else one block per 1000 periods (1 s at
+// 1 ms), at least 5. This VM switches between a fast and a slow state every second or so:
+// two adjacent blocks of a second see one state far more often than two of three seconds,
+// and more pairs steady their median (P1 sleep / cyclictest p99 at --duration 15s: five
+// 3 s blocks 1.14 [0.98, 1.35], fifteen 1 s blocks 0.95 [0.76, 1.13]).
+[[nodiscard]] int release_repetitions(ns_t duration, ns_t period, int reps) noexcept;
+
 // Estimated wall time of the whole plan (sum of rep_time x reps).
 [[nodiscard]] ns_t estimate(const std::vector<Group>& groups, const Settings& s, int reps);
 
