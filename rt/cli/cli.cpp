@@ -70,8 +70,8 @@ int main(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
       "table of ratios against the targets, JSON, histogram CSV and plots");
   bench_cmd
       ->add_option("-d,--duration", bench_duration,
-                   "How long each release-latency contender (P1, P6) is measured in all: one block of 1000 periods per "
-                   "repetition, at least 5")
+                   "How long each release-latency contender (P1, P6) is measured in all, one block per repetition "
+                   "(without --reps: a block per 1000 periods, at least 5)")
       ->capture_default_str();
   bench_cmd->add_option("--period", bench_period, "Release period of the loops and cyclictest's interval")
       ->capture_default_str();

@@ -1,4 +1,4 @@
-// The P2, P4 and P5 groups of `rtengine bench`: each contender measures one tiny block without
+// The P1, P2, P4 and P5 groups of `rtengine bench`: each contender measures one tiny block without
 // error and with plausible content, and the ratios name contenders that exist. No timing
 // is asserted: the blocks are too short to mean anything, and this VM is noisy.
 #include <gtest/gtest.h>
@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "hal/clock.hpp"
 #include "rtbench/measure.hpp"
+#include "rtbench/tools.hpp"
 
 namespace rt::bench {
 namespace {
@@ -171,6 +173,52 @@ TEST(BenchGroups, P2IdleEngineAndPoolShareOneBlock) {
     EXPECT_EQ(b.error, "");
     ASSERT_TRUE(b.latency.has_value());
     EXPECT_EQ(b.latency->count(), static_cast<std::uint64_t>(s.samples));
+  }
+}
+
+double extra_of(const Block& b, const std::string& name, double missing = -1) {
+  for (const auto& [n, v] : b.extra)
+    if (n == name) return v;
+  return missing;
+}
+
+// P1's sleep loop and cyclictest share one block: with blocks too short for the phase probe
+// the loop runs after cyclictest (beside_cyclictest 0); with longer ones beside it, its
+// releases between a quarter and three quarters of a period after cyclictest's wake-ups
+// (or, when the probe found nothing on a loaded machine, after it). Either way both blocks
+// hold the block's releases. Needs cyclictest (rt-tests): skipped without it.
+TEST(BenchGroups, P1SleepLoopAndCyclictestShareOneBlock) {
+  Settings s = tiny();
+  const Group g = p1_release(s);
+  expect_well_formed(g);
+  ASSERT_EQ(g.joints.size(), 1U);
+  EXPECT_EQ(g.joints[0].ids, (std::vector<std::string>{"engine_sleep", "cyclictest"}));
+  if (const std::string why = program_unavailable(s.cyclictest, "rt-tests"); !why.empty()) GTEST_SKIP() << why;
+  for (const ns_t block : {ns_t{50} * hal::kNsPerMs, ns_t{300} * hal::kNsPerMs}) {
+    s.block = block;
+    SCOPED_TRACE(block);
+    const std::vector<Block> blocks = g.joints[0].block(s);
+    ASSERT_EQ(blocks.size(), 2U);
+    const auto releases = static_cast<std::uint64_t>(block / s.period);
+    for (const Block& b : blocks) {
+      ASSERT_EQ(b.error, "");
+      ASSERT_TRUE(b.latency.has_value());
+    }
+    EXPECT_EQ(blocks[1].latency->count(), releases) << "cyclictest's -l";
+    EXPECT_GE(blocks[0].latency->count(), releases) << "the loop runs until it has as many";
+    EXPECT_LE(blocks[0].latency->count(), releases + 2) << "and is stopped then";
+    const double beside = extra_of(blocks[0], "beside_cyclictest");
+    EXPECT_EQ(extra_of(blocks[1], "beside_cyclictest"), beside) << "both blocks say the same";
+    if (block < 100 * hal::kNsPerMs) {
+      EXPECT_EQ(beside, 0.0) << "50 releases leave no room for the probe";
+    } else if (beside == 1.0) {
+      const double offset = extra_of(blocks[0], "offset_from_cyclictest_us");
+      const double period_us = static_cast<double>(s.period) / 1000.0;
+      EXPECT_GE(offset, period_us / 4);
+      EXPECT_LE(offset, 3 * period_us / 4);
+    } else {
+      EXPECT_EQ(beside, 0.0);
+    }
   }
 }
 

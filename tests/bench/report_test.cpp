@@ -329,7 +329,6 @@ TEST(BenchRunner, AJointMeasuresItsContendersInOneStep) {
       << r.contenders[1].blocks[0].error;
 }
 
-}  // namespace
 // P1 and P6 split --duration into blocks of 1000 periods, one per repetition, never fewer
 // than five; --reps, when given, is the count.
 TEST(BenchRunner, ReleaseGroupsTakeOneBlockPerThousandPeriods) {
@@ -344,4 +343,5 @@ TEST(BenchRunner, ReleaseGroupsTakeOneBlockPerThousandPeriods) {
   EXPECT_EQ(release_repetitions(15'000 * kMs, kMs, 7), 7) << "--reps decides";
 }
 
+}  // namespace
 }  // namespace rt::bench

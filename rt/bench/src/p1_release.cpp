@@ -2,6 +2,8 @@
 // cyclictest (the same period, priority and CPU, its main thread on the side CPU, PM QoS
 // as the engine's) and the spin mode next to oslat's busy-loop interruptions on the same
 // CPU (the floor any spinning loop can reach).
+#include <atomic>
+#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <mutex>
@@ -53,20 +55,36 @@ constexpr int kProbeWakes = 24;
 // both see the VM's same fast and slow periods -- which switch every second or so and, in
 // separate blocks, moved this ratio's p99 between 0.95 and 1.22 from run to run. The loop
 // starts once the phase is known (~30 ms into cyclictest's run) and runs as many releases:
-// the two windows overlap but for that. When the phase cannot be found, the loop runs right
-// after cyclictest instead (adjacent blocks), and both blocks say so (beside_cyclictest 0).
+// the two windows overlap but for that. A block too short for that, or a phase not found,
+// runs the loop right after cyclictest (adjacent blocks); a loop whose releases still fell
+// within a quarter period of cyclictest's counts as not beside it: beside_cyclictest 0.
 std::vector<Block> sleep_beside_cyclictest(const Settings& s) {
   EngineLoop loop(s, {.precision = Precision::Sleep});
   const CyclictestSpec spec = cyclictest_spec(s);
   CyclictestResult result;
-  std::thread child([&result, spec] { result = run_cyclictest(spec); });
+  std::atomic<bool> done{false};
+  // Declared after the loop: joined (cyclictest finished) before the engine stops,
+  // whatever throws below.
+  std::jthread child([&result, &done, spec] {
+    try {
+      result = run_cyclictest(spec);
+    } catch (const std::exception& e) {
+      result.error = e.what();
+    }
+    done = true;
+  });
   std::string why;
   ns_t offset = -1;
   const ns_t second = hal::kNsPerSec;
   const std::string comm = std::filesystem::path(spec.program).filename().string().substr(0, 15);
-  if (const pid_t pid = find_child(comm, 2 * second); pid == 0) {
+  pid_t pid = 0;
+  pid_t tid = 0;
+  bool started = false;
+  if (releases_per_block(s) < 4 * (kProbeWakes + 2)) {
+    why = "blocks of " + std::to_string(releases_per_block(s)) + " releases leave no room for the phase probe";
+  } else if (pid = find_child(comm, 2 * second, &done); pid == 0) {
     why = "no child process named " + comm;
-  } else if (const pid_t tid = find_second_thread(pid, 2 * second); tid == 0) {
+  } else if (tid = find_second_thread(pid, 2 * second, &done); tid == 0) {
     why = "no measuring thread in cyclictest";
   } else if (const PhaseProbe p =
                  probe_phase(pid, tid, s.period, kProbeWakes, ns_t{4} * kProbeWakes * s.period + second / 10);
@@ -80,28 +98,37 @@ std::vector<Block> sleep_beside_cyclictest(const Settings& s) {
     while (hal::now_ns() < at) {
     }
     loop.start_loop();
-    if (const ns_t first = loop.await_first_release(); first != 0) offset = phase_offset(first, *p.phase, s.period);
+    started = true;
+    if (const ns_t first = loop.await_first_release(); first == 0) {
+      why = "no release came";
+    } else if (offset = phase_offset(first, *p.phase, s.period); offset < s.period / 4 || offset > 3 * s.period / 4) {
+      why = "its releases fell " + std::to_string(offset / hal::kNsPerUs) + " us after cyclictest's wake-ups";
+    }
   }
-  if (!why.empty()) {
+  const bool beside = why.empty();
+  if (!started) {  // after cyclictest, then
     child.join();
     loop.start_loop();
   }
   Block engine = loop.finish();
   if (child.joinable()) child.join();
   Block cyclic = cyclictest_block_of(std::move(result));
-  const double beside = why.empty() ? 1.0 : 0.0;
   for (Block* b : {&engine, &cyclic})
-    b->extra.emplace_back("beside_cyclictest", beside);
+    b->extra.emplace_back("beside_cyclictest", beside ? 1.0 : 0.0);
   // Where the loop's releases fell after cyclictest's wake-ups: half a period is the aim;
   // within a quarter of one neither waits for the other.
   if (offset >= 0) engine.extra.emplace_back("offset_from_cyclictest_us", static_cast<double>(offset) / 1000.0);
-  if (!why.empty()) {
+  if (!beside) {
     static std::once_flag said;
     std::call_once(said, [&why] {
-      std::cerr << "rtengine bench: P1: the sleep loop runs after cyclictest, not beside it: " << why << "\n";
+      std::cerr << "rtengine bench: P1: the sleep loop did not run beside cyclictest (" << why
+                << "); its blocks say beside_cyclictest 0\n";
     });
   }
-  return {engine, cyclic};
+  std::vector<Block> out;
+  out.push_back(std::move(engine));
+  out.push_back(std::move(cyclic));
+  return out;
 }
 
 Block oslat_block(const Settings& s) {

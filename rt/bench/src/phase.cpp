@@ -33,11 +33,10 @@ ns_t phase_offset(ns_t t, ns_t phase, ns_t period) noexcept {
   return d < 0 ? d + period : d;
 }
 
-std::optional<ns_t> wake_phase(const std::vector<ns_t>& wakes, ns_t period) {
-  if (wakes.size() < 8 || period <= 0) return std::nullopt;
-  // Each time as a signed distance from the first one's place in the period, within half a
-  // period: a loop whose wake-ups straddle the period's boundary stays one cluster.
-  const ns_t ref = phase_offset(wakes.front(), 0, period);
+namespace {
+
+// The median of the times' signed distances from `ref` within half a period, as a phase.
+ns_t median_around(const std::vector<ns_t>& wakes, ns_t ref, ns_t period) {
   std::vector<ns_t> d;
   d.reserve(wakes.size());
   for (const ns_t t : wakes) {
@@ -47,6 +46,31 @@ std::optional<ns_t> wake_phase(const std::vector<ns_t>& wakes, ns_t period) {
   }
   std::nth_element(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(d.size() / 2), d.end());
   return phase_offset(ref + d[d.size() / 2], 0, period);
+}
+
+}  // namespace
+
+std::optional<ns_t> wake_phase(const std::vector<ns_t>& wakes, ns_t period) {
+  if (wakes.size() < 8 || period <= 0) return std::nullopt;
+  // Distances within half a period of a reference keep a cluster that straddles the
+  // period's boundary whole, if the reference is in the cluster: a stray half a period from
+  // it would cut the cluster in two and sit between the halves. So the reference is the
+  // time nearest to all the others on the circle (the least sum of distances; a few dozen
+  // times), and the phase the median around it.
+  ns_t best = 0;
+  ns_t best_sum = -1;
+  for (const ns_t c : wakes) {
+    ns_t sum = 0;
+    for (const ns_t t : wakes) {
+      const ns_t d = phase_offset(t, c, period);
+      sum += std::min(d, period - d);
+    }
+    if (best_sum < 0 || sum < best_sum) {
+      best_sum = sum;
+      best = c;
+    }
+  }
+  return median_around(wakes, phase_offset(best, 0, period), period);
 }
 
 PhaseProbe probe_phase(pid_t pid, pid_t tid, ns_t period, int wakes, ns_t timeout) {
@@ -62,14 +86,19 @@ PhaseProbe probe_phase(pid_t pid, pid_t tid, ns_t period, int wakes, ns_t timeou
   times.reserve(static_cast<std::size_t>(wakes) + kDropped);
   std::array<char, 128> buf{};
   std::optional<std::uint64_t> last;
+  int seen = 0;  // changes of the count, timed or not
   const ns_t until = hal::now_ns() + timeout;
   ns_t now = 0;
-  while (static_cast<int>(times.size()) < wakes + kDropped && (now = hal::now_ns()) < until) {
+  while (static_cast<int>(times.size()) < wakes + kDropped && seen < 4 * (wakes + kDropped) &&
+         (now = hal::now_ns()) < until) {
     const ssize_t n = ::pread(fd, buf.data(), buf.size() - 1, 0);
     if (n <= 0) break;  // the thread is gone
     const auto runs = parse_schedstat_runs(std::string_view(buf.data(), static_cast<std::size_t>(n)));
     if (!runs) break;
-    if (last && *runs != *last) times.push_back(now);
+    // Put on its CPU once since the last look: now is when. More than once (this thread
+    // was held up between two looks): when is not known, and the time is left out.
+    if (last && *runs == *last + 1) times.push_back(now);
+    if (last && *runs != *last) ++seen;
     last = runs;
   }
   ::close(fd);
@@ -108,10 +137,11 @@ bool all_digits(const std::string& s) {
 
 }  // namespace
 
-pid_t find_child(std::string_view comm, ns_t timeout) {
+pid_t find_child(std::string_view comm, ns_t timeout, const std::atomic<bool>* gone) {
   const pid_t me = ::getpid();
   const ns_t until = hal::now_ns() + timeout;
   do {
+    if (gone != nullptr && gone->load()) return 0;
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
       const std::string name = e.path().filename().string();
@@ -126,10 +156,11 @@ pid_t find_child(std::string_view comm, ns_t timeout) {
   return 0;
 }
 
-pid_t find_second_thread(pid_t pid, ns_t timeout) {
+pid_t find_second_thread(pid_t pid, ns_t timeout, const std::atomic<bool>* gone) {
   const std::filesystem::path dir = "/proc/" + std::to_string(pid) + "/task";
   const ns_t until = hal::now_ns() + timeout;
   do {
+    if (gone != nullptr && gone->load()) return 0;
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
       const std::string name = e.path().filename().string();

@@ -56,8 +56,6 @@ EngineLoop::EngineLoop(const Settings& s, const LoopSpec& loop)
   engine_.start();
 }
 
-EngineLoop::~EngineLoop() { (void)engine_.stop(StopMode::Cancel); }
-
 void EngineLoop::start_loop() {
   give_up_ = hal::now_ns() + 3 * ns_t{n_} * settings_.period + 10 * hal::kNsPerSec;
   (void)engine_.start_periodic(id_);

@@ -25,7 +25,7 @@ class EngineLoop {
   EngineLoop(const Settings& s, const LoopSpec& loop);
   EngineLoop(const EngineLoop&) = delete;
   EngineLoop& operator=(const EngineLoop&) = delete;
-  ~EngineLoop();
+  ~EngineLoop() = default;  // ~Engine stops a running engine
   void start_loop();
   // The grid point of the loop's first run (0 when none came in time).
   ns_t await_first_release();
@@ -35,12 +35,13 @@ class EngineLoop {
   static EngineConfig config(const Settings& s);
   Settings settings_;
   LoopSpec loop_;
+  // Before the engine: its task writes them until it stops.
+  std::atomic<int> runs_{0};
+  std::atomic<ns_t> first_{0};
   Engine engine_;
   int n_;
   int id_ = -1;
   ns_t give_up_ = 0;
-  std::atomic<int> runs_{0};
-  std::atomic<ns_t> first_{0};
 };
 
 // Setup: builds, runs and stops an engine. Extras: "spin_share" (the fraction of each
