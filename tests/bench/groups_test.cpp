@@ -2,6 +2,7 @@
 // error and with plausible content, and the ratios name contenders that exist. No timing
 // is asserted: the blocks are too short to mean anything, and this VM is noisy.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <set>
 #include <string>
@@ -194,6 +195,7 @@ TEST(BenchGroups, P1SleepLoopAndCyclictestShareOneBlock) {
   ASSERT_EQ(g.joints.size(), 1U);
   EXPECT_EQ(g.joints[0].ids, (std::vector<std::string>{"engine_sleep", "cyclictest"}));
   if (const std::string why = program_unavailable(s.cyclictest, "rt-tests"); !why.empty()) GTEST_SKIP() << why;
+  if (sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "it measures on CPU 1, which this machine lacks";
   for (const ns_t block : {ns_t{50} * hal::kNsPerMs, ns_t{300} * hal::kNsPerMs}) {
     s.block = block;
     SCOPED_TRACE(block);
@@ -206,7 +208,7 @@ TEST(BenchGroups, P1SleepLoopAndCyclictestShareOneBlock) {
     }
     EXPECT_EQ(blocks[1].latency->count(), releases) << "cyclictest's -l";
     EXPECT_GE(blocks[0].latency->count(), releases) << "the loop runs until it has as many";
-    EXPECT_LE(blocks[0].latency->count(), releases + 2) << "and is stopped then";
+    EXPECT_LE(blocks[0].latency->count(), 2 * releases) << "and is stopped soon after (it polls)";
     const double beside = extra_of(blocks[0], "beside_cyclictest");
     EXPECT_EQ(extra_of(blocks[1], "beside_cyclictest"), beside) << "both blocks say the same";
     if (block < 100 * hal::kNsPerMs) {

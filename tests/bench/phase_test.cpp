@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -123,7 +124,7 @@ TEST(Phase, ProbeFindsARealLoopsPhase) {
   loop.join();
   if (!p.phase && p.wakes == 0) GTEST_SKIP() << "no wake-ups in schedstat here: " << p.why;
   ASSERT_TRUE(p.phase.has_value()) << p.why;
-  EXPECT_GE(p.wakes, 16);
+  EXPECT_GE(p.wakes, 8) << "a phase needs eight";
   EXPECT_LT(circular_distance(*p.phase, phase, kPeriod), kPeriod / 4) << *p.phase;
 }
 
@@ -146,10 +147,12 @@ TEST(Phase, FindsAChildByNameAndASecondThread) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
   });
   const pid_t second = find_second_thread(::getpid(), 1'000 * kMs);
+  const bool ours = std::filesystem::exists("/proc/self/task/" + std::to_string(second));
   stop = true;
   other.join();
   EXPECT_GT(second, 0);
   EXPECT_NE(second, ::getpid());
+  EXPECT_TRUE(ours) << "a thread of this process";
 }
 
 }  // namespace

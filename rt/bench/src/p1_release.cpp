@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -49,6 +50,30 @@ Block cyclictest_block(const Settings& s) { return cyclictest_block_of(run_cycli
 // How many of cyclictest's wake-ups the probe takes to find their phase (~25 ms at 1 ms).
 constexpr int kProbeWakes = 24;
 
+// cyclictest's phase: where in the period its measuring thread wakes; none, and why not.
+std::optional<ns_t> cyclictest_phase(const Settings& s, const std::string& comm, const std::atomic<bool>& done,
+                                     std::string& why) {
+  const ns_t second = hal::kNsPerSec;
+  try {
+    const pid_t pid = find_child(comm, 2 * second, &done);
+    if (pid == 0) {
+      why = "no child process named " + comm;
+      return std::nullopt;
+    }
+    const pid_t tid = find_second_thread(pid, 2 * second, &done);
+    if (tid == 0) {
+      why = "no measuring thread in cyclictest";
+      return std::nullopt;
+    }
+    const PhaseProbe p = probe_phase(pid, tid, s.period, kProbeWakes, ns_t{4} * kProbeWakes * s.period + second / 10);
+    if (p.phase && p.wakes >= kProbeWakes / 2) return p.phase;
+    why = p.phase ? "only " + std::to_string(p.wakes) + " of its wake-ups timed" : p.why;
+  } catch (const std::exception& e) {  // /proc changing under the reader: not beside, then
+    why = e.what();
+  }
+  return std::nullopt;
+}
+
 // The sleep loop and cyclictest in one block: both on the measured CPU at the same
 // priority, in the same second, the loop's releases half a period after cyclictest's
 // wake-ups (found from its thread's schedstat, phase.hpp), so neither delays the other and
@@ -57,61 +82,61 @@ constexpr int kProbeWakes = 24;
 // starts once the phase is known (~30 ms into cyclictest's run) and runs as many releases:
 // the two windows overlap but for that. A block too short for that, or a phase not found,
 // runs the loop right after cyclictest (adjacent blocks); a loop whose releases still fell
-// within a quarter period of cyclictest's counts as not beside it: beside_cyclictest 0.
+// within a quarter period of cyclictest's, or that ran beside it for less than 80 % of the
+// block, counts as not beside it: beside_cyclictest 0.
 std::vector<Block> sleep_beside_cyclictest(const Settings& s) {
   EngineLoop loop(s, {.precision = Precision::Sleep});
   const CyclictestSpec spec = cyclictest_spec(s);
   CyclictestResult result;
   std::atomic<bool> done{false};
+  std::atomic<ns_t> ended{0};
   // Declared after the loop: joined (cyclictest finished) before the engine stops,
   // whatever throws below.
-  std::jthread child([&result, &done, spec] {
+  std::jthread child([&result, &done, &ended, spec] {
     try {
       result = run_cyclictest(spec);
     } catch (const std::exception& e) {
       result.error = e.what();
     }
+    ended = hal::now_ns();
     done = true;
   });
   std::string why;
+  ns_t first = 0;
   ns_t offset = -1;
-  const ns_t second = hal::kNsPerSec;
+  const int n = releases_per_block(s);
   const std::string comm = std::filesystem::path(spec.program).filename().string().substr(0, 15);
-  pid_t pid = 0;
-  pid_t tid = 0;
-  bool started = false;
-  if (releases_per_block(s) < 4 * (kProbeWakes + 2)) {
-    why = "blocks of " + std::to_string(releases_per_block(s)) + " releases leave no room for the phase probe";
-  } else if (pid = find_child(comm, 2 * second, &done); pid == 0) {
-    why = "no child process named " + comm;
-  } else if (tid = find_second_thread(pid, 2 * second, &done); tid == 0) {
-    why = "no measuring thread in cyclictest";
-  } else if (const PhaseProbe p =
-                 probe_phase(pid, tid, s.period, kProbeWakes, ns_t{4} * kProbeWakes * s.period + second / 10);
-             !p.phase) {
-    why = p.why;
+  std::optional<ns_t> phase;
+  if (n < 4 * (kProbeWakes + 2)) {
+    why = "blocks of " + std::to_string(n) + " releases leave no room for the phase probe";
   } else {
+    phase = cyclictest_phase(s, comm, done, why);
+  }
+  if (phase) {
     // The first release comes a period after the worker takes the start (a futex
     // wake-up, microseconds): started on the grid point half a period after cyclictest's.
     const ns_t now = hal::now_ns();
-    const ns_t at = now + phase_offset(*p.phase + s.period / 2, now, s.period);
+    const ns_t at = now + phase_offset(*phase + s.period / 2, now, s.period);
     while (hal::now_ns() < at) {
     }
     loop.start_loop();
-    started = true;
-    if (const ns_t first = loop.await_first_release(); first == 0) {
+    if (first = loop.await_first_release(); first == 0) {
       why = "no release came";
-    } else if (offset = phase_offset(first, *p.phase, s.period); offset < s.period / 4 || offset > 3 * s.period / 4) {
+    } else if (offset = phase_offset(first, *phase, s.period); offset < s.period / 4 || offset > 3 * s.period / 4) {
       why = "its releases fell " + std::to_string(offset / hal::kNsPerUs) + " us after cyclictest's wake-ups";
     }
-  }
-  const bool beside = why.empty();
-  if (!started) {  // after cyclictest, then
+  } else {  // after cyclictest, then
     child.join();
     loop.start_loop();
   }
   Block engine = loop.finish();
   if (child.joinable()) child.join();
+  // The two ran side by side for most of the block, or it does not count as beside.
+  if (why.empty() && first != 0) {
+    const double overlap = static_cast<double>(ended.load() - first) / static_cast<double>(ns_t{n} * s.period);
+    if (overlap < 0.8) why = "they ran together for " + std::to_string(static_cast<int>(overlap * 100)) + " % of it";
+  }
+  const bool beside = why.empty();
   Block cyclic = cyclictest_block_of(std::move(result));
   for (Block* b : {&engine, &cyclic})
     b->extra.emplace_back("beside_cyclictest", beside ? 1.0 : 0.0);

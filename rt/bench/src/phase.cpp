@@ -89,17 +89,20 @@ PhaseProbe probe_phase(pid_t pid, pid_t tid, ns_t period, int wakes, ns_t timeou
   int seen = 0;  // changes of the count, timed or not
   const ns_t until = hal::now_ns() + timeout;
   ns_t now = 0;
+  ns_t looked = 0;  // the last look's time
   while (static_cast<int>(times.size()) < wakes + kDropped && seen < 4 * (wakes + kDropped) &&
          (now = hal::now_ns()) < until) {
     const ssize_t n = ::pread(fd, buf.data(), buf.size() - 1, 0);
     if (n <= 0) break;  // the thread is gone
     const auto runs = parse_schedstat_runs(std::string_view(buf.data(), static_cast<std::size_t>(n)));
     if (!runs) break;
-    // Put on its CPU once since the last look: now is when. More than once (this thread
-    // was held up between two looks): when is not known, and the time is left out.
-    if (last && *runs == *last + 1) times.push_back(now);
+    // Put on its CPU once since a look just before: now is when. More than once, or after
+    // a long gap (this thread was held up between two looks): when is not known, and the
+    // time is left out.
+    if (last && *runs == *last + 1 && now - looked < period / 16) times.push_back(now);
     if (last && *runs != *last) ++seen;
     last = runs;
+    looked = now;
   }
   ::close(fd);
   out.wakes = std::max(0, static_cast<int>(times.size()) - kDropped);
@@ -142,13 +145,14 @@ pid_t find_child(std::string_view comm, ns_t timeout, const std::atomic<bool>* g
   const ns_t until = hal::now_ns() + timeout;
   do {
     if (gone != nullptr && gone->load()) return 0;
+    // Processes come and go while /proc is read: every step takes an error code, none throws.
     std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
-      const std::string name = e.path().filename().string();
+    for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
       if (!all_digits(name)) continue;
       pid_t ppid = 0;
       std::string c;
-      if (parent_and_comm(e.path() / "stat", ppid, c) && ppid == me && c == comm)
+      if (parent_and_comm(it->path() / "stat", ppid, c) && ppid == me && c == comm)
         return static_cast<pid_t>(std::stol(name));
     }
     std::this_thread::sleep_for(std::chrono::microseconds(500));
@@ -162,8 +166,8 @@ pid_t find_second_thread(pid_t pid, ns_t timeout, const std::atomic<bool>* gone)
   do {
     if (gone != nullptr && gone->load()) return 0;
     std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-      const std::string name = e.path().filename().string();
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
       if (all_digits(name) && std::stol(name) != pid) return static_cast<pid_t>(std::stol(name));
     }
     if (ec) return 0;  // the process is gone

@@ -82,10 +82,10 @@ struct Check {
   std::string source;
 };
 
-// Contenders measured in one block with their samples interleaved one by one (the
-// finest pairing: a drift of the machine between blocks, ~1 s fast and slow periods on a
-// VM, cannot favour one of them). `block` returns one Block per id, in `ids` order. The
-// contenders keep a `block` of their own, used when one of them cannot run.
+// Contenders measured in one block, their samples interleaved one by one or (P1's sleep
+// loop and cyclictest) taken at the same time (the finest pairing: a drift of the machine
+// between blocks, ~1 s fast and slow periods on a VM, cannot favour one of them). `block` returns one Block per id, in
+// `ids` order. The contenders keep a `block` of their own, used when one of them cannot run.
 struct Joint {
   std::vector<std::string> ids;
   std::function<std::vector<Block>(const Settings&)> block;

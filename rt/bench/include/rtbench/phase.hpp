@@ -39,8 +39,8 @@ struct PhaseProbe {
 };
 
 // Polls thread `tid` of process `pid` until it has timed `wakes` wake-ups (the first two
-// dropped: they may be the thread's start; one seen only with another since the last look
-// is not timed) or `timeout` passed, and returns their phase.
+// dropped: they may be the thread's start; one seen with another, or after a look more than
+// period/16 before, is not timed) or `timeout` passed, and returns their phase.
 PhaseProbe probe_phase(pid_t pid, pid_t tid, ns_t period, int wakes, ns_t timeout);
 
 // A child of this process named `comm` (as /proc/PID/stat gives it), and a thread of it
