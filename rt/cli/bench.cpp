@@ -202,7 +202,7 @@ int bench_command(BenchOptions o, std::ostream& out, std::ostream& err) {
   for (auto& g : groups) {
     if (o.reps > 0) {
       g.min_reps = o.reps;
-    } else if (g.id == "P1" || g.id == "P6") {
+    } else if (g.splits_duration) {
       g.min_reps = release_reps;
     }
   }

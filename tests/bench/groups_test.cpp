@@ -177,6 +177,16 @@ TEST(BenchGroups, P2IdleEngineAndPoolShareOneBlock) {
   }
 }
 
+// Only the release-latency groups split --duration into their blocks; the others count
+// samples or time blocks of their own.
+TEST(BenchGroups, OnlyP1AndP6SplitTheDuration) {
+  const Settings s = tiny();
+  EXPECT_TRUE(p1_release(s).splits_duration);
+  EXPECT_TRUE(p6_load(s).splits_duration);
+  for (const Group& g : {p2_handoff(s), p3_detection(s), p4_throughput(s), p5_critical(s), p7_graph(s)})
+    EXPECT_FALSE(g.splits_duration) << g.id;
+}
+
 double extra_of(const Block& b, const std::string& name, double missing = -1) {
   for (const auto& [n, v] : b.extra)
     if (n == name) return v;
@@ -194,6 +204,7 @@ TEST(BenchGroups, P1SleepLoopAndCyclictestShareOneBlock) {
   expect_well_formed(g);
   ASSERT_EQ(g.joints.size(), 1U);
   EXPECT_EQ(g.joints[0].ids, (std::vector<std::string>{"engine_sleep", "cyclictest"}));
+  EXPECT_TRUE(g.splits_duration) << "its blocks split --duration";
   if (const std::string why = program_unavailable(s.cyclictest, "rt-tests"); !why.empty()) GTEST_SKIP() << why;
   if (sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "it measures on CPU 1, which this machine lacks";
   for (const ns_t block : {ns_t{50} * hal::kNsPerMs, ns_t{300} * hal::kNsPerMs}) {

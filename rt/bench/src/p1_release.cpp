@@ -211,6 +211,7 @@ Group p1_release(const Settings& s) {
       {"engine_spin", "oslat", Stat::P999, 0, false, "floor"},
   };
   g.min_reps = 5;
+  g.splits_duration = true;
   g.rep_time = [](const Settings& st) {
     // Five blocks (the sleep loop beside cyclictest: one, plus its phase probe), each with
     // an engine start and stop or a program start (~50 ms).

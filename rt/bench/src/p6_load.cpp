@@ -79,6 +79,7 @@ Group p6_load(const Settings& s) {
         {id, Stat::Value, "rt_page_faults", true, 0, "minor page faults of RT workers after start", "SPEC P6"});
   }
   g.min_reps = 5;
+  g.splits_duration = true;
   g.rep_time = [](const Settings& st) { return 2 * (st.block + 50 * hal::kNsPerMs) + kSettle + hal::kNsPerSec / 4; };
   g.notes = {"the load: " + describe_load(s) + ", started before each loaded block and stopped after it",
              "allocations are counted by the rtengine binary's counting operator new (absent in sanitizer builds "

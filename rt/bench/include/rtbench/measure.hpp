@@ -83,9 +83,10 @@ struct Check {
 };
 
 // Contenders measured in one block, their samples interleaved one by one or (P1's sleep
-// loop and cyclictest) taken at the same time (the finest pairing: a drift of the machine
-// between blocks, ~1 s fast and slow periods on a VM, cannot favour one of them). `block` returns one Block per id, in
-// `ids` order. The contenders keep a `block` of their own, used when one of them cannot run.
+// loop and cyclictest) taken at the same time: the finest pairing, as a drift of the
+// machine between blocks (~1 s fast and slow periods on a VM) cannot favour one of them.
+// `block` returns one Block per id, in `ids` order. The contenders keep a `block` of their
+// own, used when one of them cannot run.
 struct Joint {
   std::vector<std::string> ids;
   std::function<std::vector<Block>(const Settings&)> block;
@@ -99,6 +100,9 @@ struct Group {
   std::vector<Ratio> ratios;
   std::vector<Check> checks;
   int min_reps = 5;  // at least this many repetitions, whatever --reps says
+  // A release-latency group (P1, P6): its blocks are Settings::block long, --duration split
+  // into one per repetition (release_repetitions, runner.hpp), which then sets min_reps.
+  bool splits_duration = false;
   // Time one repetition takes, for the progress line's estimate.
   std::function<ns_t(const Settings&)> rep_time;
   std::vector<std::string> notes;  // printed under the group's tables

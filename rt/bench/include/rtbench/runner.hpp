@@ -46,8 +46,9 @@ struct Progress {
 // block per repetition: `reps` when given (> 0), else one block per 1000 periods (1 s at
 // 1 ms), at least 5. This VM switches between a fast and a slow state every second or so:
 // two adjacent blocks of a second see one state far more often than two of three seconds,
-// and more pairs steady their median (P1 sleep / cyclictest p99 at --duration 15s: five
-// 3 s blocks 1.14 [0.98, 1.35], fifteen 1 s blocks 0.95 [0.76, 1.13]).
+// and more pairs steady their median (P1 sleep / cyclictest p99 at --duration 15s, separate
+// blocks: five of 3 s 1.14 [0.98, 1.35]; fifteen of 1 s 0.95 [0.76, 1.13] and 1.12 [1.03,
+// 1.37] in two runs, which is why P1's judged pair now shares its blocks).
 [[nodiscard]] int release_repetitions(ns_t duration, ns_t period, int reps) noexcept;
 
 // Estimated wall time of the whole plan (sum of rep_time x reps).
