@@ -29,4 +29,20 @@ inline constexpr const char* kShadowSanitizer = RT_TEST_SANITIZER;
 #else
 inline constexpr const char* kShadowSanitizer = nullptr;
 #endif
+
+// ThreadSanitizer's runtime takes spin locks of its own (sched_yield between tries) inside
+// every atomic and allocation. Two SCHED_FIFO threads of different priorities on one CPU
+// can then deadlock: the higher one spins for a lock the lower one holds, and sched_yield
+// never yields to a lower priority. Tests of such a shape skip it under TSan.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool kThreadSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+inline constexpr bool kThreadSanitizer = true;
+#else
+inline constexpr bool kThreadSanitizer = false;
+#endif
+#else
+inline constexpr bool kThreadSanitizer = false;
+#endif
 }  // namespace testing_support

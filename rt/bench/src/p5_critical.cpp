@@ -24,8 +24,9 @@
 //   alike, once the LOW ring has drained. "full_gaps" is the share of gaps in which the
 //   ring refused a top-up (it was full), "low_per_s" the LOW tasks run per second of the
 //   loaded samples (ring full to CRITICAL start), "submit p99 ns" the CRITICAL
-//   try_submit's own time. Pairs meet back to back (L I, I L, L I...), so two loaded or
-//   two idle samples follow each other where they do.
+//   try_submit's own time, "holds_expired" the holds (both contenders') that ended
+//   themselves after 10 ms (kHoldMax; 0 in a sound run). Pairs meet back to back (L I,
+//   I L, L I...), so two loaded or two idle samples follow each other where they do.
 // - Both contenders of a shape in one block (Group::joints), their samples alternating:
 //   p99s of separate blocks a few hundred ms apart differed by up to 2x when one fell in a
 //   slow period of the VM and the other in a fast one.
@@ -47,6 +48,13 @@ constexpr ns_t kGap = 20 * hal::kNsPerUs;  // between samples, as P2's
 constexpr ns_t kStuck = hal::kNsPerSec;    // a CRITICAL task not started after this: broken
 constexpr ns_t kHot = hal::kNsPerSec;      // idle_spin of the measured worker
 constexpr std::size_t kFillBound = 4096;   // LOW submissions per fill at most (4 x the ring)
+// A hold ends itself after this (a fill takes 0.1-0.5 ms): in the dedicated shape it spins
+// one priority above the LOW worker on its CPU, and should that worker be preempted
+// holding something the sampler then waits for, nothing else would end it, and a
+// SCHED_FIFO spin would keep the CPU for ever. The engine's ring holds nothing of the kind,
+// but ThreadSanitizer guards each atomic with a lock: a LOW worker preempted inside a pop
+// held the lock that the sampler's next LOW push took, and the block hung (CI, stop 27).
+constexpr ns_t kHoldMax = 10 * hal::kNsPerMs;
 
 // Samples of each contender in a block: 4 x --samples. P5 judges a p99, which over 500
 // samples is the 5th highest and swung 0.6-1.4x between repetitions; the joint block
@@ -59,6 +67,7 @@ struct alignas(hal::kCacheLine) Shared {  // NOLINT(clang-analyzer-optin.perform
   std::atomic<ns_t> started{0};
   alignas(hal::kCacheLine) std::atomic<bool> hold{false};
   std::atomic<bool> held{false};
+  std::atomic<std::uint32_t> expired{0};  // holds ended by kHoldMax, not by the sampler
   alignas(hal::kCacheLine) std::atomic<std::uint64_t> low_done{0};
 };
 
@@ -136,7 +145,12 @@ std::vector<Block> samples(const Settings& s, Shape shape, bool with_idle, bool 
       sh.hold.store(true, std::memory_order_relaxed);
       if (!submit_critical([shp] {
             shp->held.store(true, std::memory_order_release);
-            while (shp->hold.load(std::memory_order_acquire)) {
+            const ns_t t0 = hal::now_ns();
+            for (std::uint32_t spins = 1; shp->hold.load(std::memory_order_acquire); ++spins) {
+              if (spins % 1024 == 0 && hal::now_ns() - t0 > kHoldMax) {
+                shp->expired.fetch_add(1, std::memory_order_relaxed);
+                break;
+              }
             }
           }))
         return false;
@@ -201,7 +215,8 @@ std::vector<Block> samples(const Settings& s, Shape shape, bool with_idle, bool 
           submit_p99(1),
           {"low_refusals", static_cast<double>(refusals)},
           {"full_gaps", static_cast<double>(full_gaps) / n},
-          {"low_per_s", static_cast<double>(low_run) * 1e9 / static_cast<double>(std::max<ns_t>(loaded_ns, 1))}};
+          {"low_per_s", static_cast<double>(low_run) * 1e9 / static_cast<double>(std::max<ns_t>(loaded_ns, 1))},
+          {"holds_expired", static_cast<double>(sh.expired.load(std::memory_order_relaxed))}};
     }
   });
   sampler.join();
