@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <iostream>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "caps.hpp"
 #include "hal/clock.hpp"
 #include "rtbench/measure.hpp"
 #include "rtbench/tools.hpp"
@@ -114,6 +116,12 @@ TEST(BenchGroups, P5MeasuresEachShapesPairInOneBlock) {
   for (const Ratio& r : g.ratios)
     reported += (r.contender == "dedicated_low_full" && r.baseline == "dedicated_idle" && r.stat == Stat::P99) ? 1 : 0;
   EXPECT_EQ(reported, 1);
+  // A run counts only with no hold that ended itself, summed over the repetitions.
+  ASSERT_EQ(g.checks.size(), 1U);
+  EXPECT_EQ(g.checks[0].contender, "critical_low_full");
+  EXPECT_EQ(g.checks[0].extra, "holds_expired");
+  EXPECT_TRUE(g.checks[0].sum);
+  EXPECT_EQ(g.checks[0].limit, 0);
   // The dedicated shape needs a priority with one above it; at 1 it runs (SCHED_FIFO
   // where permitted, else the engine's degraded SCHED_OTHER, which the fill's bound covers).
   for (const Contender& c : g.contenders) {
@@ -130,10 +138,14 @@ TEST(BenchGroups, P5MeasuresEachShapesPairInOneBlock) {
   one.priority = 1;
   for (const Joint& j : g.joints) {
     SCOPED_TRACE(j.ids[0]);
-    // Where SCHED_FIFO is permitted, priority 1 puts the two workers at 2 and 1 on one CPU:
-    // the shape ThreadSanitizer's own spin locks deadlock in (sanitizer.hpp). It hung CI
-    // (stop 27) and 2 runs in 150 here, stuck inside TSan's allocator.
-    if (j.ids[0] == "dedicated_idle" && testing_support::kThreadSanitizer) continue;
+    // Where SCHED_FIFO is granted, priority 1 puts the two workers at 2 and 1 on one CPU:
+    // the shape ThreadSanitizer's own locks deadlock in (sanitizer.hpp). It hung CI (stop 27)
+    // and 3 runs in 15 here; with P5's hold bounded, still 1 in 80, inside TSan's allocator.
+    if (j.ids[0] == "dedicated_idle" && testing_support::kThreadSanitizer && testing_support::fifo_allowed()) {
+      std::cout << "not run: the dedicated shape's block at SCHED_FIFO 2 over 1 on one CPU, which can deadlock in "
+                   "ThreadSanitizer's own locks\n";
+      continue;
+    }
     const std::vector<Block> blocks = j.block(j.ids[0] == "dedicated_idle" ? one : s);
     ASSERT_EQ(blocks.size(), 2U);
     for (const Block& b : blocks) {
@@ -150,14 +162,15 @@ TEST(BenchGroups, P5MeasuresEachShapesPairInOneBlock) {
     }
     EXPECT_GE(full_gaps, 0) << "the loaded side reports how often its ring was full";
     // The shared worker turns to LOW tasks the moment a hold ends; the dedicated LOW worker
-    // must first be woken and scheduled, which under an emulator (qemu) or a sanitizer can
-    // take longer than the 20 us gap and the hand-off in every sample of a block (under
-    // TSan 2 blocks in 60 ran none).
-    if (j.ids[0] == "critical_idle")
+    // must first be woken and scheduled, which under ThreadSanitizer took longer than the
+    // 20 us gap and the hand-off in every sample of 2 blocks in 60. (A LOW worker that never
+    // runs fails anyway: the idle samples wait for its ring to drain.)
+    if (j.ids[0] == "critical_idle" || !testing_support::kThreadSanitizer)
       EXPECT_GT(low_per_s, 0) << "LOW tasks ran";
     else
       EXPECT_GE(low_per_s, 0) << "LOW's rate is reported";
-    // Not asserted 0: a hold ends itself when the sampler is held up for 10 ms.
+    // Not asserted 0: a hold ends itself when the sampler is held up for 10 ms (P5's check
+    // judges it in a real run).
     EXPECT_GE(expired, 0) << "the loaded side reports the holds that ended themselves";
   }
 }

@@ -4,12 +4,9 @@
 #include "rtbench/tools.hpp"
 
 #include <gtest/gtest.h>
-#include <pthread.h>
-#include <sched.h>
 #include <unistd.h>
 
-#include <thread>
-
+#include "caps.hpp"
 #include "tool_fixtures.hpp"
 
 namespace rt::bench {
@@ -193,18 +190,9 @@ TEST(BenchTools, OslatEdgeCasesAreErrors) {
 
 // ---- for real ----
 
-bool fifo_allowed() {
-  bool ok = false;
-  std::thread([&] {
-    const sched_param p{1};
-    ok = pthread_setschedparam(pthread_self(), SCHED_FIFO, &p) == 0;
-  }).join();
-  return ok;
-}
-
 std::string cannot_run(const std::string& program, const char* package) {
   if (std::string why = program_unavailable(program, package); !why.empty()) return why;
-  if (!fifo_allowed()) return "SCHED_FIFO is refused";
+  if (!testing_support::fifo_allowed()) return "SCHED_FIFO is refused";
   if (sysconf(_SC_NPROCESSORS_ONLN) < 2) return "it measures on CPU 1, which this machine lacks";
   return {};
 }

@@ -3,10 +3,13 @@
 // (no CAP_SYS_NICE, no CAP_IPC_LOCK, no io_uring) run for real in a forked child
 // (EXPECT_EXIT), never in the test process itself.
 #include <linux/capability.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <thread>
 
 namespace testing_support {
 
@@ -22,6 +25,17 @@ inline bool drop_capability(int cap) {
   data[idx].permitted &= ~bit;
   data[idx].inheritable &= ~bit;
   return syscall(SYS_capset, &hdr, data) == 0;
+}
+
+// Whether this process may run a thread at SCHED_FIFO 1 (root, CAP_SYS_NICE or
+// RLIMIT_RTPRIO), tried on a thread of its own.
+inline bool fifo_allowed() {
+  bool ok = false;
+  std::thread([&] {
+    const sched_param p{1};
+    ok = pthread_setschedparam(pthread_self(), SCHED_FIFO, &p) == 0;
+  }).join();
+  return ok;
 }
 
 }  // namespace testing_support

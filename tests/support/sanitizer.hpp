@@ -30,10 +30,12 @@ inline constexpr const char* kShadowSanitizer = RT_TEST_SANITIZER;
 inline constexpr const char* kShadowSanitizer = nullptr;
 #endif
 
-// ThreadSanitizer's runtime takes spin locks of its own (sched_yield between tries) inside
-// every atomic and allocation. Two SCHED_FIFO threads of different priorities on one CPU
-// can then deadlock: the higher one spins for a lock the lower one holds, and sched_yield
-// never yields to a lower priority. Tests of such a shape skip it under TSan.
+// ThreadSanitizer's runtime takes locks of its own: a lock per atomic (it blocks), and spin
+// locks in its allocators that retry with sched_yield. Two SCHED_FIFO threads of different
+// priorities on one CPU can then deadlock: the lower one preempted holding such a lock, the
+// higher one spinning for it (sched_yield never yields to a lower priority) or spinning for
+// a third thread that waits for it. Tests of such a shape skip it under TSan when SCHED_FIFO
+// is granted.
 #if defined(__SANITIZE_THREAD__)
 inline constexpr bool kThreadSanitizer = true;
 #elif defined(__has_feature)

@@ -272,6 +272,15 @@ Group p5_critical(const Settings& /*s*/) {
   // against 5-10 us to a polling idle CPU), not the engine's class rule.
   pair(Shape::Dedicated, "dedicated_idle", "dedicated_low_full", "CRITICAL worker above LOW's, idle",
        "CRITICAL worker above LOW's, LOW ring full", false, "kernel preemption (note)");
+  // A sample whose hold ended itself was taken without the worker held while the ring
+  // filled: the judged shape's run is sound only with none (summed over repetitions: the
+  // per-repetition median would hide a few).
+  g.checks.push_back({.contender = "critical_low_full",
+                      .extra = "holds_expired",
+                      .sum = true,
+                      .limit = 0,
+                      .what = "holds that ended themselves after 10 ms (samples taken without the worker held)",
+                      .source = "SPEC P5"});
   // Fifteen: the judged ratio compares two p99s of 2000 samples (the 20th-highest), and
   // with five repetitions its median was 1.2 in one run and 1.73 in another.
   g.min_reps = 15;
