@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "caps.hpp"
 #include "engine_test_support.hpp"
 #include "hal/cpu.hpp"
 #include "sanitizer.hpp"
@@ -645,8 +646,8 @@ TEST(Engine, ThousandStartStopCyclesStayBalanced) {
 // they wait for the worker by sleeping, so the worker gets the CPU (a sched_yield loop
 // never gave it: the caller spun for minutes).
 TEST(Engine, StartAndStopFromAHigherPriorityThreadOnTheWorkersCpu) {
-  if (testing_support::kThreadSanitizer)
-    GTEST_SKIP() << "two SCHED_FIFO priorities on one CPU can deadlock in ThreadSanitizer's own spin locks "
+  if (testing_support::kThreadSanitizer && testing_support::fifo_allowed())
+    GTEST_SKIP() << "two SCHED_FIFO priorities on one CPU can deadlock in ThreadSanitizer's own locks "
                     "(sanitizer.hpp); the release build runs it";
   const auto online = hal::read_cpu_info().online;
   const int cpu = online.empty() ? 0 : online.back();

@@ -5,11 +5,13 @@
 // fault counts measure the sanitizer, not the code. The release build checks those.
 #if defined(__SANITIZE_THREAD__)
 #define RT_TEST_SANITIZER "ThreadSanitizer"
+#define RT_TEST_TSAN 1
 #elif defined(__SANITIZE_ADDRESS__)
 #define RT_TEST_SANITIZER "AddressSanitizer"
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer)
 #define RT_TEST_SANITIZER "ThreadSanitizer"
+#define RT_TEST_TSAN 1
 #elif __has_feature(address_sanitizer)
 #define RT_TEST_SANITIZER "AddressSanitizer"
 #endif
@@ -36,14 +38,8 @@ inline constexpr const char* kShadowSanitizer = nullptr;
 // higher one spinning for it (sched_yield never yields to a lower priority) or spinning for
 // a third thread that waits for it. Tests of such a shape skip it under TSan when SCHED_FIFO
 // is granted.
-#if defined(__SANITIZE_THREAD__)
+#ifdef RT_TEST_TSAN
 inline constexpr bool kThreadSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-inline constexpr bool kThreadSanitizer = true;
-#else
-inline constexpr bool kThreadSanitizer = false;
-#endif
 #else
 inline constexpr bool kThreadSanitizer = false;
 #endif
